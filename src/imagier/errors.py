@@ -1,0 +1,39 @@
+"""The errors imagier raises. Each carries a message meant for a researcher, naming the item at fault."""
+
+
+class ImagierError(Exception):
+    """Base class: an operation was refused and the project is unchanged."""
+
+    status = 400
+
+    def __init__(self, message: str, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict:
+        return {"error": type(self).__name__, "message": self.message, **self.details}
+
+
+class InvalidInput(ImagierError):
+    """A value, filter, CSV cell or parameter that cannot be used."""
+
+    status = 400
+
+
+class NotFound(ImagierError):
+    """A property, tag, file, view or operation that the project does not have."""
+
+    status = 404
+
+
+class Conflict(ImagierError):
+    """The request contradicts the project's state: a duplicate name, a tag cycle, nothing to undo."""
+
+    status = 409
+
+
+class ProjectFileError(ImagierError):
+    """The file is not an imagier project, or was made by a newer version."""
+
+    status = 400

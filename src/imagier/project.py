@@ -1,0 +1,65 @@
+"""The Project: every operation of imagier, reached by the Python API, the CLI and the HTTP API.
+
+Each family of operations lives in its own module and is mixed in here, so this class is the one
+place to see what a project can do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .exchange.csvfile import CsvExchange
+from .ingest.importer import Importing
+from .store.annotations import Annotations
+from .store.db import Database
+from .store.files import Files
+from .store.oplog import OpLog
+from .store.query import Querying
+from .store.views import Views
+
+
+class Project(Annotations, Files, Views, Querying, Importing, CsvExchange):
+    """An imagier project file. Open one with `imagier.open(path)`."""
+
+    def __init__(self, path: str | Path, create: bool = True):
+        self.db = Database(path, create=create)
+        self.oplog = OpLog(self.db)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    def info(self) -> dict:
+        """A summary: counts of files and contents, the properties, the vector types."""
+        return {
+            "path": str(self.path),
+            "files": self.file_count(),
+            "contents": self.content_count(),
+            "properties": [{"name": p["name"], "type": p["type"], "scope": p["scope"]}
+                           for p in self.properties() if not p["builtin"]],
+            "vectors": {},
+        }
+
+    def undo(self) -> dict:
+        """Undo the newest operation; returns what was undone."""
+        return self.oplog.undo()
+
+    def redo(self) -> dict:
+        """Redo the operation undone last; returns what was redone."""
+        return self.oplog.redo()
+
+    def history(self, limit: int = 100) -> list[dict]:
+        """The operation log, newest first."""
+        return self.oplog.history(limit)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<imagier.Project {self.path}>"

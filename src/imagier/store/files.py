@@ -1,0 +1,96 @@
+"""Reading the images of a project: files, their contents, thumbnails and stored originals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import InvalidInput, NotFound
+
+_FILE_COLUMNS = ("f.id, f.path, fo.path, f.name, c.format, c.width, c.height, c.size, f.modified, c.taken, "
+                 "c.hash, f.imported, f.content_id, c.orientation")
+_FILE_FROM = "files f JOIN contents c ON c.id = f.content_id JOIN folders fo ON fo.id = f.folder_id"
+_FILE_KEYS = ("id", "path", "folder", "name", "format", "width", "height", "size", "modified", "taken", "hash",
+              "imported", "content_id", "orientation")
+
+
+class Files:
+    """Mixed into Project; expects `self.db`."""
+
+    def files(self, ids: Iterable[int]) -> list[dict]:
+        """The built-in properties of these images, in the order asked; unknown ids are left out."""
+        try:
+            wanted = [int(i) for i in ids]
+        except (TypeError, ValueError):
+            raise InvalidInput("image ids must be integers") from None
+        rows = self.db.reader.execute(
+            f"SELECT {_FILE_COLUMNS} FROM json_each(?) s JOIN {_FILE_FROM} ON f.id = s.value",
+            (json.dumps(wanted),)).fetchall()
+        by_id = {r[0]: dict(zip(_FILE_KEYS, r)) for r in rows}
+        return [by_id[i] for i in wanted if i in by_id]
+
+    def file(self, ref: int | str) -> dict:
+        """One image by id or by path (absolute, or a unique suffix of its path)."""
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and not Path(ref).exists()):
+            found = self.files([int(ref)])
+            if not found:
+                raise NotFound(f"no image with id {ref}", id=ref)
+            return found[0]
+        file_id = self.file_id(ref)
+        return self.files([file_id])[0]
+
+    def file_id(self, path: str) -> int:
+        conn = self.db.reader
+        absolute = str(Path(path).expanduser().resolve())
+        row = conn.execute("SELECT id FROM files WHERE path = ?", (absolute,)).fetchone()
+        if row:
+            return row[0]
+        suffix = "/" + str(path).strip().lstrip("./").replace("\\", "/")
+        rows = conn.execute("SELECT id FROM files WHERE path LIKE '%' || ? ESCAPE '\\' LIMIT 2",
+                            (suffix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"),)).fetchall()
+        if len(rows) == 1:
+            return rows[0][0]
+        if len(rows) > 1:
+            raise InvalidInput(f"{path!r} matches several images; give more of its path", path=str(path))
+        raise NotFound(f"no image at {path!r} in this project", path=str(path))
+
+    def file_count(self) -> int:
+        return self.db.reader.execute("SELECT count(*) FROM files").fetchone()[0]
+
+    def content_count(self) -> int:
+        return self.db.reader.execute("SELECT count(*) FROM contents").fetchone()[0]
+
+    def same_content(self, file_id: int) -> list[dict]:
+        """The other files with the same bytes as this one."""
+        ids = [r[0] for r in self.db.reader.execute(
+            "SELECT o.id FROM files f JOIN files o ON o.content_id = f.content_id AND o.id <> f.id "
+            "WHERE f.id = ? ORDER BY o.path", (file_id,))]
+        return self.files(ids)
+
+    def thumbnail(self, content_hash: str) -> bytes:
+        """The JPEG thumbnail of a content, by its hash."""
+        row = self.db.reader.execute(
+            "SELECT t.data FROM contents c JOIN thumbnails t ON t.content_id = c.id WHERE c.hash = ?",
+            (content_hash,)).fetchone()
+        if row is None:
+            raise NotFound(f"no thumbnail for content {content_hash!r} in this project", hash=content_hash)
+        return row[0]
+
+    def original(self, content_hash: str) -> tuple[bytes | None, Path | None, str]:
+        """The original image of a content: its bytes when stored in the project, else the path of a file
+        of the project that still has those bytes on disk. Returns (bytes, path, format)."""
+        conn = self.db.reader
+        row = conn.execute("SELECT id, format, size FROM contents WHERE hash = ?", (content_hash,)).fetchone()
+        if row is None:
+            raise NotFound(f"no image with content {content_hash!r} in this project", hash=content_hash)
+        content_id, format_, size = row
+        stored = conn.execute("SELECT data FROM originals WHERE content_id = ?", (content_id,)).fetchone()
+        if stored:
+            return stored[0], None, format_
+        for (path,) in conn.execute("SELECT path FROM files WHERE content_id = ? ORDER BY id", (content_id,)):
+            candidate = Path(path)
+            if candidate.is_file() and candidate.stat().st_size == size:
+                return None, candidate, format_
+        raise NotFound(f"the original of {content_hash!r} is not on this machine and was not stored in the project "
+                       "(import with --store-originals to share originals)", hash=content_hash)

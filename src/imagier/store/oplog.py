@@ -1,0 +1,109 @@
+"""The persistent operation log: undo and redo that survive a restart.
+
+Every change to annotations runs inside `OpLog.record`, which watches the annotation tables with
+SQLite's session extension and stores the resulting changeset in `ops`. Undo applies the inverse of
+the newest done operation's changeset; redo applies the oldest undone one again. Any new operation
+drops the undone ones, as in every editor.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Iterator
+
+import apsw
+
+from ..errors import Conflict
+from .db import Database
+
+# The tables whose changes are undoable. Files, contents and thumbnails come from import, not from
+# annotation, and are not recorded (they would make the log as big as the corpus).
+TRACKED_TABLES = ("properties", "property_values", "tags", "tag_parents", "tag_values")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def _conflict(reason: int, change) -> int:
+    # The log is linear, so a conflict means something outside it changed the rows: keep the
+    # operation's version of a row, skip rows that are already gone, refuse anything else.
+    if reason in (apsw.SQLITE_CHANGESET_DATA, apsw.SQLITE_CHANGESET_CONFLICT):
+        return apsw.SQLITE_CHANGESET_REPLACE
+    if reason == apsw.SQLITE_CHANGESET_NOTFOUND:
+        return apsw.SQLITE_CHANGESET_OMIT
+    return apsw.SQLITE_CHANGESET_ABORT
+
+
+class OpLog:
+    def __init__(self, db: Database):
+        self.db = db
+        self._local = threading.local()
+
+    @contextmanager
+    def record(self, kind: str, label: str, params: dict | None = None) -> Iterator[apsw.Connection]:
+        """Run the body as one undoable operation in one transaction. Nested calls join the outer one."""
+        if getattr(self._local, "recording", False):
+            with self.db.write() as conn:
+                yield conn
+            return
+        with self.db.write() as conn:
+            session = apsw.Session(conn, "main")
+            for table in TRACKED_TABLES:
+                session.attach(table)
+            self._local.recording = True
+            try:
+                yield conn
+                changeset = session.changeset()
+            finally:
+                self._local.recording = False
+                session.close()
+            if changeset:
+                conn.execute("DELETE FROM ops WHERE state = 'undone'")
+                conn.execute(
+                    "INSERT INTO ops(kind, label, created, params, changeset) VALUES (?, ?, ?, ?, ?)",
+                    (kind, label, now(), json.dumps(params or {}, default=str), changeset),
+                )
+
+    def log(self, kind: str, label: str, params: dict | None = None) -> None:
+        """Note an operation that cannot be undone (an import) in the history."""
+        with self.db.write() as conn:
+            conn.execute("INSERT INTO ops(kind, label, created, params) VALUES (?, ?, ?, ?)",
+                         (kind, label, now(), json.dumps(params or {}, default=str)))
+
+    def undo(self) -> dict:
+        with self.db.write() as conn:
+            row = conn.execute("SELECT id, kind, label, changeset FROM ops WHERE state = 'done' "
+                               "AND changeset IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+            if row is None:
+                raise Conflict("nothing to undo")
+            self._apply(conn, apsw.Changeset.invert(row[3]), row[2])
+            conn.execute("UPDATE ops SET state = 'undone' WHERE id = ?", (row[0],))
+        return {"id": row[0], "kind": row[1], "label": row[2]}
+
+    def redo(self) -> dict:
+        with self.db.write() as conn:
+            row = conn.execute("SELECT id, kind, label, changeset FROM ops WHERE state = 'undone' "
+                               "ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                raise Conflict("nothing to redo")
+            self._apply(conn, row[3], row[2])
+            conn.execute("UPDATE ops SET state = 'done' WHERE id = ?", (row[0],))
+        return {"id": row[0], "kind": row[1], "label": row[2]}
+
+    @staticmethod
+    def _apply(conn: apsw.Connection, changeset: bytes, label: str) -> None:
+        try:
+            apsw.Changeset.apply(changeset, conn, conflict=_conflict)
+        except apsw.AbortError:
+            raise Conflict(f"cannot replay {label!r}: the project changed in a way that conflicts with it") from None
+
+    def history(self, limit: int = 100) -> list[dict]:
+        rows = self.db.reader.execute(
+            "SELECT id, kind, label, created, params, changeset IS NOT NULL, state FROM ops "
+            "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [{"id": r[0], "kind": r[1], "label": r[2], "created": r[3], "params": json.loads(r[4]),
+                 "undoable": bool(r[5]), "state": r[6]} for r in rows]

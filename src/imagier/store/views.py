@@ -1,0 +1,40 @@
+"""Saved views: the state of a tab (filter, sort, group, display options) kept in the project."""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import InvalidInput, NotFound
+
+
+class Views:
+    """Mixed into Project; expects `self.db`."""
+
+    def views(self) -> list[dict]:
+        return [{"id": r[0], "name": r[1], "state": json.loads(r[2])}
+                for r in self.db.reader.execute("SELECT id, name, state FROM views ORDER BY position, id")]
+
+    def save_view(self, name: str, state: dict, id: int | None = None) -> dict:
+        """Create a view, or replace view `id`. The state's filter, sort and group are checked first."""
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput("a view needs a non-empty name")
+        if not isinstance(state, dict):
+            raise InvalidInput("a view state is a JSON object")
+        self.compile_view(state.get("filter"), state.get("sort"), state.get("group"))
+        with self.db.write() as conn:
+            if id is None:
+                position = conn.execute("SELECT coalesce(max(position), 0) + 1 FROM views").fetchone()[0]
+                conn.execute("INSERT INTO views(name, state, position) VALUES (?, ?, ?)",
+                             (name.strip(), json.dumps(state), position))
+                id = conn.last_insert_rowid()
+            else:
+                conn.execute("UPDATE views SET name = ?, state = ? WHERE id = ?", (name.strip(), json.dumps(state), id))
+                if conn.changes() == 0:
+                    raise NotFound(f"no view with id {id}", id=id)
+        return next(v for v in self.views() if v["id"] == id)
+
+    def delete_view(self, id: int) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM views WHERE id = ?", (id,))
+            if conn.changes() == 0:
+                raise NotFound(f"no view with id {id}", id=id)
