@@ -283,6 +283,32 @@ class Annotations:
                              (prop["id"], targets, tag_ids))
         return len(json.loads(ids))
 
+    def set_many(self, property: str | int, values: dict[int, object]) -> int:
+        """Give each image its own value: {file id: value} (tag properties: a tag name or a list; unknown
+        tags are created). Values are checked before anything is written. One undoable operation."""
+        prop = self.property(property)
+        ids = _ids_json(values)
+        is_tags = prop["type"] in TAG_TYPES
+        stored = {int(i): (value if is_tags else self._coerce(prop, value)) for i, value in values.items()}
+        with self.oplog.record("set_many", f"set {prop['name']} on {len(stored)} images", {"property": prop["name"]}) as conn:
+            self._targets(conn, prop, ids)  # every id must exist
+            target_of = dict(conn.execute(
+                "SELECT f.id, " + ("f.id" if prop["scope"] == "file" else "f.content_id") +
+                " FROM json_each(?) s JOIN files f ON f.id = s.value", (ids,)).fetchall())
+            if is_tags:
+                rows = [(prop["id"], target_of[i], tag_id) for i, value in stored.items()
+                        for tag_id in self._tag_ids_for(conn, prop, value)]
+                conn.execute("DELETE FROM tag_values WHERE property_id = ? AND target_id IN "
+                             "(SELECT value FROM json_each(?))", (prop["id"], json.dumps(sorted(set(target_of.values())))))
+                conn.executemany("INSERT OR IGNORE INTO tag_values(property_id, target_id, tag_id) VALUES (?, ?, ?)", rows)
+            else:
+                conn.executemany("DELETE FROM property_values WHERE property_id = ? AND target_id = ?",
+                                 [(prop["id"], target_of[i]) for i, v in stored.items() if v is None])
+                conn.executemany("INSERT INTO property_values(property_id, target_id, value) VALUES (?, ?, ?) "
+                                 "ON CONFLICT DO UPDATE SET value = excluded.value",
+                                 [(prop["id"], target_of[i], v) for i, v in stored.items() if v is not None])
+        return len(stored)
+
     def values(self, ids: Iterable[int], properties: Sequence[str] | None = None) -> dict[int, dict]:
         """The user properties' values of these images: {file id: {property name: value}}; absent = no value."""
         ids = _ids_json(ids)

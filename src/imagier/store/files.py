@@ -55,6 +55,10 @@ class Files:
             raise InvalidInput(f"{path!r} matches several images; give more of its path", path=str(path))
         raise NotFound(f"no image at {path!r} in this project", path=str(path))
 
+    def all_paths(self) -> list[tuple[int, str]]:
+        """(id, path) of every file, for matching paths from outside (CSV) in one pass."""
+        return self.db.reader.execute("SELECT id, path FROM files").fetchall()
+
     def file_count(self) -> int:
         return self.db.reader.execute("SELECT count(*) FROM files").fetchone()[0]
 

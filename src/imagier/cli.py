@@ -1,0 +1,388 @@
+"""The `imagier` command. Each command parses its arguments, calls one Project operation and prints
+the result: readable text by default, one JSON document with --json (scripts depend on its shape)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import Project
+from .errors import ImagierError
+
+
+def _emit(as_json: bool, data, text: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        click.echo(text if text is not None else json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _json_option(name: str):
+    def parse(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as e:
+            raise click.BadParameter(f"not valid JSON: {e}") from None
+    return click.option(f"--{name}", callback=parse, help=f"the view's {name} as JSON (see the README)")
+
+
+def command(group: click.Group, name: str | None = None, *, project: bool = True, create: bool = False):
+    """A subcommand with --json that turns ImagierError into a clean message and exit status 1,
+    and opens the PROJECT argument as a Project."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def run(as_json: bool, **kwargs):
+            try:
+                if project:
+                    path = kwargs.pop("project")
+                    with Project(path, create=create) as opened:
+                        return fn(opened, as_json=as_json, **kwargs)
+                return fn(as_json=as_json, **kwargs)
+            except ImagierError as e:
+                if as_json:
+                    click.echo(json.dumps(e.to_dict(), ensure_ascii=False, default=str))
+                else:
+                    click.echo(f"error: {e.message}", err=True)
+                sys.exit(1)
+        run = click.option("--json", "as_json", is_flag=True, help="print one JSON document")(run)
+        if project:
+            run = click.argument("project", type=click.Path(dir_okay=False))(run)
+        return group.command(name)(run)
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="imagier")
+def main():
+    """Explore, cluster and annotate large image corpora. A project is one file (say corpus.imagier)."""
+
+
+# ---- images -----------------------------------------------------------------------------------------
+
+@command(main, "import", create=True)
+@click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--workers", type=click.IntRange(1, 64), help="decoding processes (default: one per core)")
+@click.option("--store-originals", is_flag=True, help="also keep the original files inside the project, to share it")
+def import_(project: Project, as_json: bool, folders, workers, store_originals):
+    """Import the images of FOLDERS (recursively) into PROJECT, creating it when missing.
+
+    Re-importing adds only new files and reports moved, changed and missing ones; an interrupted
+    import resumes where it stopped."""
+    progress = None if as_json or not sys.stderr.isatty() else _progress_bar()
+    try:
+        report = project.import_folders(list(folders), workers=workers, store_originals=store_originals,
+                                        progress=progress)
+    finally:
+        if progress:
+            progress.close()
+    summary = (f"added {report['added']}, skipped {report['skipped']}, failed {len(report['failed'])}; "
+               f"{report['total']} files in {project.path.name}")
+    lines = [summary] + [f"  failed: {f['path']}: {f['error']}" for f in report["failed"]]
+    lines += [f"  moved: {m['from']} -> {m['to']}" for m in report.get("moved", [])]
+    lines += [f"  changed: {p}" for p in report.get("changed", [])]
+    lines += [f"  missing: {p}" for p in report.get("missing", [])]
+    _emit(as_json, report, "\n".join(lines))
+
+
+class _progress_bar:
+    """A terminal progress bar fed by the importer's progress callback."""
+
+    def __init__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+        self._progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                                  TimeRemainingColumn(), transient=True)
+        self._task = self._progress.add_task("importing", total=None)
+        self._progress.start()
+
+    def __call__(self, event: dict) -> None:
+        self._progress.update(self._task, completed=event.get("done", 0), total=event.get("total"))
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+@command(main)
+def info(project: Project, as_json: bool):
+    """Summarise PROJECT: files, contents, properties."""
+    data = project.info()
+    props = ", ".join(f"{p['name']} ({p['type']})" for p in data["properties"]) or "none"
+    _emit(as_json, data, f"{data['path']}\n  files: {data['files']}\n  contents: {data['contents']}\n"
+                         f"  properties: {props}")
+
+
+@command(main)
+@_json_option("filter")
+@_json_option("sort")
+@_json_option("group")
+@click.option("--limit", type=click.IntRange(0), help="list at most this many images")
+@click.option("--offset", type=click.IntRange(0), default=0)
+def query(project: Project, as_json: bool, filter, sort, group, limit, offset):
+    """List the images of a view: filter, sort and group (JSON, see the README)."""
+    result = project.query(filter, sort, group, limit=limit, offset=offset)
+    paths = {f["id"]: f["path"] for f in project.files(result["ids"])}
+    data = {"total": result["total"], "items": [{"id": i, "path": paths[i]} for i in result["ids"]]}
+    if "groups" in result:
+        data["groups"] = result["groups"]
+    text = "\n".join([f"{result['total']} images"] + [f"{i['id']}\t{i['path']}" for i in data["items"]])
+    _emit(as_json, data, text)
+
+
+# ---- CSV --------------------------------------------------------------------------------------------
+
+@command(main)
+@click.argument("out", type=click.Path(dir_okay=False, writable=True))
+@_json_option("filter")
+@_json_option("sort")
+@click.option("--key", type=click.Choice(["path", "id"]), default="path", help="the first column")
+@click.option("--separator", type=click.Choice([",", ";"]), default=",")
+def export(project: Project, as_json: bool, out, filter, sort, key, separator):
+    """Export the images of a view (all by default) with their values to the CSV file OUT."""
+    report = project.export_csv(out, filter, sort, key=key, separator=separator)
+    _emit(as_json, report, f"wrote {report['rows']} rows to {out}")
+
+
+@command(main, "import-csv")
+@click.argument("csv_file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="only report what would be matched, created and refused")
+@click.option("--skip-unmatched", is_flag=True, help="import the other rows when some match no image")
+@click.option("--skip-invalid", is_flag=True, help="import the other cells when some are invalid")
+def import_csv(project: Project, as_json: bool, csv_file, dry_run, skip_unmatched, skip_invalid):
+    """Import values from CSV_FILE (imagier's or Panoptic's format), as one undoable operation."""
+    report = project.import_csv(csv_file, dry_run=dry_run, skip_unmatched=skip_unmatched, skip_invalid=skip_invalid)
+    text = (f"{'would import' if dry_run else 'imported'} {report['cells']} values from {report['rows']} rows: "
+            f"{report['matched']} matched, {report['unmatched']} unmatched, {len(report['invalid'])} invalid cells"
+            + (f"; new properties: {', '.join(report['created_properties'])}" if report["created_properties"] else ""))
+    _emit(as_json, report, text)
+
+
+# ---- properties, tags, values -------------------------------------------------------------------------
+
+@main.group()
+def property():
+    """List, create, rename and delete properties."""
+
+
+@command(property, "list")
+def property_list(project: Project, as_json: bool):
+    """List the properties of PROJECT, built-in ones included."""
+    props = project.properties()
+    _emit(as_json, props, "\n".join(f"{p['name']}\t{p['type']}\t{p['scope']}{'  (built-in)' if p['builtin'] else ''}"
+                                     for p in props))
+
+
+@command(property, "create")
+@click.argument("name")
+@click.argument("type")
+@click.option("--scope", type=click.Choice(["file", "content"]), default="file",
+              help="per file, or shared by every file with the same bytes")
+def property_create(project: Project, as_json: bool, name, type, scope):
+    """Create a property NAME of TYPE (text, number, date, checkbox, url, colour, tag, multi-tag, path)."""
+    _emit(as_json, project.create_property(name, type, scope), f"created property {name}")
+
+
+@command(property, "rename")
+@click.argument("name")
+@click.argument("new_name")
+def property_rename(project: Project, as_json: bool, name, new_name):
+    """Rename the property NAME to NEW_NAME."""
+    _emit(as_json, project.rename_property(name, new_name), f"renamed {name} to {new_name}")
+
+
+@command(property, "delete")
+@click.argument("name")
+def property_delete(project: Project, as_json: bool, name):
+    """Delete the property NAME and its values (undoable)."""
+    project.delete_property(name)
+    _emit(as_json, {"deleted": name}, f"deleted property {name}")
+
+
+@main.group()
+def tag():
+    """List, create, edit, delete and merge the tags of a tag property."""
+
+
+@command(tag, "list")
+@click.argument("property_name")
+def tag_list(project: Project, as_json: bool, property_name):
+    """List the tags of PROPERTY_NAME with their colours, parents and counts."""
+    tags = project.tags(property_name)
+    _emit(as_json, tags, "\n".join(f"{t['name']}\t{t['colour']}\t{t['count']}" for t in tags))
+
+
+@command(tag, "create")
+@click.argument("property_name")
+@click.argument("name")
+@click.option("--colour", help="#rrggbb")
+@click.option("--parent", "parents", multiple=True, help="a parent tag (repeatable)")
+def tag_create(project: Project, as_json: bool, property_name, name, colour, parents):
+    """Create the tag NAME in PROPERTY_NAME."""
+    _emit(as_json, project.create_tag(property_name, name, colour, parents), f"created tag {name}")
+
+
+@command(tag, "update")
+@click.argument("property_name")
+@click.argument("name")
+@click.option("--rename", "new_name", help="a new name")
+@click.option("--colour", help="#rrggbb")
+@click.option("--parent", "parents", multiple=True, help="the new parents (repeatable; replaces the old ones)")
+@click.option("--no-parents", is_flag=True, help="remove every parent")
+def tag_update(project: Project, as_json: bool, property_name, name, new_name, colour, parents, no_parents):
+    """Rename the tag NAME, change its colour or its parents."""
+    new_parents = [] if no_parents else (list(parents) if parents else None)
+    _emit(as_json, project.update_tag(property_name, name, name=new_name, colour=colour, parents=new_parents),
+          f"updated tag {name}")
+
+
+@command(tag, "delete")
+@click.argument("property_name")
+@click.argument("name")
+def tag_delete(project: Project, as_json: bool, property_name, name):
+    """Delete the tag NAME (undoable)."""
+    project.delete_tag(property_name, name)
+    _emit(as_json, {"deleted": name}, f"deleted tag {name}")
+
+
+@command(tag, "merge")
+@click.argument("property_name")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--into", required=True, help="the tag that remains")
+def tag_merge(project: Project, as_json: bool, property_name, sources, into):
+    """Merge the tags SOURCES into the tag given by --into."""
+    _emit(as_json, project.merge_tags(property_name, list(sources), into), f"merged into {into}")
+
+
+def _selection(project: Project, ids, paths, filter) -> list[int]:
+    chosen = list(ids) + [project.file_id(p) for p in paths]
+    if filter is not None:
+        chosen += project.query_ids(filter)
+    if not chosen:
+        raise click.UsageError("choose images with --id, --path or --filter")
+    return chosen
+
+
+def _selection_options(fn):
+    fn = _json_option("filter")(fn)
+    fn = click.option("--path", "paths", multiple=True, help="an image by path (repeatable)")(fn)
+    return click.option("--id", "ids", multiple=True, type=int, help="an image by id (repeatable)")(fn)
+
+
+def _parse_value(raw: str):
+    """A value given on the command line: JSON when it parses (numbers, true, lists, null), else text."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+@main.group()
+def values():
+    """Set, add or remove values on images chosen by --id, --path or --filter (one undoable operation)."""
+
+
+@command(values, "set")
+@click.argument("property_name")
+@click.argument("value")
+@_selection_options
+def values_set(project: Project, as_json: bool, property_name, value, ids, paths, filter):
+    """Set PROPERTY_NAME to VALUE (JSON or text; tags by name, a JSON list for several; null clears)."""
+    count = project.set_values(property_name, _selection(project, ids, paths, filter), _parse_value(value))
+    _emit(as_json, {"property": property_name, "images": count}, f"set {property_name} on {count} images")
+
+
+@command(values, "add")
+@click.argument("property_name")
+@click.argument("tags", nargs=-1, required=True)
+@_selection_options
+def values_add(project: Project, as_json: bool, property_name, tags, ids, paths, filter):
+    """Add TAGS to the images of PROPERTY_NAME, keeping their other tags."""
+    count = project.add_values(property_name, _selection(project, ids, paths, filter), list(tags))
+    _emit(as_json, {"property": property_name, "images": count}, f"added to {count} images")
+
+
+@command(values, "remove")
+@click.argument("property_name")
+@click.argument("tags", nargs=-1)
+@_selection_options
+def values_remove(project: Project, as_json: bool, property_name, tags, ids, paths, filter):
+    """Remove TAGS from the images (every value of PROPERTY_NAME when no TAGS are given)."""
+    count = project.remove_values(property_name, _selection(project, ids, paths, filter), list(tags) or None)
+    _emit(as_json, {"property": property_name, "images": count}, f"removed from {count} images")
+
+
+@command(values, "get")
+@click.option("--id", "ids", multiple=True, type=int)
+@click.option("--path", "paths", multiple=True)
+def values_get(project: Project, as_json: bool, ids, paths):
+    """Show the values of the images chosen by --id or --path."""
+    selection = _selection(project, ids, paths, None)
+    found = project.values(selection)
+    _emit(as_json, {str(k): v for k, v in found.items()})
+
+
+# ---- history ----------------------------------------------------------------------------------------
+
+@command(main)
+def undo(project: Project, as_json: bool):
+    """Undo the last change (it survives restarts)."""
+    done = project.undo()
+    _emit(as_json, done, f"undid: {done['label']}")
+
+
+@command(main)
+def redo(project: Project, as_json: bool):
+    """Redo the last undone change."""
+    done = project.redo()
+    _emit(as_json, done, f"redid: {done['label']}")
+
+
+@command(main)
+@click.option("--limit", type=click.IntRange(1), default=20)
+def history(project: Project, as_json: bool, limit):
+    """List the latest operations, newest first."""
+    ops = project.history(limit)
+    _emit(as_json, ops, "\n".join(f"{o['id']}\t{o['created']}\t{o['state']}\t{o['label']}" for o in ops))
+
+
+# ---- serving ----------------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("project", type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="another address requires an access token")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--token", help="access token (generated when serving beyond this machine)")
+def serve(project, host, port, token):
+    """Serve PROJECT to the browser and the HTTP API."""
+    from .server.serve import serve as run_server
+    try:
+        run_server(project, host=host, port=port, token=token)
+    except ImagierError as e:
+        raise click.ClickException(e.message) from None
+
+
+@main.command()
+@click.option("--dir", "folder", type=click.Path(file_okay=False), default=str(Path.home() / "imagier-demo"),
+              show_default=True, help="where the demo photographs and project go")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--no-serve", is_flag=True, help="only build the demo project")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON document (with --no-serve)")
+def demo(folder, port, no_serve, as_json):
+    """Build a demo project from real photographs that ship with scikit-image, then serve it."""
+    from .demo import build_demo
+    try:
+        report = build_demo(Path(folder))
+    except ImagierError as e:
+        raise click.ClickException(e.message) from None
+    _emit(as_json, report, f"demo project: {report['project']} ({report['files']} images)")
+    if not no_serve:
+        from .server.serve import serve as run_server
+        run_server(report["project"], port=port)
+
+
+if __name__ == "__main__":
+    main()
