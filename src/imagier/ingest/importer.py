@@ -1,0 +1,297 @@
+"""Importing folders of images into a project: scan, decode in worker processes, write in batches.
+
+The main process compares what is on disk with what the project holds, hands the files it must read
+to a pool of worker processes (one decode per file, see decode.py), and writes their results in
+transactions of a few hundred files. An interrupted import therefore keeps what it committed, and
+running it again (or `resume_import`) skips those files by their size and modification time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import posixpath
+import sys
+import threading
+import time
+from collections import deque
+from contextlib import closing
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Iterator
+
+from ..errors import Conflict, NotFound
+from ..store import imports as sql
+from .decode import Decoded, DecodeError, decode
+from .scan import is_under, resolve_roots, scan
+
+BATCH_FILES = 200
+BATCH_BYTES = 64 << 20  # with store_originals, a batch of large files is flushed before 200
+PROGRESS_INTERVAL = 0.2  # seconds between progress reports
+
+# Jobs being run by this process, so they are not offered as interrupted ones: {(project path, job id)}.
+_active: set[tuple[str, int]] = set()
+_active_lock = threading.Lock()
+
+
+class Importing:
+    """Mixed into Project; expects `self.db` and `self.oplog`."""
+
+    def import_folders(self, folders: str | os.PathLike | Iterable[str | os.PathLike], *, workers: int | None = None,
+                       store_originals: bool = False, progress: Callable[[dict], None] | None = None,
+                       cancel: threading.Event | None = None) -> dict:
+        """Import the images under these folders (recursively), or update them when already imported.
+
+        Returns {"added", "skipped", "failed": [{"path", "error"}], "moved": [{"from", "to"}],
+        "changed": [path], "missing": [path], "total": files in the project, "job": id, "state"}.
+        An interrupted import of the same folders is picked up where it stopped.
+        """
+        roots = resolve_roots(folders)
+        params = {"folders": roots, "store_originals": bool(store_originals)}
+        interrupted = [j for j in self.pending_imports() if j["params"] == params]
+        if interrupted:
+            job_id = interrupted[-1]["id"]
+        else:
+            with self.db.write() as conn:
+                job_id = sql.start_job(conn, "import", params)
+        return self._run_import(job_id, params, workers, progress, cancel)
+
+    def pending_imports(self) -> list[dict]:
+        """Imports that were interrupted (the process stopped while they ran), oldest first."""
+        with _active_lock:
+            return [j for j in sql.jobs(self.db.reader, "import", state="running")
+                    if (str(self.db.path), j["id"]) not in _active]
+
+    def resume_import(self, job_id: int, *, workers: int | None = None,
+                      progress: Callable[[dict], None] | None = None,
+                      cancel: threading.Event | None = None) -> dict:
+        """Finish an interrupted, cancelled or failed import, skipping the files it already wrote."""
+        found = sql.jobs(self.db.reader, "import", job_id=job_id)
+        if not found:
+            raise NotFound(f"no import job {job_id} in this project", job=job_id)
+        if found[0]["state"] == "done":
+            raise Conflict(f"import job {job_id} is already done", job=job_id)
+        params = found[0]["params"]
+        params["folders"] = resolve_roots(params["folders"])
+        return self._run_import(job_id, params, workers, progress, cancel)
+
+    def _run_import(self, job_id: int, params: dict, workers: int | None,
+                    progress: Callable[[dict], None] | None, cancel: threading.Event | None) -> dict:
+        key = (str(self.db.path), job_id)
+        with _active_lock:
+            if key in _active:
+                raise Conflict(f"import job {job_id} is already running", job=job_id)
+            _active.add(key)
+        try:
+            with self.db.write() as conn:
+                sql.restart_job(conn, job_id)
+            run = _ImportRun(self.db, job_id, params["folders"], params["store_originals"], progress)
+            try:
+                state = run.execute(workers or os.cpu_count() or 1, cancel)
+            except Exception as e:  # an interruption (Ctrl-C, a kill) leaves it 'running', to resume
+                with self.db.write() as conn:
+                    sql.finish_job(conn, job_id, "failed", {**run.counts(), "error": f"{type(e).__name__}: {e}"})
+                raise
+        finally:
+            with _active_lock:
+                _active.discard(key)
+        result = run.result(state)
+        roots = ", ".join(params["folders"])
+        self.oplog.log("import", f"import {result['added']} images from {roots}" +
+                       (" (cancelled)" if state == "cancelled" else ""),
+                       {"folders": params["folders"], "job": job_id,
+                        **{k: (len(v) if isinstance(v, list) else v) for k, v in result.items()}})
+        return result
+
+
+class _ImportRun:
+    """The state of one run of an import job."""
+
+    def __init__(self, db, job_id: int, roots: list[str], store_originals: bool,
+                 progress: Callable[[dict], None] | None):
+        self.db = db
+        self.job_id = job_id
+        self.roots = roots
+        self.store_originals = store_originals
+        self.report = progress
+        self.added = self.skipped = self.done = self.total = 0
+        self.failed: list[dict] = []
+        self.moved: list[dict] = []
+        self.changed: list[str] = []
+        self.replaced: set[str] = set()  # hashes of contents that changed files no longer have
+        self.folders: dict[str, int] = {}
+        self.last_path: str | None = None
+        self.last_report = 0.0
+
+    def execute(self, workers: int, cancel: threading.Event | None) -> str:
+        found, unreadable = scan(self.roots)
+        self.failed.extend(unreadable)
+        self.known = sql.files_under(self.db.reader, self.roots)
+        on_disk = {f.path for f in found}
+        # Files of the project that are gone from under the roots, by content: a new file with the same
+        # bytes is the same image moved.
+        self.gone: dict[str, list[tuple[str, int]]] = {}
+        for path, known in self.known.items():
+            if path not in on_disk:
+                self.gone.setdefault(known.hash, []).append((path, known.id))
+        todo = []
+        for f in found:
+            known = self.known.get(f.path)
+            if (known and known.size == f.size and known.mtime_ns == f.mtime_ns
+                    and (known.has_original or not self.store_originals)):
+                self.skipped += 1
+            else:
+                todo.append(f.path)
+        self.total = len(found)
+        self.done = self.skipped
+        self._progress(force=True)
+
+        batch: list[Decoded] = []
+        batch_bytes = 0
+        cancelled = False
+        with closing(_decode_all(todo, workers, self.store_originals)) as results:
+            for path, outcome in results:
+                self.done += 1
+                self.last_path = path
+                if isinstance(outcome, Decoded):
+                    batch.append(outcome)
+                    batch_bytes += outcome.size if self.store_originals else len(outcome.thumbnail)
+                else:
+                    self.failed.append({"path": path, "error": outcome})
+                cancelled = cancel is not None and cancel.is_set()
+                if cancelled or len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                    self._write(batch)
+                    batch, batch_bytes = [], 0
+                self._progress(force=cancelled)
+                if cancelled:
+                    break
+        state = "cancelled" if cancelled else "done"
+        self._write(batch, final_state=state)
+        self._progress(force=True)
+        return state
+
+    def _write(self, batch: list[Decoded], final_state: str | None = None) -> None:
+        with self.db.write() as conn:
+            sql.add_contents(
+                conn,
+                [(d.hash, d.format, d.width, d.height, d.size, d.taken, d.orientation, d.thumbnail_width,
+                  d.thumbnail_height, d.thumbnail) for d in batch],
+                [(d.hash, d.data) for d in batch if d.data is not None])
+            self._find_moves_from_elsewhere(conn, batch)
+            new, updated = [], []
+            for d in batch:
+                folder = posixpath.dirname(d.path)
+                root = next(r for r in self.roots if is_under(d.path, r))
+                folder_id = sql.folder_id(conn, folder, folder if root == d.path else root, self.folders)
+                place = (d.path, folder_id, posixpath.basename(d.path))
+                stamp = (d.hash, _iso(d.mtime_ns), d.mtime_ns)
+                known = self.known.get(d.path)
+                source = None if known else self._take_gone(d.hash)
+                if known:
+                    if known.hash != d.hash:
+                        self.changed.append(d.path)
+                        self.replaced.add(known.hash)
+                    else:
+                        self.skipped += 1
+                    updated.append((known.id, *place, *stamp))
+                elif source:
+                    self.moved.append({"from": source[0], "to": d.path})
+                    updated.append((source[1], *place, *stamp))
+                else:
+                    self.added += 1
+                    new.append((*place, *stamp))
+            sql.update_files(conn, updated)
+            sql.insert_files(conn, new)
+            if final_state:
+                if final_state == "done" and self.replaced:
+                    sql.drop_unused_contents(conn, self.replaced)
+                sql.finish_job(conn, self.job_id, final_state, self.counts())
+            else:
+                sql.set_job_progress(conn, self.job_id, self.counts())
+
+    def _find_moves_from_elsewhere(self, conn, batch: list[Decoded]) -> None:
+        """Files outside the roots that are gone from disk but whose bytes turn up here were moved here."""
+        hashes = {d.hash for d in batch if d.path not in self.known and d.hash not in self.gone}
+        if not hashes:
+            return
+        for hash_, file_id, path in sql.files_with_hashes(conn, hashes):
+            if not any(is_under(path, r) for r in self.roots) and not os.path.exists(path):
+                self.gone.setdefault(hash_, []).append((path, file_id))
+
+    def _take_gone(self, hash_: str) -> tuple[str, int] | None:
+        candidates = self.gone.get(hash_)
+        return candidates.pop(0) if candidates else None
+
+    def counts(self) -> dict:
+        return {"done": self.done, "total": self.total, "added": self.added, "skipped": self.skipped,
+                "failed": len(self.failed), "moved": len(self.moved), "changed": len(self.changed)}
+
+    def _progress(self, force: bool = False) -> None:
+        if self.report is None:
+            return
+        now = time.monotonic()
+        if force or now - self.last_report >= PROGRESS_INTERVAL:
+            self.last_report = now
+            self.report({**self.counts(), "path": self.last_path})
+
+    def result(self, state: str) -> dict:
+        # A cancelled run has not looked at every file, so it cannot tell which are missing.
+        missing = [] if state != "done" else sorted(
+            path for candidates in self.gone.values() for path, _ in candidates
+            if any(is_under(path, r) for r in self.roots))
+        total = sql.file_count(self.db.reader)
+        return {"added": self.added, "skipped": self.skipped, "failed": self.failed, "moved": self.moved,
+                "changed": self.changed, "missing": missing, "total": total, "job": self.job_id, "state": state}
+
+
+def _decode_all(paths: list[str], workers: int, keep_bytes: bool) -> Iterator[tuple[str, Decoded | str]]:
+    """Decode the files in worker processes, yielding (path, result or reason of failure) in the order given.
+
+    Only a few files per worker are in flight at a time, so results never pile up in memory and a
+    cancelled import stops quickly.
+    """
+    if workers <= 1 or len(paths) <= 1:
+        for path in paths:
+            yield path, _attempt(path, keep_bytes)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=_process_context())
+    try:
+        queue = deque()
+        upcoming = iter(paths)
+        for path in upcoming:
+            queue.append((path, pool.submit(_attempt, path, keep_bytes)))
+            if len(queue) >= workers * 4:
+                break
+        while queue:
+            path, future = queue.popleft()
+            following = next(upcoming, None)
+            if following is not None:
+                queue.append((following, pool.submit(_attempt, following, keep_bytes)))
+            yield path, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _attempt(path: str, keep_bytes: bool) -> Decoded | str:
+    """Decode, returning why it failed rather than raising: one bad file must not look like a broken pool
+    (and an arbitrary exception may not survive the trip back from the worker)."""
+    try:
+        return decode(path, keep_bytes)
+    except DecodeError as e:
+        return str(e)
+    except Exception as e:  # noqa: BLE001 - any failure of one file is reported for that file
+        return f"unexpected error while reading the image: {type(e).__name__}: {e}"
+
+
+def _process_context():
+    # Forking a process that has threads (a web server, a notebook kernel) can deadlock the child;
+    # a fork server is started once, before any of that, and forks clean children with the decoder loaded.
+    if sys.platform.startswith("linux"):
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([decode.__module__])
+        return context
+    return None
+
+
+def _iso(mtime_ns: int) -> str:
+    return datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()

@@ -1,0 +1,80 @@
+"""Finding the image files under the folders a user imports."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import InvalidInput
+
+EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp",
+                        ".heic", ".heif"})
+
+
+@dataclass(frozen=True)
+class Found:
+    path: str  # absolute POSIX path
+    size: int
+    mtime_ns: int
+
+
+def is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in EXTENSIONS
+
+
+def resolve_roots(folders: Iterable[str | os.PathLike]) -> list[str]:
+    """The absolute, resolved roots of an import, without roots nested in other roots."""
+    if isinstance(folders, (str, os.PathLike)):
+        folders = [folders]
+    roots = []
+    for folder in folders:
+        path = Path(folder).expanduser().resolve()
+        if not path.exists():
+            raise InvalidInput(f"cannot import {str(folder)!r}: no such folder", path=str(folder))
+        if path.is_file() and not is_image_name(path.name):
+            raise InvalidInput(f"cannot import {str(folder)!r}: not a folder nor an image file", path=str(folder))
+        roots.append(path.as_posix())
+    roots = sorted(set(roots))
+    return [r for r in roots if not any(is_under(r, other) for other in roots if other != r)]
+
+
+def is_under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def scan(roots: list[str]) -> tuple[list[Found], list[dict]]:
+    """Every image file under the roots, sorted by path, and the folders that could not be read.
+
+    Hidden files and folders are left out: they are mostly system litter (macOS's `._IMG_0001.JPG`
+    resource forks look like JPEGs but are not). Symbolic links to folders are not followed, so a
+    link cycle cannot make the walk endless.
+    """
+    found: list[Found] = []
+    errors: list[dict] = []
+    for root in roots:
+        if os.path.isfile(root):
+            st = os.stat(root)
+            found.append(Found(root, st.st_size, st.st_mtime_ns))
+            continue
+        pending = [root]
+        while pending:
+            folder = pending.pop()
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if entry.name.startswith("."):
+                            continue
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                pending.append(entry.path)
+                            elif is_image_name(entry.name) and entry.is_file():
+                                st = entry.stat()
+                                found.append(Found(entry.path, st.st_size, st.st_mtime_ns))
+                        except OSError as e:
+                            errors.append({"path": entry.path, "error": f"cannot read: {e.strerror or e}"})
+            except OSError as e:
+                errors.append({"path": folder, "error": f"cannot read folder: {e.strerror or e}"})
+    found.sort(key=lambda f: f.path)
+    return found, errors
