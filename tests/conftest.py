@@ -162,3 +162,16 @@ def imported(imported_template, tmp_path):
     shutil.copyfile(imported_template, path)
     with imagier.open(path) as p:
         yield p
+
+
+def _annotation_state(project) -> dict:
+    """Every row of the tables a user's work lives in, to compare before and after a refused request."""
+    tables = ("properties", "property_values", "tags", "tag_parents", "tag_values", "views", "ops", "files")
+    conn = project.db.reader
+    return {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in tables}
+
+
+@pytest.fixture
+def state_of():
+    """state_of(project) -> a snapshot of the user's work; equal snapshots mean the project is unchanged."""
+    return _annotation_state

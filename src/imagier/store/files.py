@@ -10,7 +10,7 @@ from ..errors import InvalidInput, NotFound
 
 _FILE_COLUMNS = ("f.id, f.path, fo.path, f.name, c.format, c.width, c.height, c.size, f.modified, c.taken, "
                  "c.hash, f.imported, f.content_id, c.orientation")
-_FILE_FROM = "files f JOIN contents c ON c.id = f.content_id JOIN folders fo ON fo.id = f.folder_id"
+_FILE_JOINS = "JOIN contents c ON c.id = f.content_id JOIN folders fo ON fo.id = f.folder_id"
 _FILE_KEYS = ("id", "path", "folder", "name", "format", "width", "height", "size", "modified", "taken", "hash",
               "imported", "content_id", "orientation")
 
@@ -25,7 +25,7 @@ class Files:
         except (TypeError, ValueError):
             raise InvalidInput("image ids must be integers") from None
         rows = self.db.reader.execute(
-            f"SELECT {_FILE_COLUMNS} FROM json_each(?) s JOIN {_FILE_FROM} ON f.id = s.value",
+            f"SELECT {_FILE_COLUMNS} FROM json_each(?) s JOIN files f ON f.id = s.value {_FILE_JOINS}",
             (json.dumps(wanted),)).fetchall()
         by_id = {r[0]: dict(zip(_FILE_KEYS, r)) for r in rows}
         return [by_id[i] for i in wanted if i in by_id]
