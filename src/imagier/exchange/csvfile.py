@@ -37,16 +37,14 @@ def _cell(type_: str, value) -> str:
 
 
 def _read_text(source) -> tuple[str, str]:
-    """The CSV text and a name for messages, from a path, bytes, text or an open file."""
-    if isinstance(source, (str, Path)) and "\n" not in str(source):
-        path = Path(source)
+    """The CSV text and a name for messages, from a path, bytes or an open file (text or binary)."""
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
         if not path.is_file():
             raise NotFound(f"no CSV file at {path}", path=str(path))
         data, name = path.read_bytes(), str(path)
     elif isinstance(source, bytes):
         data, name = source, "the CSV"
-    elif isinstance(source, str):
-        return source.lstrip("\ufeff"), "the CSV"
     else:
         data, name = source.read(), getattr(source, "name", "the CSV")
         if isinstance(data, str):
