@@ -1,0 +1,161 @@
+"""The FastAPI application: the routers, the error format, and who may talk to the server.
+
+Every error is JSON `{"error": kind, "message": text, ...}`: an ImagierError keeps its own status, a
+malformed request is a 422 naming the field at fault, and anything unexpected is logged and answered
+with a bare 500 that never carries a stack trace.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from contextlib import asynccontextmanager
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import cookie_parser
+
+from .. import __version__
+from ..errors import ImagierError
+from ..jobs import JobRunner
+from ..project import Project
+from .routes import csv, files, imports, properties, query, values, views
+from .routes import project as project_routes
+
+TOKEN_COOKIE = "imagier_token"
+ROUTERS = (project_routes, properties, values, files, query, views, imports, csv)
+
+
+def create_app(project: Project, *, token: str | None = None) -> FastAPI:
+    """The HTTP API of `project`. With a token, every request must carry it; without one, only requests
+    addressed to a loopback name are served (the server must then be bound to loopback)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        app.state.jobs.shutdown()
+
+    app = FastAPI(title="imagier", version=__version__, lifespan=lifespan,
+                  description="The HTTP API of an imagier project: every operation of the Python API.")
+    app.state.project = project
+    app.state.jobs = JobRunner()
+    for module in ROUTERS:
+        app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")  # until the web UI is served here
+
+    app.add_exception_handler(ImagierError, _imagier_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(AccessGuard, token=token)
+    return app
+
+
+def _error(status: int, kind: str, message: str, **details) -> JSONResponse:
+    return JSONResponse({"error": kind, "message": message, **details}, status_code=status)
+
+
+async def _imagier_error(request: Request, exc: ImagierError) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers={"Cache-Control": "no-store"})
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+        problems.append({"field": where, "message": error.get("msg", "invalid")})
+    message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return _error(422, "InvalidRequest", f"the request is not valid: {message}", problems=problems)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    kind = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+    message = "no such API route" if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse({"error": kind, "message": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette re-raises the exception after this answer is sent, so the server logs its traceback.
+    return _error(500, "InternalError", "imagier failed unexpectedly on this request; "
+                                        "the details are in the server's log")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address or a Host header's name stays on this machine."""
+    host = host.strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AccessGuard:
+    """Who may use the server.
+
+    - With a token: the request carries it as `Authorization: Bearer`, a `?token=` parameter (for <img>
+      URLs) or the cookie set on the first `?token=` visit; anything else is a 401.
+    - Without a token: the Host header must be a loopback name, so a web page that rebinds its own
+      domain name to 127.0.0.1 cannot reach the API.
+    - Always: a request that changes something must not come from another site's page (Origin check),
+      so a page the researcher visits cannot, say, undo their work with a hidden form.
+    """
+
+    def __init__(self, app, token: str | None):
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        refusal = self._refusal(scope, headers, host)
+        if refusal is not None:
+            return await refusal(scope, receive, send)
+        if self.token and self._query_token(scope) == self.token:
+            send = self._setting_cookie(send)
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope, headers: Headers, host: str) -> JSONResponse | None:
+        if self.token is None and not is_loopback(urlsplit(f"//{host}").hostname or ""):
+            return _error(403, "Forbidden", "this server has no access token, so it only answers on 127.0.0.1 or "
+                                            "localhost; serve with a token to reach it from another machine")
+        if self.token is not None and not self._authorised(scope, headers):
+            response = _error(401, "Unauthorized", "this server needs its access token: open the URL printed by "
+                                                   "`imagier serve` (it ends with ?token=...) or send "
+                                                   "`Authorization: Bearer <token>`")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        origin = headers.get("origin")
+        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and origin is not None \
+                and urlsplit(origin).netloc != host:
+            return _error(403, "Forbidden", f"requests from pages of {origin} may not change this project")
+        return None
+
+    def _authorised(self, scope, headers: Headers) -> bool:
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        offered = [credentials if scheme.lower() == "bearer" else None, self._query_token(scope),
+                   cookie_parser(headers.get("cookie", "")).get(TOKEN_COOKIE)]
+        return any(o is not None and secrets.compare_digest(o.encode(), self.token.encode()) for o in offered)
+
+    @staticmethod
+    def _query_token(scope) -> str | None:
+        found = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+        return found[0] if found else None
+
+    def _setting_cookie(self, send):
+        async def send_with_cookie(message):
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append(
+                    "set-cookie", f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict")
+            await send(message)
+        return send_with_cookie

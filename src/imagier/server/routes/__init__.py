@@ -1,0 +1,41 @@
+"""The HTTP routes, one small router per area. Each route parses, calls one Project operation, formats."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict
+
+from ...errors import InvalidInput
+from ...jobs import JobRunner
+from ...project import Project
+
+
+class Body(BaseModel):
+    """A request body. Unknown fields are refused, so a misspelt field is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+async def _project(request: Request) -> Project:
+    return request.app.state.project
+
+
+async def _runner(request: Request) -> JobRunner:
+    return request.app.state.jobs
+
+
+ProjectDep = Annotated[Project, Depends(_project)]
+RunnerDep = Annotated[JobRunner, Depends(_runner)]
+
+
+def json_param(name: str, text: str | None) -> Any:
+    """A JSON document passed in a query parameter (GET routes that take a filter or a sort)."""
+    if text is None or text == "":
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidInput(f"the {name} parameter is not valid JSON: {e}", parameter=name) from None

@@ -1,0 +1,57 @@
+"""Images: one image's fields, and its thumbnail and original by content hash.
+
+Thumbnails and originals are addressed only by a content hash, looked up in the project, so a URL can
+never name a path on disk. The bytes behind a hash never change, which lets browsers cache them forever.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+
+from . import ProjectDep
+
+router = APIRouter(prefix="/api", tags=["files"])
+
+MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
+               "TIFF": "image/tiff", "BMP": "image/bmp", "HEIF": "image/heif"}
+
+
+def _cache_headers(content_hash: str) -> dict:
+    return {"Cache-Control": "public, max-age=31536000, immutable", "ETag": f'"{content_hash}"',
+            "X-Content-Type-Options": "nosniff"}
+
+
+def _not_modified(request: Request, content_hash: str) -> Response | None:
+    tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
+    if f'"{content_hash}"' in tags or "*" in tags:
+        return Response(status_code=304, headers=_cache_headers(content_hash))
+    return None
+
+
+@router.get("/files/{file_id}", summary="One image: its built-in fields, property values and same-content files")
+def get_file(project: ProjectDep, file_id: int) -> dict:
+    file = project.file(file_id)
+    return {**file, "values": project.values([file_id])[file_id],
+            "same_content": [f["id"] for f in project.same_content(file_id)]}
+
+
+@router.get("/thumbnails/{content_hash}.jpg", summary="The JPEG thumbnail of a content (cached for good)",
+            response_class=Response, responses={200: {"content": {"image/jpeg": {}}}, 304: {}})
+def thumbnail(project: ProjectDep, request: Request, content_hash: str) -> Response:
+    data = project.thumbnail(content_hash)
+    return _not_modified(request, content_hash) or Response(data, media_type="image/jpeg",
+                                                            headers=_cache_headers(content_hash))
+
+
+@router.get("/originals/{content_hash}", summary="The original image of a content, stored or from disk",
+            response_class=Response, responses={200: {"content": {"image/*": {}}}, 304: {}})
+def original(project: ProjectDep, request: Request, content_hash: str) -> Response:
+    data, path, format_ = project.original(content_hash)
+    media_type = MEDIA_TYPES.get(format_, "application/octet-stream")
+    headers = _cache_headers(content_hash)
+    if cached := _not_modified(request, content_hash):
+        return cached
+    if data is not None:
+        return Response(data, media_type=media_type, headers=headers)
+    return FileResponse(path, media_type=media_type, headers=headers)
