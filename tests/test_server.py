@@ -230,10 +230,13 @@ BAD_REQUESTS = [
     ("post", "/api/import-csv", {"content": b"", "headers": {"content-type": "text/csv"}}, 400, "empty"),
     ("post", "/api/import-csv", {"content": b"this;is|not,a csv\n1", "headers": {"content-type": "text/csv"}},
      400, "header"),
-    ("post", "/api/import-csv", {"json": {"csv": "path\n"}}, 400, "text"),
+    ("post", "/api/import-csv", {"json": {"csv": "path\n"}}, 422, "text"),
+    ("post", "/api/import-csv", {"content": b"[1]", "headers": {"content-type": "application/json"}}, 422, ""),
     ("post", "/api/imports", {"json": {"folders": ["/no/such/folder"]}}, 400, "no such folder"),
     ("post", "/api/imports", {"json": {"folders": []}}, 422, "folders"),
     ("get", "/api/jobs/nope", {}, 404, "nope"),
+    ("get", "/api/jobs/nope/events", {}, 404, "nope"),
+    ("post", "/api/jobs/nope/cancel", {}, 404, "nope"),
     ("get", "/api/nowhere", {}, 404, "route"),
     ("delete", "/api/info", {}, 405, ""),
     ("post", "/api/undo", {"headers": {"origin": "http://evil.example"}}, 403, "evil.example"),
@@ -368,6 +371,8 @@ def test_csv_import_dry_run_then_for_real_then_undo(client, project):
     assert sorted(dry.json()["created_properties"]) == ["mood", "year"]
     assert_error(client.get("/api/properties/mood"), 404)
 
+    assert client.post("/api/import-csv", json={"text": text, "dry_run": True}).json()["dry_run"] is True
+    assert_error(client.get("/api/properties/mood"), 404)
     done = client.post("/api/import-csv", json={"text": text})
     assert done.status_code == 200 and done.json()["rows"] == 1
     assert project.values([coffee["id"]], ["mood", "year"])[coffee["id"]] == {"mood": "calm", "year": 2019}
@@ -387,7 +392,7 @@ def test_csv_import_with_unknown_paths_and_bad_cells_changes_nothing(annotated, 
 def test_csv_text_that_looks_like_a_path_is_never_read_from_disk(client, tmp_path):
     secret = tmp_path / "secret.csv"
     secret.write_text("path,x[text]\n/a.jpg,TOP-SECRET\n")
-    response = client.post("/api/import-csv", params={"dry_run": "true"}, json={"text": str(secret)})
+    response = client.post("/api/import-csv", json={"text": str(secret), "dry_run": True})
     assert 400 <= response.status_code < 500 and "TOP-SECRET" not in response.text
 
 
@@ -444,6 +449,13 @@ def test_cancelling_an_import_job(client, project, tmp_path):
     assert final["state"] == "cancelled" and final["result"]["added"] < 600
     assert client.get(f"/api/jobs/{job_id}").json()["state"] == "cancelled"
     assert client.get("/api/imports/pending").json() == []
+
+    resumed = client.post(f"/api/imports/{final['result']['job']}/resume")
+    assert resumed.status_code == 202
+    rest = read_events(client, resumed.json()["job"])[-1]
+    assert rest["state"] == "done" and rest["result"]["added"] == 600 - final["result"]["added"]
+    unknown = read_events(client, client.post("/api/imports/99999/resume").json()["job"])[-1]
+    assert unknown["state"] == "failed" and "99999" in unknown["error"]["message"]
 
 
 def test_job_runner_without_http():

@@ -6,12 +6,14 @@ import os
 import tempfile
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
 from ...errors import InvalidInput
-from . import ProjectDep, json_param
+from . import Body, ProjectDep, json_param
 
 router = APIRouter(prefix="/api", tags=["csv"])
 
@@ -34,11 +36,17 @@ def export_csv(project: ProjectDep,
                         background=BackgroundTask(os.unlink, out))
 
 
-@router.post("/import-csv", summary="Import values from a CSV (the request body, or JSON {\"text\": ...})",
+class CsvText(Body):
+    text: str
+    dry_run: bool = False
+    skip_unmatched: bool = False
+    skip_invalid: bool = False
+
+
+@router.post("/import-csv", summary="Import values from a CSV: the request body (text/csv), or JSON {\"text\": ...}",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "text/csv": {"schema": {"type": "string"}},
-                 "application/json": {"schema": {"type": "object", "required": ["text"],
-                                                 "properties": {"text": {"type": "string"}}}}}}})
+                 "application/json": {"schema": CsvText.model_json_schema()}}}})
 async def import_csv(project: ProjectDep, request: Request,
                      dry_run: bool = Query(False, description="only report what would be imported"),
                      skip_unmatched: bool = Query(False, description="leave out rows that match no image"),
@@ -46,10 +54,14 @@ async def import_csv(project: ProjectDep, request: Request,
                      ) -> dict:
     data = await request.body()
     if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
-        text = json_param("body", data.decode("utf-8", "replace"))
-        if not isinstance(text, dict) or not isinstance(text.get("text"), str):
-            raise InvalidInput('a JSON body must be {"text": "<the CSV>"}')
-        data = text["text"].encode("utf-8")
+        try:
+            body = CsvText.model_validate_json(data)
+        except ValidationError as e:
+            raise RequestValidationError(e.errors(include_url=False)) from None
+        # A flag set in either place counts, so a dry run asked for anywhere never writes.
+        data = body.text.encode("utf-8")
+        dry_run, skip_unmatched, skip_invalid = (dry_run or body.dry_run, skip_unmatched or body.skip_unmatched,
+                                                 skip_invalid or body.skip_invalid)
     if not data.strip():
         raise InvalidInput("the CSV is empty")
     # Always bytes: import_csv would read a one-line string as a path on this machine.
