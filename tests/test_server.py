@@ -149,6 +149,7 @@ def test_tags_create_edit_merge_delete(client, project, ids):
     animal = client.post(base, json={"name": "animal", "colour": "#00ff00"}).json()
     cat = client.post(base, json={"name": "cat", "parents": ["animal"]}).json()
     assert cat["parents"] == [animal["id"]]
+    assert client.get(f"{base}/cat").json() == cat
     client.post(base, json={"name": "kitten"})
     assert client.patch(f"{base}/kitten", json={"name": "kitty", "colour": "#123"}).json()["colour"] == "#112233"
 
@@ -181,8 +182,11 @@ def test_values_set_add_remove_by_ids_and_by_filter(client, project, ids):
     window = client.get("/api/values", params={"ids": f"{ids[1]},{ids[0]},999999", "properties": "note"}).json()
     assert [item["id"] for item in window["items"]] == [ids[1], ids[0]]
     assert window["items"][0]["values"] == {"note": "all"}
+    many = client.post("/api/values/set-many", json={"property": "note", "values": {str(ids[0]): "a", str(ids[1]): "b"}})
+    assert many.json() == {"changed": 2}
+    assert project.values(ids[:3], ["note"]) == {ids[0]: {"note": "a"}, ids[1]: {"note": "b"}, ids[2]: {"note": "all"}}
     posted = client.post("/api/values", json={"ids": ids[:2]}).json()["items"]
-    assert posted[0]["values"]["note"] == "all" and posted[0]["hash"] == project.files([ids[0]])[0]["hash"]
+    assert posted[0]["values"]["note"] == "a" and posted[0]["hash"] == project.files([ids[0]])[0]["hash"]
 
 
 def test_one_file_with_its_values_and_copies(client, project):
@@ -206,6 +210,8 @@ BAD_REQUESTS = [
     ("post", "/api/values/set", {"json": {"property": "score", "ids": [1], "valeu": 3}}, 422, "valeu"),
     ("post", "/api/values/set", {"content": b"{not json", "headers": {"content-type": "application/json"}},
      422, "JSON"),
+    ("post", "/api/values/set-many", {"json": {"property": "score", "values": {"1": 2, "2": "many"}}}, 400, "many"),
+    ("post", "/api/values/set-many", {"json": {"property": "score", "values": {"one": 2}}}, 422, "values"),
     ("post", "/api/values/add", {"json": {"property": "score", "ids": [1], "tags": "x"}}, 400, "not a tag property"),
     ("post", "/api/values/set", {"json": {"property": "score", "value": 3,
                                           "filter": {"property": "nope", "op": "eq", "value": 1}}}, 404, "nope"),
@@ -360,6 +366,9 @@ def test_csv_export_of_a_view(client, project):
     lines = response.text.splitlines()
     assert lines[0].startswith("path") and len(lines) == 2 and lines[1].startswith(str(project.file("camera.png")["path"]))
     assert len(client.get("/api/export.csv").text.splitlines()) == project.file_count() + 1
+    project.create_property("caption", "text")
+    chosen = client.get("/api/export.csv", params={"key": "id", "properties": "caption", "separator": ";"})
+    assert chosen.text.splitlines()[0] == "id;caption[text]"
 
 
 def test_csv_import_dry_run_then_for_real_then_undo(client, project):

@@ -27,6 +27,8 @@ def serve(project_path: str | Path, host: str = "127.0.0.1", port: int = 8765, t
     threading.Thread(target=_announce, args=(server, project.path, host, token, open_browser), daemon=True).start()
     try:
         server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
+        print("imagier stopped.", flush=True)
     finally:
         project.close()
 

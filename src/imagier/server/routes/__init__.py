@@ -39,3 +39,8 @@ def json_param(name: str, text: str | None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise InvalidInput(f"the {name} parameter is not valid JSON: {e}", parameter=name) from None
+
+
+def names_param(text: str | None) -> list[str] | None:
+    """A comma-separated list of names in a query parameter; None when absent."""
+    return None if text is None else [name.strip() for name in text.split(",") if name.strip()]

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
 from ...errors import InvalidInput
-from . import Body, ProjectDep, json_param
+from . import Body, ProjectDep, json_param, names_param
 
 router = APIRouter(prefix="/api", tags=["csv"])
 
@@ -23,12 +23,16 @@ router = APIRouter(prefix="/api", tags=["csv"])
 def export_csv(project: ProjectDep,
                filter: str | None = Query(None, description="the view's filter, as JSON"),
                sort: str | None = Query(None, description="the view's sort keys, as JSON"),
-               key: str = Query("path", description="first column: path or id")) -> FileResponse:
+               key: str = Query("path", description="first column: path or id"),
+               properties: str | None = Query(None, description="comma-separated property names (default: all)"),
+               separator: str = Query(",", description="',' or ';' (for spreadsheets set to European locales)"),
+               ) -> FileResponse:
     # Written to a temporary file, not memory: a 500,000-row export is large.
     fd, out = tempfile.mkstemp(prefix="imagier-export-", suffix=".csv")
     os.close(fd)
     try:
-        project.export_csv(out, json_param("filter", filter), json_param("sort", sort), key=key)
+        project.export_csv(out, json_param("filter", filter), json_param("sort", sort), key=key,
+                           properties=names_param(properties), separator=separator)
     except BaseException:
         os.unlink(out)
         raise

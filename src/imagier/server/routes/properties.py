@@ -82,6 +82,11 @@ def merge_tags(project: ProjectDep, name: str, body: TagMerge) -> dict:
     return project.merge_tags(name, body.sources, body.into)
 
 
+@router.get("/{name}/tags/{tag}", summary="One tag")
+def get_tag(project: ProjectDep, name: str, tag: str) -> dict:
+    return project.tag(name, tag)
+
+
 @router.patch("/{name}/tags/{tag}", summary="Rename a tag, change its colour or replace its parents")
 def update_tag(project: ProjectDep, name: str, tag: str, body: TagChange) -> dict:
     return project.update_tag(name, tag, name=body.name, colour=body.colour, parents=body.parents)

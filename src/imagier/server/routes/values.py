@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from ...errors import InvalidInput
-from . import Body, ProjectDep
+from . import Body, ProjectDep, names_param
 
 router = APIRouter(prefix="/api/values", tags=["values"])
 
@@ -44,6 +44,11 @@ class RemoveValues(Selection):
     tags: TagList | None = None
 
 
+class ManyValues(Body):
+    property: str
+    values: dict[int, Any] = Field(..., description='each image its own value: {"12": "a", "15": "b"}')
+
+
 class Window(Body):
     ids: list[int]
     properties: list[str] | None = None
@@ -69,6 +74,11 @@ def remove_values(project: ProjectDep, body: RemoveValues) -> dict:
     return {"changed": project.remove_values(body.property, body.image_ids(project), body.tags)}
 
 
+@router.post("/set-many", summary="Give each image its own value, all checked first, as one operation")
+def set_many(project: ProjectDep, body: ManyValues) -> dict:
+    return {"changed": project.set_many(body.property, body.values)}
+
+
 @router.get("", summary="Built-in fields and property values of a window of images (unknown ids are left out)")
 def get_values(project: ProjectDep,
                ids: str = Query(..., description="comma-separated image ids, e.g. 1,2,3"),
@@ -78,8 +88,7 @@ def get_values(project: ProjectDep,
         wanted = [int(i) for i in ids.split(",") if i.strip()]
     except ValueError:
         raise InvalidInput(f"ids must be comma-separated integers, not {ids[:100]!r}") from None
-    names = [n.strip() for n in properties.split(",") if n.strip()] if properties is not None else None
-    return _window(project, wanted, names)
+    return _window(project, wanted, names_param(properties))
 
 
 @router.post("", summary="The same as GET /api/values, for windows too long for a URL")
