@@ -79,8 +79,10 @@ def decode(path: str, keep_bytes: bool = False) -> Decoded:
         taken = _taken(exif)
         width, height = img.size
         if img.format in ("JPEG", "MPO"):
-            # Let libjpeg decode at 1/2..1/8 scale: the result stays at least as big as the thumbnail.
-            img.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+            # Let libjpeg decode at 1/2..1/8 scale. Draft keeps both sides at least as big as asked, so ask
+            # for the thumbnail's own shape, not a square, or wide images are decoded larger than needed.
+            longest = max(width, height)
+            img.draft("RGB", (-(-THUMBNAIL_SIZE * width // longest), -(-THUMBNAIL_SIZE * height // longest)))
         # A truncated file may still yield an image padded with grey: only a full load notices.
         img.load()
         thumb = _thumbnail(img, orientation)

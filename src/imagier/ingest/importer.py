@@ -28,6 +28,7 @@ from .scan import is_under, resolve_roots, scan
 BATCH_FILES = 200
 BATCH_BYTES = 64 << 20  # with store_originals, a batch of large files is flushed before 200
 PROGRESS_INTERVAL = 0.2  # seconds between progress reports
+INLINE_BELOW = 8  # starting worker processes takes longer than decoding a handful of files in this one
 
 # Jobs being run by this process, so they are not offered as interrupted ones: {(project path, job id)}.
 _active: set[tuple[str, int]] = set()
@@ -250,7 +251,7 @@ def _decode_all(paths: list[str], workers: int, keep_bytes: bool) -> Iterator[tu
     Only a few files per worker are in flight at a time, so results never pile up in memory and a
     cancelled import stops quickly.
     """
-    if workers <= 1 or len(paths) <= 1:
+    if workers <= 1 or len(paths) < INLINE_BELOW:
         for path in paths:
             yield path, _attempt(path, keep_bytes)
         return
