@@ -246,6 +246,7 @@ BAD_REQUESTS = [
     ("get", "/api/nowhere", {}, 404, "route"),
     ("delete", "/api/info", {}, 405, ""),
     ("post", "/api/undo", {"headers": {"origin": "http://evil.example"}}, 403, "evil.example"),
+    ("post", "/api/views", {"headers": {"origin": "null"}, "json": {"name": "x", "state": {}}}, 403, "null"),
 ]
 
 
@@ -514,9 +515,14 @@ def test_a_token_is_needed_when_configured(imported):
         assert client.get("/openapi.json").status_code == 401
 
 
-def test_without_a_token_only_loopback_names_are_answered(client):
+def test_without_a_token_only_loopback_names_are_answered(client, live):
     assert client.get("/api/info", headers={"host": "localhost"}).status_code == 200
     assert_error(client.get("/api/info", headers={"host": "attacker.example:8765"}), 403, "token")
+    assert_error(client.get("/api/info", headers={"host": "[::1"}), 403, "token")
+    # the web UI's own requests carry its origin
+    same_origin = client.post("/api/views", headers={"origin": live.url}, json={"name": "mine", "state": {}})
+    assert same_origin.status_code == 201
+    client.delete(f"/api/views/{same_origin.json()['id']}")
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
 

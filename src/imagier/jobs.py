@@ -56,7 +56,6 @@ class Job:
         self._lock = threading.Lock()
         self._finished_event = threading.Event()
         self._listeners: list[Callable[[], None]] = []
-        self._thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
@@ -137,9 +136,7 @@ class JobRunner:
             job = Job(kind, params)
             self._jobs[job.id] = job
             self._forget_old()
-        job._thread = threading.Thread(target=job._run, args=(operation,), name=f"imagier-{kind}-{job.id}",
-                                       daemon=True)
-        job._thread.start()
+        threading.Thread(target=job._run, args=(operation,), name=f"imagier-{kind}-{job.id}", daemon=True).start()
         return job
 
     def get(self, job_id: str) -> Job:

@@ -98,6 +98,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _netloc_part(text: str, part: str) -> str:
+    """The host name or netloc of a Host or Origin header; "" when it cannot be parsed."""
+    try:
+        return getattr(urlsplit(text if "//" in text else f"//{text}"), part) or ""
+    except ValueError:  # such as an unclosed IPv6 bracket
+        return ""
+
+
 class AccessGuard:
     """Who may use the server.
 
@@ -126,7 +134,7 @@ class AccessGuard:
         await self.app(scope, receive, send)
 
     def _refusal(self, scope, headers: Headers, host: str) -> JSONResponse | None:
-        if self.token is None and not is_loopback(urlsplit(f"//{host}").hostname or ""):
+        if self.token is None and not is_loopback(_netloc_part(host, "hostname")):
             return _error(403, "Forbidden", "this server has no access token, so it only answers on 127.0.0.1 or "
                                             "localhost; serve with a token to reach it from another machine")
         if self.token is not None and not self._authorised(scope, headers):
@@ -137,7 +145,7 @@ class AccessGuard:
             return response
         origin = headers.get("origin")
         if scope["method"] not in ("GET", "HEAD", "OPTIONS") and origin is not None \
-                and urlsplit(origin).netloc != host:
+                and _netloc_part(origin, "netloc") != host:
             return _error(403, "Forbidden", f"requests from pages of {origin} may not change this project")
         return None
 
