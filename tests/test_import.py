@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -255,3 +256,20 @@ def test_store_originals_keeps_the_bytes_and_a_copied_project_opens_elsewhere(pr
         for hash_, data in expected.items():
             assert copy.original(hash_)[0] == data
             assert Image.open(io.BytesIO(copy.thumbnail(hash_))).format == "JPEG"
+
+
+def test_a_worker_that_dies_does_not_stop_the_import(project, photo_dir, monkeypatch):
+    monkeypatch.setattr(importer, "PROGRESS_INTERVAL", 0)
+    killed = []
+
+    def progress(report):
+        # What the kernel does to a worker out of memory, or a decoder crash does to itself.
+        if report["done"] >= 3 and not killed:
+            worker = multiprocessing.active_children()[0]
+            worker.kill()
+            killed.append(worker.pid)
+
+    result = project.import_folders(photo_dir, workers=2, progress=progress)
+    assert killed
+    assert (result["added"], result["failed"], result["state"]) == (GOOD, [], "done")
+    assert project.file_count() == GOOD

@@ -16,7 +16,8 @@ import threading
 import time
 from collections import deque
 from contextlib import closing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
@@ -255,22 +256,52 @@ def _decode_all(paths: list[str], workers: int, keep_bytes: bool) -> Iterator[tu
         for path in paths:
             yield path, _attempt(path, keep_bytes)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=_process_context())
+    pool = _new_pool(None, workers)
     try:
-        queue = deque()
+        queue: deque = deque()
         upcoming = iter(paths)
-        for path in upcoming:
-            queue.append((path, pool.submit(_attempt, path, keep_bytes)))
-            if len(queue) >= workers * 4:
-                break
-        while queue:
+        while True:
+            while len(queue) < workers * 4 and (path := next(upcoming, None)) is not None:
+                queue.append((path, _submit(pool, path, keep_bytes)))
+            if not queue:
+                return
             path, future = queue.popleft()
-            following = next(upcoming, None)
-            if following is not None:
-                queue.append((following, pool.submit(_attempt, following, keep_bytes)))
-            yield path, future.result()
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                outcome = None
+            if outcome is not None:
+                yield path, outcome
+                continue
+            # A worker died (a decoder crash, the kernel out of memory) and took the pool with it. Retry the
+            # files that were in flight one at a time, so the one that kills a worker again is named and skipped.
+            suspects = [path] + [p for p, _ in queue]
+            queue.clear()
+            pool = _new_pool(pool, workers)
+            for suspect in suspects:
+                try:
+                    outcome = _submit(pool, suspect, keep_bytes).result()
+                except BrokenProcessPool:
+                    outcome = "the image decoder crashed on this file"
+                    pool = _new_pool(pool, workers)
+                yield suspect, outcome
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _submit(pool: ProcessPoolExecutor, path: str, keep_bytes: bool) -> Future:
+    try:
+        return pool.submit(_attempt, path, keep_bytes)
+    except BrokenProcessPool as e:  # broken since the last result was taken: this file becomes a suspect too
+        failed: Future = Future()
+        failed.set_exception(e)
+        return failed
+
+
+def _new_pool(old: ProcessPoolExecutor | None, workers: int) -> ProcessPoolExecutor:
+    if old is not None:
+        old.shutdown(wait=True, cancel_futures=True)
+    return ProcessPoolExecutor(workers, mp_context=_process_context())
 
 
 def _attempt(path: str, keep_bytes: bool) -> Decoded | str:
