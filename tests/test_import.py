@@ -19,6 +19,7 @@ from PIL import Image
 import imagier
 from imagier.errors import InvalidInput
 from imagier.ingest import importer
+from imagier.ingest.decode import decode
 
 GOOD = 15  # files in photo_dir that are images
 DISTINCT = 14  # one of them is a byte-identical copy
@@ -273,3 +274,21 @@ def test_a_worker_that_dies_does_not_stop_the_import(project, photo_dir, monkeyp
     assert killed
     assert (result["added"], result["failed"], result["state"]) == (GOOD, [], "done")
     assert project.file_count() == GOOD
+
+
+def test_unusual_pixel_formats_make_sensible_thumbnails(tmp_path):
+    # 12-bit values in a 16-bit PNG (a microscope, a scanner) would all be clipped to white.
+    deep = (np.asarray(Image.fromarray(skimage.data.camera())).astype(np.uint16) * 16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    thumb = Image.open(io.BytesIO(decode(str(tmp_path / "deep.png")).thumbnail))
+    assert 60 < np.asarray(thumb).mean() < 200
+
+    # Transparent pixels show as white, whatever colour they hide.
+    rgba = np.zeros((300, 400, 4), np.uint8)
+    rgba[..., 0] = 255  # red everywhere, but opaque only on the left half
+    rgba[:, :200, 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "transparent.png")
+    decoded = decode(str(tmp_path / "transparent.png"))
+    pixels = np.asarray(Image.open(io.BytesIO(decoded.thumbnail)), int)
+    assert (decoded.width, decoded.height, decoded.format) == (400, 300, "PNG")
+    assert np.abs(pixels[96, 32] - [255, 0, 0]).max() < 12 and pixels[96, 224].min() > 240

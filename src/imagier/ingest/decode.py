@@ -74,9 +74,7 @@ def decode(path: str, keep_bytes: bool = False) -> Decoded:
         raise DecodeError("empty file (0 bytes)")
     try:
         img = Image.open(io.BytesIO(data))
-        exif = img.getexif()
-        orientation = _orientation(exif)
-        taken = _taken(exif)
+        orientation, taken = _metadata(img)
         width, height = img.size
         if img.format in ("JPEG", "MPO"):
             # Let libjpeg decode at 1/2..1/8 scale. Draft keeps both sides at least as big as asked, so ask
@@ -116,14 +114,20 @@ def decode(path: str, keep_bytes: bool = False) -> Decoded:
     )
 
 
-def _orientation(exif: Image.Exif) -> int:
-    value = exif.get(_ORIENTATION, 1)
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+def _metadata(img: Image.Image) -> tuple[int, str | None]:
+    """The EXIF orientation (1-8) and date taken. Unreadable EXIF counts as none: the pixels may be fine."""
+    try:
+        exif = img.getexif()
+        orientation = exif.get(_ORIENTATION, 1)
+        dates = (exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL), exif.get(_DATETIME))
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds of error on malformed EXIF
+        return 1, None
+    return (orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1), _taken(dates)
 
 
-def _taken(exif: Image.Exif) -> str | None:
-    """EXIF DateTimeOriginal (else DateTime) as 'YYYY-MM-DDTHH:MM:SS'; None when absent or unreadable."""
-    for value in (exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL), exif.get(_DATETIME)):
+def _taken(dates) -> str | None:
+    """The first readable EXIF date as 'YYYY-MM-DDTHH:MM:SS'; None when there is none."""
+    for value in dates:
         if isinstance(value, bytes):
             value = value.decode("ascii", "replace")
         if isinstance(value, str):
@@ -157,7 +161,7 @@ def _thumbnail(img: Image.Image, orientation: int) -> Image.Image:
 
 
 def _stretch_to_8bit(img: Image.Image) -> Image.Image:
-    """16-bit and float images (scientific TIFFs, PNGs) spread over 0..255, as Pillow would clip them."""
+    """16-bit and float images (scientific TIFFs, PNGs) spread over 0..255; Pillow's conversion would clip them."""
     values = np.asarray(img, dtype=np.float32)
     low, high = float(values.min()), float(values.max())
     scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
