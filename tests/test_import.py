@@ -292,3 +292,12 @@ def test_unusual_pixel_formats_make_sensible_thumbnails(tmp_path):
     pixels = np.asarray(Image.open(io.BytesIO(decoded.thumbnail)), int)
     assert (decoded.width, decoded.height, decoded.format) == (400, 300, "PNG")
     assert np.abs(pixels[96, 32] - [255, 0, 0]).max() < 12 and pixels[96, 224].min() > 240
+
+
+def test_workers_that_cannot_start_give_a_clear_error(tmp_path, photo_dir):
+    # A script read from standard input cannot be re-imported by the worker processes.
+    script = f"import imagier\nimagier.open({str(tmp_path / 'p.imagier')!r}).import_folders({str(photo_dir)!r}, workers=2)\n"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run([sys.executable, "-"], input=script, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "cannot start the worker processes" in run.stderr and "workers=1" in run.stderr

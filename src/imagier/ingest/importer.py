@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, ImagierError, NotFound
 from ..store import imports as sql
 from .decode import Decoded, DecodeError, decode
 from .scan import is_under, resolve_roots, scan
@@ -301,7 +301,17 @@ def _submit(pool: ProcessPoolExecutor, path: str, keep_bytes: bool) -> Future:
 def _new_pool(old: ProcessPoolExecutor | None, workers: int) -> ProcessPoolExecutor:
     if old is not None:
         old.shutdown(wait=True, cancel_futures=True)
-    return ProcessPoolExecutor(workers, mp_context=_process_context())
+    pool = ProcessPoolExecutor(workers, mp_context=_process_context())
+    try:
+        # A pool that cannot run a trivial task is broken by its surroundings, not by an image.
+        pool.submit(int).result()
+    except BrokenProcessPool:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise ImagierError(
+            "cannot start the worker processes that decode images: they must be able to re-import the "
+            "main script, so run it from a file with the import under `if __name__ == \"__main__\":`, "
+            "or import with workers=1") from None
+    return pool
 
 
 def _attempt(path: str, keep_bytes: bool) -> Decoded | str:
