@@ -205,7 +205,7 @@ class _ImportRun:
             sql.update_files(conn, updated)
             sql.insert_files(conn, new)
             if final_state:
-                if final_state == "done" and self.replaced:
+                if self.replaced:
                     sql.drop_unused_contents(conn, self.replaced)
                 sql.finish_job(conn, self.job_id, final_state, self.counts())
             else:
