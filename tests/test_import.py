@@ -294,10 +294,23 @@ def test_unusual_pixel_formats_make_sensible_thumbnails(tmp_path):
     assert np.abs(pixels[96, 32] - [255, 0, 0]).max() < 12 and pixels[96, 224].min() > 240
 
 
-def test_workers_that_cannot_start_give_a_clear_error(tmp_path, photo_dir):
-    # A script read from standard input cannot be re-imported by the worker processes.
-    script = f"import imagier\nimagier.open({str(tmp_path / 'p.imagier')!r}).import_folders({str(photo_dir)!r}, workers=2)\n"
+def _run_script(script: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    run = subprocess.run([sys.executable, "-"], input=script, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-"], input=script, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_plain_script_imports_with_several_workers_without_a_main_guard(tmp_path, photo_dir):
+    project = tmp_path / "p.imagier"
+    run = _run_script(f"import imagier\nr = imagier.open({str(project)!r}).import_folders({str(photo_dir)!r}, "
+                      f"workers=2)\nprint(r['added'])\n")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "15"
+
+
+def test_workers_that_cannot_start_give_a_clear_error(tmp_path, photo_dir):
+    # With another thread running, workers come from a fork server, which must re-import the main script:
+    # one read from standard input cannot be.
+    run = _run_script("import threading, imagier\nthreading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+                      f"imagier.open({str(tmp_path / 'p.imagier')!r}).import_folders({str(photo_dir)!r}, workers=2)\n")
     assert run.returncode == 1
     assert "cannot start the worker processes" in run.stderr and "workers=1" in run.stderr

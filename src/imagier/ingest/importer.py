@@ -326,13 +326,16 @@ def _attempt(path: str, keep_bytes: bool) -> Decoded | str:
 
 
 def _process_context():
+    if not sys.platform.startswith("linux"):
+        return None
+    # A plain script has one thread: forking it is safe and needs no `if __name__ == "__main__":` guard.
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
     # Forking a process that has threads (a web server, a notebook kernel) can deadlock the child;
     # a fork server is started once, before any of that, and forks clean children with the decoder loaded.
-    if sys.platform.startswith("linux"):
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([decode.__module__])
-        return context
-    return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([decode.__module__])
+    return context
 
 
 def _iso(mtime_ns: int) -> str:

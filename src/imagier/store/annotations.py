@@ -91,8 +91,10 @@ class Annotations:
         name = name.strip()
         if name.lower() in BUILTINS:
             raise InvalidInput(f"{name!r} is the name of a built-in property; choose another", property=name)
-        if any(ch in name for ch in "[]\n\r"):
-            raise InvalidInput(f"a property name cannot contain brackets or line breaks: {name!r}", property=name)
+        if any(ch in name for ch in "[]/\n\r"):
+            # brackets would break CSV headers (name[type]); a slash, the property's URL in the HTTP API
+            raise InvalidInput(f"a property name cannot contain brackets, slashes or line breaks: {name!r}",
+                               property=name)
         return name
 
     # ---- tags -------------------------------------------------------------------------------------
