@@ -75,24 +75,23 @@ class OpLog:
                          (kind, label, now(), json.dumps(params or {}, default=str)))
 
     def undo(self) -> dict:
-        with self.db.write() as conn:
-            row = conn.execute("SELECT id, kind, label, changeset FROM ops WHERE state = 'done' "
-                               "AND changeset IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-            if row is None:
-                raise Conflict("nothing to undo")
-            self._apply(conn, apsw.Changeset.invert(row[3]), row[2])
-            conn.execute("UPDATE ops SET state = 'undone' WHERE id = ?", (row[0],))
-        return {"id": row[0], "kind": row[1], "label": row[2]}
+        return self._step(undo=True)
 
     def redo(self) -> dict:
+        return self._step(undo=False)
+
+    def _step(self, undo: bool) -> dict:
+        """Undo the newest done operation, or redo the oldest undone one."""
+        where = ("state = 'done' AND changeset IS NOT NULL ORDER BY id DESC" if undo
+                 else "state = 'undone' ORDER BY id")
         with self.db.write() as conn:
-            row = conn.execute("SELECT id, kind, label, changeset FROM ops WHERE state = 'undone' "
-                               "ORDER BY id LIMIT 1").fetchone()
+            row = conn.execute(f"SELECT id, kind, label, changeset FROM ops WHERE {where} LIMIT 1").fetchone()
             if row is None:
-                raise Conflict("nothing to redo")
-            self._apply(conn, row[3], row[2])
-            conn.execute("UPDATE ops SET state = 'done' WHERE id = ?", (row[0],))
-        return {"id": row[0], "kind": row[1], "label": row[2]}
+                raise Conflict(f"nothing to {'undo' if undo else 'redo'}")
+            op_id, kind, label, changeset = row
+            self._apply(conn, apsw.Changeset.invert(changeset) if undo else changeset, label)
+            conn.execute("UPDATE ops SET state = ? WHERE id = ?", ("undone" if undo else "done", op_id))
+        return {"id": op_id, "kind": kind, "label": label}
 
     @staticmethod
     def _apply(conn: apsw.Connection, changeset: bytes, label: str) -> None:
