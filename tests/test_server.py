@@ -119,6 +119,12 @@ def assert_error(response: httpx.Response, status: int, *words: str) -> dict:
 
 # ---- project, properties, tags, values ----------------------------------------------------------------
 
+def test_the_front_page_shows_the_project_from_the_api(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "/api/thumbnails/" in page.text and "/api/query" in page.text
+
+
 def test_info_matches_the_project(client, project):
     info = client.get("/api/info").json()
     assert info["files"] == project.file_count() > 10

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from pathlib import Path
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
@@ -27,6 +28,7 @@ from .routes import csv, files, imports, properties, query, values, views
 from .routes import project as project_routes
 
 TOKEN_COOKIE = "imagier_token"
+STATIC = Path(__file__).parent / "static"
 ROUTERS = (project_routes, properties, values, files, query, views, imports, csv)
 
 
@@ -47,8 +49,8 @@ def create_app(project: Project, *, token: str | None = None) -> FastAPI:
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")  # until the web UI is served here
+    def root() -> FileResponse:
+        return FileResponse(STATIC / "index.html")  # a first look at the project, until the web UI
 
     app.add_exception_handler(ImagierError, _imagier_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
