@@ -35,6 +35,18 @@ TAGS = {"animal": ["cat", "dog", "bird", "horse"], "person": ["man", "woman", "c
         "place": ["city", "landscape", "interior", "coast"], "object": ["car", "boat", "book", "poster"]}
 COLLECTIONS = ["archive A", "archive B", "press", "private", "web"]
 
+NOTES = """\
+The corpus: 500 folders of 1,000 files, 2% of them copies of another file's bytes, widths from 640 to 6000 px,
+dates taken over 30 years (15% without), 32x32 JPEG thumbnails; user properties rating (number, per content,
+on half), caption (text, 10%), reviewed (checkbox, 30%), collection (tag, 6 in 7 files) and subject
+(multi-tag, 16 tags under 4 parents, 1 to 3 tags on 65% of the files).
+
+Where the time of the main view goes (partial queries, load average about 1): following content_id from the
+files into contents about 110 ms, the tag filter about 40 ms, SQLite's sort of the 113,602 matching rows about
+100 ms, parsing the ids and building the groups in Python about 10 ms. Views that sort or group all 500,000
+images pay for SQLite's sorter (about 1 µs a row); grouping by a multi-tag property sorts one row per tag.
+"""
+
 # The view of the target: filtered, sorted and grouped.
 MAIN_VIEW = {"filter": {"and": [{"property": "width", "op": "gt", "value": 1000},
                                 {"property": "subject", "op": "has_any", "value": ["animal"]}]},
@@ -254,11 +266,13 @@ def main(argv=None) -> None:
     rows = measure(path, args.runs)
     if built is not None:
         rows.insert(0, (f"build the synthetic project ({path.stat().st_size / 2**20:.0f} MB)", built, "s", None))
-    report = (f"Machine: {machine()}\n\n{args.files:,} files, median of {args.runs} runs per query, warm cache.\n\n"
+    load = os.getloadavg()[0]
+    report = (f"Machine: {machine()}\n\n{args.files:,} files, median of {args.runs} runs per query, warm cache; "
+              f"load average {load:.1f} when the runs ended (the 2 cores are shared, so figures vary by ±30%).\n\n"
               + table(rows))
     print(report)
     if args.write_results:
-        write_results("## Project at 500,000 files\n\n" + report + "\n")
+        write_results("## Project at 500,000 files\n\n" + report + "\n\n" + NOTES)
 
 
 if __name__ == "__main__":

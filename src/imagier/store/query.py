@@ -1,9 +1,9 @@
 """The query engine: a view (filter tree, sort keys, group keys) compiled to one SQL statement.
 
-The statement returns one row per leaf group: its keys, its size, and the ids of its images in order,
-aggregated by SQLite as text (`group_concat(f.id ORDER BY ...)`). Shipping a few hundred strings out of
-SQLite instead of 500,000 rows is what keeps a view of half a million images well under a second;
-NumPy parses the ids and the group tree is rebuilt from the leaf rows in one pass.
+The statement returns one row per leaf group (one row in all when not grouped): its keys, its size,
+and the ids of its images in order, joined by SQLite into one text. Shipping a few hundred strings out
+of SQLite instead of 500,000 rows saves most of the time Python would spend fetching; NumPy parses the
+ids, and the group tree is rebuilt from the leaf rows, which Python puts in key order.
 
 Semantics a user relies on:
 - A condition on an image without a value is false, so `not` and the negated ops (`ne`, `is_empty`,
@@ -14,7 +14,10 @@ Semantics a user relies on:
 - Text `contains` and `startswith` ignore case (Unicode case folding); `eq` and `matches` do not
   (a regex can ask with `(?i)`).
 - Tag ops match an image tagged with the tag or with any of its descendants in the parent DAG.
-- Sorting puts images without a value last, in either direction; ties go by file id.
+- Sorting puts images without a value last, in either direction; ties go by file id. Text and paths
+  sort ignoring ASCII case; an image with several tags sorts by the first of them alphabetically.
+- Dates group by day unless `by` says otherwise; numbers by value unless `bin` gives a width (the key is
+  the bin's lower bound); tag properties by tag name.
 - Groups are ordered by key, the group of images without a value (key null) last. Grouping by a
   multi-tag property puts an image in the group of each of its tags, so `ids` may hold an image more
   than once: `total` counts images, `rows` counts entries of `ids`, and a group's `count` is its
@@ -37,7 +40,7 @@ import apsw
 import numpy as np
 
 from ..errors import InvalidInput
-from .types import BUILTINS, TAG_TYPES, coerce, normalise_date, present
+from .types import BUILTINS, coerce, normalise_date, present
 
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "startswith", "matches", "is_set", "is_empty",
        "has_any", "has_all", "has_none")
@@ -337,47 +340,38 @@ class Querying:
                              f"use one of {', '.join(valid)}")
         negate = op in NEGATIONS
         op = NEGATIONS.get(op, op)
-        if op != "is_set":
-            _expect(value is not None, f"{where}: op {node['op']!r} needs a value")
-        if field.family == "checkbox" and op == "eq" and value is not None:
-            # An unset checkbox reads as unchecked, so "eq false" is "not eq true".
-            negate ^= not self._operand(_checkbox, value, where)[0]
-            value = True
         try:
-            sql = (self._tag_condition(field, op, value, where) if field.family == "tag"
-                   else self._scalar_condition(field, op, value, where, builder, params))
+            _expect(op == "is_set" or value is not None, f"op {node['op']!r} needs a value")
+            if field.family == "checkbox" and op == "eq":
+                # An unset checkbox reads as unchecked, so "eq false" is "not eq true".
+                negate ^= not _checkbox(value)[0]
+                value = True
+            sql = (self._tag_condition(field, op, value) if field.family == "tag"
+                   else self._scalar_condition(field, op, value, builder, params))
         except InvalidInput as e:
-            raise InvalidInput(e.message if e.message.startswith(where) else f"{where}: {e.message}",
-                               property=field.name, op=node["op"]) from None
+            raise InvalidInput(f"{where}: {e.message}", property=field.name, op=node["op"]) from None
         return f"NOT ({sql})" if negate else sql
 
-    @staticmethod
-    def _operand(operand, value, where: str) -> tuple:
-        try:
-            return operand(value)
-        except InvalidInput as e:
-            raise InvalidInput(f"{where}: {e.message}") from None
-
-    def _scalar_condition(self, field: Field, op: str, value, where: str, builder: _Builder, params: list) -> str:
+    def _scalar_condition(self, field: Field, op: str, value, builder: _Builder, params: list) -> str:
         if op == "is_set":
             if field.column is not None:
                 return f"{builder.value(field)} IS NOT NULL"
             return f"{field.key} IN (SELECT target_id FROM property_values WHERE property_id = {field.id})"
         template, operand = SCALAR_OPS[field.family][op]
-        params.extend(self._operand(operand, value, where))
+        params.extend(operand(value))
         if field.column is not None:
             column = builder.value(field)
             return f"{column} IS NOT NULL AND {template.format(v=column)}"
         return (f"{field.key} IN (SELECT target_id FROM property_values "
                 f"WHERE property_id = {field.id} AND {template.format(v='value')})")
 
-    def _tag_condition(self, field: Field, op: str, value, where: str) -> str:
+    def _tag_condition(self, field: Field, op: str, value) -> str:
         if op == "is_set":
             return f"{field.key} IN (SELECT target_id FROM tag_values WHERE property_id = {field.id})"
         if op == "eq":
-            _expect(not isinstance(value, list), f"{where}: eq takes one tag; use has_any or has_all for a list")
+            _expect(not isinstance(value, list), "eq takes one tag; use has_any or has_all for a list")
         refs = value if isinstance(value, list) else [value]
-        _expect(refs != [], f"{where}: {op} needs at least one tag")
+        _expect(refs != [], f"{op} needs at least one tag")
         conn, prop = self.db.reader, {"id": field.id, "name": field.name}
         # has_any is one tag set (the tags and all their descendants); has_all needs one match per tag.
         sets = [[self._tag_id(conn, prop, ref) for ref in refs]] if op != "has_all" else \
