@@ -302,6 +302,18 @@ def test_group_raw_values_and_checkboxes(project):
     assert shape(project.query(group=[{"property": "format", "desc": True}])["groups"]) == [("PNG", 2), ("JPEG", 6)]
 
 
+def test_group_raw_numbers_keep_integer_keys(project):
+    groups = project.query(group=[{"property": "height"}])["groups"]
+    assert shape(groups) == [(300, 1), (480, 1), (600, 2), (768, 1), (900, 1), (1200, 1), (4000, 1)]
+    assert all(type(g["key"]) is int for g in groups)
+
+
+def test_group_by_tag_descending_with_a_numeric_sort(project):
+    result = project.query(sort=[{"property": "width", "desc": True}], group=[{"property": "subject", "desc": True}])
+    assert [g["key"] for g in result["groups"]] == ["person", "kitten", "dog", "cat", "animal", None]
+    assert [members(result, g) for g in result["groups"]] == [[2, 4], [1], [3], [2], [6], [5, 8, 7]]
+
+
 def test_group_by_multi_tag_puts_an_image_in_each_of_its_groups(project):
     result = project.query(group=[{"property": "subject"}])
     assert shape(result["groups"]) == [("animal", 1), ("cat", 1), ("dog", 1), ("kitten", 1), ("person", 2),
