@@ -36,10 +36,11 @@ TAGS = {"animal": ["cat", "dog", "bird", "horse"], "person": ["man", "woman", "c
 COLLECTIONS = ["archive A", "archive B", "press", "private", "web"]
 
 NOTES = """\
-The corpus (built in about 45 s into a 940 MB file, cached in benchmarks/out/): 500 folders of 1,000 files, 2% of them copies of another file's bytes, widths from 640 to 6000 px,
-dates taken over 30 years (15% without), 32x32 JPEG thumbnails; user properties rating (number, per content,
-on half), caption (text, 10%), reviewed (checkbox, 30%), collection (tag, 6 in 7 files) and subject
-(multi-tag, 16 tags under 4 parents, 1 to 3 tags on 65% of the files).
+The corpus (built in about 45 s into a 940 MB file, cached in benchmarks/out/): 500 folders of 1,000 files,
+2% of them copies of another file's bytes, widths from 640 to 6000 px, dates taken over 30 years (15% without),
+32x32 JPEG thumbnails; user properties rating (number, per content, on half), caption (text, 10%), reviewed
+(checkbox, 30%), collection (tag, 6 in 7 files) and subject (multi-tag, 16 tags under 4 parents, 1 to 3 tags
+on 65% of the files).
 
 Where the time of the main view goes (profiled, load average about 0.6): SQLite filtering about 170 ms, most
 of it following content_id from the files into contents (about 110 ms), then parsing the ids and keys, the
