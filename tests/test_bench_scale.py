@@ -53,5 +53,6 @@ def test_full_scale_meets_the_targets():
     path, _ = bench.ensure_project(500_000)
     rows = bench.measure(path, runs=5)
     print(bench.table(rows))
-    missed = [f"{what}: {value:.0f} {unit}" for what, value, unit, limit in rows if limit is not None and value >= limit]
+    missed = [f"{what}: {value:.0f} {unit}" for what, value, unit, limit in rows
+              if limit is not None and value >= limit]
     assert not missed, missed
