@@ -437,7 +437,7 @@ def test_bad_windows(project, kwargs):
 
 
 def test_values_that_look_like_numbers_survive_in_text_properties(tmp_path):
-    # The schema's migration 2: property_values keeps "007" as text, not as the integer 7.
+    # property_values.value has no type affinity: "007" stays text, not the integer 7.
     with imagier.open(tmp_path / "p.imagier") as p:
         add_images(p, IMAGES[:1])
         p.create_property("code", "text")

@@ -66,12 +66,13 @@ CREATE TABLE properties (
 );
 
 -- Values of scalar properties. target_id is a files.id or a contents.id, as the property's scope says.
--- SQLite's dynamic typing keeps numbers as REAL/INTEGER and everything else as TEXT (dates in ISO 8601,
--- checkboxes as 0/1), so one index serves filters and sorts of every type.
+-- `value` has no declared type, so SQLite keeps each value as stored: numbers as numbers, everything else
+-- as text (dates in ISO 8601, checkboxes as 0/1), and one index serves filters and sorts of every type.
+-- (A declared ANY would mean numeric affinity outside a STRICT table, turning the text "007" into 7.)
 CREATE TABLE property_values (
     property_id INTEGER NOT NULL REFERENCES properties(id) ON DELETE CASCADE,
     target_id   INTEGER NOT NULL,
-    value       ANY NOT NULL,
+    value       NOT NULL,
     PRIMARY KEY (property_id, target_id)
 ) WITHOUT ROWID;
 CREATE INDEX property_values_value ON property_values(property_id, value, target_id);
