@@ -14,22 +14,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, features
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import imagier  # noqa: E402
+from common import HERE, machine, write_results  # noqa: E402
 from imagier.ingest.scan import is_image_name  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 PACKAGE, PACKAGE_PHOTOS = "mate-backgrounds", Path("/usr/share/backgrounds/mate/nature")
 MEGAPIXELS = (1, 2, 3, 4, 6, 8, 10, 12)
@@ -98,15 +96,6 @@ def run(folder: Path, workers: int) -> dict:
             "bytes": path.stat().st_size}
 
 
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{model.group(1) if model else platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores, "
-            f"{memory:.0f} GB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"Pillow {Image.__version__} (libjpeg-turbo {features.version('libjpeg_turbo')}), {date.today().isoformat()}")
-
-
 def table(rows: list[dict], megapixels: float) -> str:
     lines = ["| files | MP (mean) | workers | seconds | files/s | MP/s | re-import, all skipped (s) | project file |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -115,18 +104,6 @@ def table(rows: list[dict], megapixels: float) -> str:
                      f"{r['files'] / r['seconds']:.0f} | {megapixels / r['seconds']:.0f} | {r['reimport']:.2f} | "
                      f"{r['bytes'] / 2**20:.1f} MB |")
     return "\n".join(lines)
-
-
-def write_results(section: str) -> None:
-    """Replace (or add) this benchmark's section of RESULTS.md, leaving the others alone."""
-    results = HERE / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip() + "\n\n", text)
-    else:
-        text = text.rstrip() + "\n\n" + section.rstrip() + "\n"
-    results.write_text(text.rstrip() + "\n")
 
 
 def main(argv=None) -> None:
@@ -143,7 +120,8 @@ def main(argv=None) -> None:
     for workers in sorted({int(w) for w in args.workers.split(",")}):
         rows.append({**run(folder, workers), "workers": workers})
         print(f"{workers} worker(s): {rows[-1]['files'] / rows[-1]['seconds']:.0f} files/s", flush=True)
-    report = (f"Machine: {machine()}; load average {load:.1f} when the runs started\n\n"
+    pillow = f"Pillow {Image.__version__} (libjpeg-turbo {features.version('libjpeg_turbo')})"
+    report = (f"Machine: {machine(pillow)}; load average {load:.1f} when the runs started\n\n"
               f"{args.files} JPEGs of {min(MEGAPIXELS)}-{max(MEGAPIXELS)} MP ({megapixels:.0f} MP in all) made from "
               f"the photographs in {args.source} (sizes above a photograph's own are upsampled), imported end "
               f"to end into a new project: scan, SHA-256, draft-mode decode, 256 px thumbnail, SQLite writes, "

@@ -12,22 +12,21 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
-import re
 import resource
 import statistics
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
+import apsw
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import imagier  # noqa: E402
+from common import HERE, machine, write_results  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
 BUILD_VERSION = 1  # bump when the synthetic corpus changes, so cached projects are rebuilt
 FILES_PER_FOLDER = 1000
 WIDTHS = np.array([640, 800, 1024, 1280, 1600, 1920, 2048, 3000, 4000, 6000])
@@ -228,33 +227,11 @@ def measure(path: Path, runs: int) -> list[tuple[str, float, str, float | None]]
     return rows
 
 
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{model.group(1) if model else platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores, "
-            f"{memory:.0f} GB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-            f"SQLite {__import__('apsw').sqlite_lib_version()}, {date.today().isoformat()}")
-
-
 def table(rows: list[tuple[str, float, str, float | None]]) -> str:
     lines = ["| operation | measured | target |", "|---|---:|---|"]
     lines += [f"| {what} | {value:,.0f} {unit} | {'' if limit is None else f'< {limit:,} {unit}'} |"
               for what, value, unit, limit in rows]
     return "\n".join(lines)
-
-
-def write_results(section: str) -> None:
-    """Replace (or add) this benchmark's section of RESULTS.md, leaving the others alone."""
-    results = HERE / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    heading = "## Project at 500,000 files"
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip() + "\n\n", text)
-    else:
-        text = text.rstrip() + "\n\n" + section.rstrip() + "\n"
-    results.write_text(text.rstrip() + "\n")
 
 
 def main(argv=None) -> None:
@@ -269,7 +246,8 @@ def main(argv=None) -> None:
     if built is not None:
         rows.insert(0, (f"build the synthetic project ({path.stat().st_size / 2**20:.0f} MB)", built, "s", None))
     load = os.getloadavg()[0]
-    report = (f"Machine: {machine()}\n\n{args.files:,} files, median of {args.runs} runs per query, warm cache; "
+    sqlite = f"SQLite {apsw.sqlite_lib_version()}"
+    report = (f"Machine: {machine(sqlite)}\n\n{args.files:,} files, median of {args.runs} runs per query, warm cache; "
               f"load average {load:.1f} when the runs ended (the 2 cores are shared, so figures vary by ±30%).\n\n"
               + table(rows))
     print(report)

@@ -37,14 +37,16 @@ def test_builder_and_measurements_at_small_scale(tmp_path):
     assert "| open project + info() |" in bench.table(rows)
 
 
-def test_results_section_is_replaced_alone(tmp_path, monkeypatch):
-    bench = load_script()
-    monkeypatch.setattr(bench, "HERE", tmp_path)
-    (tmp_path / "RESULTS.md").write_text("# Results\n\n## Import\n\nfast\n\n## Project at 500,000 files\n\nold\n")
-    bench.write_results("## Project at 500,000 files\n\nnew\n")
-    bench.write_results("## Project at 500,000 files\n\nnewer\n")
-    assert (tmp_path / "RESULTS.md").read_text() == (
-        "# Results\n\n## Import\n\nfast\n\n## Project at 500,000 files\n\nnewer\n")
+def test_results_section_is_replaced_alone(tmp_path):
+    load_script()  # puts benchmarks/ on the path
+    from common import write_results
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\n## Import\n\nfast\n\n## Project at 500,000 files\n\nold\n")
+    write_results("## Project at 500,000 files\n\nnew\n", results)
+    write_results("## Project at 500,000 files\n\nnewer\n", results)
+    write_results("## Server\n\nsmall\n", results)
+    assert results.read_text() == (
+        "# Results\n\n## Import\n\nfast\n\n## Project at 500,000 files\n\nnewer\n\n## Server\n\nsmall\n")
 
 
 @pytest.mark.benchmark

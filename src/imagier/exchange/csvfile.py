@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import InvalidInput, NotFound
-from ..store.types import BUILTINS, TAG_TYPES, canonical_type, coerce
+from ..store.types import BUILTINS, canonical_type, coerce
 
 KEY_COLUMNS = ("path", "id", "key")
 SEPARATORS = (",", ";", "\t")
