@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import imagier  # noqa: E402
 from common import HERE, machine, write_results  # noqa: E402
 
-BUILD_VERSION = 1  # bump when the synthetic corpus changes, so cached projects are rebuilt
+BUILD_VERSION = 2  # bump when the synthetic corpus changes, so cached projects are rebuilt
 FILES_PER_FOLDER = 1000
 WIDTHS = np.array([640, 800, 1024, 1280, 1600, 1920, 2048, 3000, 4000, 6000])
 TAGS = {"animal": ["cat", "dog", "bird", "horse"], "person": ["man", "woman", "child", "crowd"],
