@@ -53,6 +53,7 @@ class Project(Annotations, Files, Views, Querying, Importing, CsvExchange):
         return self.oplog.history(limit)
 
     def close(self) -> None:
+        """Close the project file (a closed project can be copied whole, with everything in it)."""
         self.db.close()
 
     def __enter__(self) -> "Project":

@@ -57,6 +57,8 @@ class Annotations:
         return {"id": row[0], "name": row[1], "type": row[2], "scope": row[3], "builtin": False}
 
     def create_property(self, name: str, type: str, scope: str = "file") -> dict:
+        """Create a property of a type (text, number, date, checkbox, url, colour, tag, multi-tag, path),
+        per file or per content (shared by every file with the same bytes)."""
         name = self._check_property_name(name)
         type_ = canonical_type(type)
         if scope not in SCOPES:
@@ -70,6 +72,7 @@ class Annotations:
         return self.property(name)
 
     def rename_property(self, name: str, new_name: str) -> dict:
+        """Give a property another name; its values stay."""
         prop = self.property(name)
         new_name = self._check_property_name(new_name)
         with self.oplog.record("rename_property", f"rename property {prop['name']} to {new_name}") as conn:
@@ -80,6 +83,7 @@ class Annotations:
         return self.property(prop["id"])
 
     def delete_property(self, name: str) -> None:
+        """Delete a property with its tags and values (undoable, like every change)."""
         prop = self.property(name)
         with self.oplog.record("delete_property", f"delete property {prop['name']}") as conn:
             conn.execute("DELETE FROM properties WHERE id = ?", (prop["id"],))
@@ -100,6 +104,7 @@ class Annotations:
     # ---- tags -------------------------------------------------------------------------------------
 
     def tags(self, property: str | int) -> list[dict]:
+        """The tags of a tag property by name: id, name, colour, parent ids and number of images."""
         prop = self._tag_property(property)
         conn = self.db.reader
         parents: dict[int, list[int]] = {}
@@ -115,12 +120,14 @@ class Annotations:
                                       (prop["id"],))]
 
     def tag(self, property: str | int, tag: TagRef) -> dict:
+        """One tag of a tag property, by name or id."""
         prop = self._tag_property(property)
         tag_id = self._tag_id(self.db.reader, prop, tag)
         return next(t for t in self.tags(prop["id"]) if t["id"] == tag_id)
 
     def create_tag(self, property: str | int, name: str, colour: str | None = None,
                    parents: Sequence[TagRef] = ()) -> dict:
+        """Create a tag, with a colour (#rrggbb; one from the palette when None) and parent tags."""
         prop = self._tag_property(property)
         with self.oplog.record("create_tag", f"create tag {name} in {prop['name']}") as conn:
             tag_id = self._insert_tag(conn, prop, name, colour)
@@ -148,6 +155,7 @@ class Annotations:
         return self.tag(prop["id"], tag_id)
 
     def delete_tag(self, property: str | int, tag: TagRef) -> None:
+        """Delete a tag; images lose it, its children lose it as a parent."""
         prop = self._tag_property(property)
         with self.oplog.record("delete_tag", f"delete tag {tag} from {prop['name']}") as conn:
             conn.execute("DELETE FROM tags WHERE id = ?", (self._tag_id(conn, prop, tag),))

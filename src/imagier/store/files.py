@@ -41,6 +41,7 @@ class Files:
         return self.files([file_id])[0]
 
     def file_id(self, path: str) -> int:
+        """The id of the image at this path (absolute, or a unique end of its path)."""
         conn = self.db.reader
         absolute = str(Path(path).expanduser().resolve())
         row = conn.execute("SELECT id FROM files WHERE path = ?", (absolute,)).fetchone()
@@ -60,9 +61,11 @@ class Files:
         return self.db.reader.execute("SELECT id, path FROM files").fetchall()
 
     def file_count(self) -> int:
+        """The number of files in the project."""
         return self.db.reader.execute("SELECT count(*) FROM files").fetchone()[0]
 
     def content_count(self) -> int:
+        """The number of distinct contents (files with identical bytes count once)."""
         return self.db.reader.execute("SELECT count(*) FROM contents").fetchone()[0]
 
     def same_content(self, file_id: int) -> list[dict]:

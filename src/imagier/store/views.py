@@ -11,6 +11,7 @@ class Views:
     """Mixed into Project; expects `self.db`."""
 
     def views(self) -> list[dict]:
+        """The saved views, in their order: id, name and state."""
         return [{"id": r[0], "name": r[1], "state": json.loads(r[2])}
                 for r in self.db.reader.execute("SELECT id, name, state FROM views ORDER BY position, id")]
 
@@ -34,6 +35,7 @@ class Views:
         return next(v for v in self.views() if v["id"] == id)
 
     def delete_view(self, id: int) -> None:
+        """Delete a saved view."""
         with self.db.write() as conn:
             conn.execute("DELETE FROM views WHERE id = ?", (id,))
             if conn.changes() == 0:

@@ -1,0 +1,49 @@
+"""Documentation that cannot fall behind: every command is in the README, every operation and route
+says what it does."""
+
+import inspect
+import re
+from pathlib import Path
+
+import click
+
+from imagier import Project
+from imagier.cli import main
+from imagier.server.app import create_app
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def command_paths(group: click.Group, prefix=()):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from command_paths(command, prefix + (name,))
+        else:
+            yield prefix + (name,)
+
+
+def test_every_cli_command_is_in_the_readme():
+    rows = [set(re.findall(r"[\w-]+", line)) for line in README.splitlines() if line.startswith("| `imagier ")]
+    missing = [" ".join(path) for path in command_paths(main) if not any(set(path) <= row for row in rows)]
+    assert missing == [], f"commands missing from the README's table: {missing}"
+
+
+def test_every_cli_command_has_help():
+    for path in command_paths(main):
+        command = main
+        for name in path:
+            command = command.commands[name]
+        assert command.help and command.help.strip(), " ".join(path)
+
+
+def test_every_public_project_operation_has_a_docstring():
+    undocumented = [name for name, member in inspect.getmembers(Project)
+                    if not name.startswith("_") and callable(member) and not inspect.getdoc(member)]
+    assert undocumented == []
+
+
+def test_every_http_route_has_a_summary(project):
+    paths = create_app(project).openapi()["paths"]
+    assert len(paths) > 20
+    assert [(path, method) for path, methods in paths.items() for method, operation in methods.items()
+            if not operation.get("summary")] == []
