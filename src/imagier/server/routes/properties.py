@@ -1,7 +1,7 @@
 """Properties and their tags.
 
-Properties and tags are named in the URL by their names; in bodies a tag (a parent, a merge source)
-may be given by name or by id.
+Properties and tags are named in the URL by their names (a tag's name may hold a slash: "AC/DC"; a
+property's may not); in bodies a tag (a parent, a merge source) may be given by name or by id.
 """
 
 from __future__ import annotations
@@ -82,17 +82,17 @@ def merge_tags(project: ProjectDep, name: str, body: TagMerge) -> dict:
     return project.merge_tags(name, body.sources, body.into)
 
 
-@router.get("/{name}/tags/{tag}", summary="One tag")
+@router.get("/{name}/tags/{tag:path}", summary="One tag")
 def get_tag(project: ProjectDep, name: str, tag: str) -> dict:
     return project.tag(name, tag)
 
 
-@router.patch("/{name}/tags/{tag}", summary="Rename a tag, change its colour or replace its parents")
+@router.patch("/{name}/tags/{tag:path}", summary="Rename a tag, change its colour or replace its parents")
 def update_tag(project: ProjectDep, name: str, tag: str, body: TagChange) -> dict:
     return project.update_tag(name, tag, name=body.name, colour=body.colour, parents=body.parents)
 
 
-@router.delete("/{name}/tags/{tag}", status_code=204, summary="Delete a tag (undoable)")
+@router.delete("/{name}/tags/{tag:path}", status_code=204, summary="Delete a tag (undoable)")
 def delete_tag(project: ProjectDep, name: str, tag: str) -> Response:
     project.delete_tag(name, tag)
     return Response(status_code=204)
