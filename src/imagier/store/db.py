@@ -17,6 +17,9 @@ import apsw
 from ..errors import ProjectFileError
 
 APPLICATION_ID = 0x696D6167  # "imag": tells an imagier project from any other SQLite file
+# A server has a read connection per worker thread (dozens), so each keeps a small page cache of its own.
+WRITER_CACHE_MB = 64
+READER_CACHE_MB = 16
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -34,16 +37,15 @@ def migrations() -> list[tuple[int, str]]:
 SCHEMA_VERSION = len(migrations())
 
 
-def _connect(path: Path, readonly: bool = False) -> apsw.Connection:
-    flags = apsw.SQLITE_OPEN_READONLY if readonly else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
-    conn = apsw.Connection(str(path), flags=flags)
+def _connect(path: Path, cache_mb: int) -> apsw.Connection:
+    conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
     conn.set_busy_timeout(30_000)
     # apsw runs the statements of one execute() lazily, so each pragma gets its own call.
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA cache_size = -65536")  # 64 MB per connection
+    conn.execute(f"PRAGMA cache_size = -{cache_mb * 1024}")
     conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("PRAGMA mmap_size = 268435456")
+    conn.execute("PRAGMA mmap_size = 268435456")  # reads of the first 256 MB share the OS's page cache
     return conn
 
 
@@ -81,7 +83,7 @@ class Database:
                 raise ProjectFileError(f"{self.path} is not an imagier project (not an SQLite file)",
                                        path=str(self.path))
         try:
-            self.writer = _connect(self.path)
+            self.writer = _connect(self.path, WRITER_CACHE_MB)
             _migrate(self.writer, self.path)
         except apsw.Error as e:
             raise ProjectFileError(f"cannot open {self.path} as a project: {e}", path=str(self.path)) from e
@@ -97,7 +99,7 @@ class Database:
             return self.writer
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path)
+            conn = _connect(self.path, READER_CACHE_MB)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
