@@ -39,3 +39,15 @@ def test_every_public_project_operation_has_a_docstring():
     undocumented = [name for name, member in inspect.getmembers(Project)
                     if not name.startswith("_") and callable(member) and not inspect.getdoc(member)]
     assert undocumented == []
+
+
+def test_the_readme_python_example_runs(tmp_path, photo_dir, monkeypatch):
+    example = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    example = example.replace("~/corpus/tweets", str(photo_dir))
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    project = namespace["project"]
+    assert project.file_count() == 15
+    assert (tmp_path / "corpus.csv").read_text().startswith("path,category[multi-tag]")
+    project.close()
