@@ -15,10 +15,11 @@ from .store.db import Database
 from .store.files import Files
 from .store.oplog import OpLog
 from .store.query import Querying
+from .store.vectors import Vectors
 from .store.views import Views
 
 
-class Project(Annotations, Files, Views, Querying, Importing, CsvExchange):
+class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchange):
     """An imagier project file. Open one with `imagier.open(path)`."""
 
     def __init__(self, path: str | Path, create: bool = True):
@@ -37,7 +38,8 @@ class Project(Annotations, Files, Views, Querying, Importing, CsvExchange):
             "contents": self.content_count(),
             "properties": [{"name": p["name"], "type": p["type"], "scope": p["scope"]}
                            for p in self.properties() if not p["builtin"]],
-            "vectors": {},
+            "vectors": {t["name"]: {"model": t["model"], "dim": t["dim"], "count": t["count"],
+                                    "default": t["default"]} for t in self.vector_types()},
         }
 
     def undo(self) -> dict:

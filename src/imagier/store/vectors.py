@@ -1,0 +1,180 @@
+"""Vector storage: vector types, one vector per content and type, and the in-memory matrix of a type.
+
+Vectors live in the project file as blobs; analysis works on a matrix per type, loaded once and kept
+until the type's `version` changes (any write to its vectors, from this process or another).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import Conflict, InvalidInput, NotFound
+from .oplog import now
+
+DTYPES = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2"), "bits": np.dtype("u1")}
+METRICS = ("cosine", "hamming")
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The vectors of one type: content ids (sorted) and their rows. Cosine types are L2-normalised
+    float32; bit types are packed uint8 (ceil(dim / 8) bytes a row)."""
+    type: dict
+    content_ids: np.ndarray
+    rows: np.ndarray
+
+    def index_of(self, content_ids) -> np.ndarray:
+        """The row of each content id; -1 where the content has no vector."""
+        content_ids = np.asarray(content_ids, dtype=np.int64)
+        if len(self.content_ids) == 0:
+            return np.full(len(content_ids), -1)
+        rows = np.searchsorted(self.content_ids, content_ids).clip(max=len(self.content_ids) - 1)
+        return np.where(self.content_ids[rows] == content_ids, rows, -1)
+
+
+def _type_row(row) -> dict:
+    return {"id": row[0], "name": row[1], "model": row[2], "params": json.loads(row[3]), "dim": row[4],
+            "dtype": row[5], "metric": row[6], "default": bool(row[7]), "version": row[8], "count": row[9]}
+
+
+_TYPE_SELECT = ("SELECT t.id, t.name, t.model, t.params, t.dim, t.dtype, t.metric, t.is_default, t.version, "
+                "(SELECT count(*) FROM vectors v WHERE v.type_id = t.id) FROM vector_types t")
+
+
+class Vectors:
+    """Mixed into Project; expects `self.db`."""
+
+    _matrices: dict[str, Matrix]
+
+    def vector_types(self) -> list[dict]:
+        """Every vector type of the project: name, model, params, dim, dtype, metric, default, count."""
+        return [_type_row(r) for r in self.db.reader.execute(_TYPE_SELECT + " ORDER BY t.id")]
+
+    def vector_type(self, name: str | None = None) -> dict:
+        """One vector type by name, or the default one when name is None."""
+        where, args = ("t.name = ?", (name,)) if name is not None else ("t.is_default = 1", ())
+        row = self.db.reader.execute(f"{_TYPE_SELECT} WHERE {where}", args).fetchone()
+        if row is None:
+            known = [t["name"] for t in self.vector_types()]
+            what = f"no vector type named {name!r}" if name is not None else "no default vector type"
+            raise NotFound(what + (f" (the project has: {', '.join(known)})" if known else
+                                   " (the project has no vectors yet: run `imagier embed`)"), vector_type=name)
+        return _type_row(row)
+
+    def create_vector_type(self, name: str, model: str, dim: int, *, params: dict | None = None,
+                           dtype: str = "float32", metric: str = "cosine", default: bool | None = None) -> dict:
+        """Register a vector type; the first one becomes the default unless default=False. Creating a type
+        that exists with the same model, params and shape returns it; a different one is a Conflict."""
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput("a vector type needs a non-empty name")
+        if dtype not in DTYPES:
+            raise InvalidInput(f"unknown vector dtype {dtype!r}; use one of {', '.join(DTYPES)}")
+        if metric not in METRICS:
+            raise InvalidInput(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+        if not isinstance(dim, int) or dim <= 0:
+            raise InvalidInput(f"a vector type's dimension is a positive integer, not {dim!r}")
+        params_json = json.dumps(params or {}, sort_keys=True)
+        with self.db.write() as conn:
+            row = conn.execute("SELECT model, params, dim, dtype, metric FROM vector_types WHERE name = ?",
+                               (name,)).fetchone()
+            if row is not None:
+                if tuple(row) != (model, params_json, dim, dtype, metric):
+                    raise Conflict(f"a vector type named {name!r} exists with another model or parameters; "
+                                   "delete it first or choose another name", vector_type=name)
+            else:
+                first = conn.execute("SELECT count(*) FROM vector_types").fetchone()[0] == 0
+                conn.execute("INSERT INTO vector_types(name, model, params, dim, dtype, metric, created) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (name, model, params_json, dim, dtype, metric, now()))
+                if default or (default is None and first):
+                    self._make_default(conn, name)
+        return self.vector_type(name)
+
+    def set_default_vector_type(self, name: str) -> dict:
+        """Make this vector type the one similarity, clustering and duplicates use when none is named."""
+        self.vector_type(name)
+        with self.db.write() as conn:
+            self._make_default(conn, name)
+        return self.vector_type(name)
+
+    @staticmethod
+    def _make_default(conn, name: str) -> None:
+        conn.execute("UPDATE vector_types SET is_default = (name = ?)", (name,))
+
+    def delete_vector_type(self, name: str) -> None:
+        """Delete a vector type and its vectors (they can be computed again)."""
+        vtype = self.vector_type(name)
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM vector_types WHERE id = ?", (vtype["id"],))
+        self._vector_cache().pop(name, None)
+
+    def put_vectors(self, name: str, content_ids, rows: np.ndarray) -> int:
+        """Store (or replace) the vectors of these contents in one transaction; returns how many."""
+        vtype = self.vector_type(name)
+        content_ids = [int(c) for c in content_ids]
+        rows = np.asarray(rows)
+        width = (vtype["dim"] + 7) // 8 if vtype["dtype"] == "bits" else vtype["dim"]
+        if rows.ndim != 2 or rows.shape != (len(content_ids), width):
+            raise InvalidInput(f"{name}: expected {len(content_ids)} vectors of {width} values, got an array of "
+                               f"shape {rows.shape}", vector_type=name)
+        if vtype["dtype"] != "bits" and not np.isfinite(rows).all():
+            raise InvalidInput(f"{name}: vectors must be finite numbers", vector_type=name)
+        data = rows.astype(DTYPES[vtype["dtype"]], copy=False)
+        with self.db.write() as conn:
+            conn.executemany("INSERT INTO vectors(type_id, content_id, data) VALUES (?, ?, ?) "
+                             "ON CONFLICT DO UPDATE SET data = excluded.data",
+                             [(vtype["id"], c, data[i].tobytes()) for i, c in enumerate(content_ids)])
+            conn.execute("UPDATE vector_types SET version = version + 1 WHERE id = ?", (vtype["id"],))
+        return len(content_ids)
+
+    def contents_without_vectors(self, name: str) -> list[int]:
+        """The content ids that have no vector of this type yet (what an embedding job still has to do)."""
+        vtype = self.vector_type(name)
+        return [r[0] for r in self.db.reader.execute(
+            "SELECT c.id FROM contents c WHERE NOT EXISTS "
+            "(SELECT 1 FROM vectors v WHERE v.type_id = ? AND v.content_id = c.id) ORDER BY c.id", (vtype["id"],))]
+
+    def matrix(self, name: str | None = None) -> Matrix:
+        """The vectors of a type (the default one when None) as one in-memory matrix, kept while unchanged."""
+        vtype = self.vector_type(name)
+        cache = self._vector_cache()
+        cached = cache.get(vtype["name"])
+        if cached is not None and cached.type["version"] == vtype["version"] and cached.type["id"] == vtype["id"]:
+            return cached
+        width = (vtype["dim"] + 7) // 8 if vtype["dtype"] == "bits" else vtype["dim"]
+        dtype = DTYPES[vtype["dtype"]]
+        rows = self.db.reader.execute("SELECT content_id, data FROM vectors WHERE type_id = ? ORDER BY content_id",
+                                      (vtype["id"],)).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        data = np.frombuffer(b"".join(r[1] for r in rows), dtype=dtype).reshape(len(rows), width)
+        if vtype["metric"] == "cosine":
+            data = data.astype(np.float32)
+            norms = np.linalg.norm(data, axis=1, keepdims=True)
+            data = data / np.where(norms == 0, 1, norms)
+        matrix = Matrix(vtype, ids, data)
+        cache[vtype["name"]] = matrix
+        return matrix
+
+    def _vector_cache(self) -> dict[str, Matrix]:
+        if "_matrices" not in self.__dict__:
+            self._matrices = {}
+        return self._matrices
+
+    def file_ids_of_contents(self, content_ids) -> dict[int, list[int]]:
+        """The files of each content: {content id: [file ids]}."""
+        found: dict[int, list[int]] = {}
+        for content_id, file_id in self.db.reader.execute(
+                "SELECT f.content_id, f.id FROM json_each(?) s JOIN files f ON f.content_id = s.value ORDER BY f.id",
+                (json.dumps([int(c) for c in content_ids]),)):
+            found.setdefault(content_id, []).append(file_id)
+        return found
+
+    def content_ids_of_files(self, file_ids) -> list[int]:
+        """The distinct contents of these files, in the order of their first file."""
+        rows = self.db.reader.execute(
+            "SELECT f.content_id FROM json_each(?) s JOIN files f ON f.id = s.value ORDER BY s.key",
+            (json.dumps([int(i) for i in file_ids]),)).fetchall()
+        return list(dict.fromkeys(r[0] for r in rows))
+
