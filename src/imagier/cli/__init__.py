@@ -1,5 +1,8 @@
 """The `imagier` command. Each command parses its arguments, calls one Project operation and prints
-the result: readable text by default, one JSON document with --json (scripts depend on its shape)."""
+the result: readable text by default, one JSON document with --json (scripts depend on its shape).
+
+This module holds the group, the shared helpers and the commands of the project file itself; the
+commands of each other area live in a module of this package, imported at the end of this file."""
 
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from . import Project
-from .errors import ImagierError
+from .. import Project
+from ..errors import ImagierError
 
 
 def _emit(as_json: bool, data, text: str | None = None) -> None:
@@ -358,7 +361,7 @@ def history(project: Project, as_json: bool, limit):
 @click.option("--token", help="access token (generated when serving beyond this machine)")
 def serve(project, host, port, token):
     """Serve PROJECT to the browser and the HTTP API."""
-    from .server.serve import serve as run_server
+    from ..server.serve import serve as run_server
     try:
         run_server(project, host=host, port=port, token=token)
     except ImagierError as e:
@@ -373,16 +376,15 @@ def serve(project, host, port, token):
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document (with --no-serve)")
 def demo(folder, port, no_serve, as_json):
     """Build a demo project from real photographs that ship with scikit-image, then serve it."""
-    from .demo import build_demo
+    from ..demo import build_demo
     try:
         report = build_demo(Path(folder))
     except ImagierError as e:
         raise click.ClickException(e.message) from None
     _emit(as_json, report, f"demo project: {report['project']} ({report['files']} images)")
     if not no_serve:
-        from .server.serve import serve as run_server
+        from ..server.serve import serve as run_server
         run_server(report["project"], port=port)
 
 
-if __name__ == "__main__":
-    main()
+# The commands of other areas register themselves on `main` when imported (one line per module):
