@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .analysis.clustering import Clustering
+from .analysis.similarity import Similarity
+from .analysis.suggestions import Suggestions
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importing
 from .store.annotations import Annotations
@@ -19,7 +22,8 @@ from .store.vectors import Vectors
 from .store.views import Views
 
 
-class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchange):
+class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchange,
+              Similarity, Clustering, Suggestions):
     """An imagier project file. Open one with `imagier.open(path)`."""
 
     def __init__(self, path: str | Path, create: bool = True):

@@ -1,0 +1,183 @@
+"""Similar images: for one image, a group of images, or an image file from outside the project.
+
+Vectors belong to contents, results to files: every file of a matching content is listed with its
+content's score (restricted to the filter's files when there is a filter). Files with the same bytes
+as the query are not "similar", they are the same picture: they are left out, like the query itself
+(`project.same_content(id)` lists them).
+
+A group is ranked by the mean of its members' similarities to each candidate, which is the inner
+product with the mean of their vectors, so a group query costs one search. Every result carries
+`score` (calibrated, see calibration.py), `similarity` (the raw cosine, or 1 - hamming / dim for
+hashes) and `rank` (1 - score: the fraction of the project's pairs at least as similar).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidInput, NotFound
+from ..vectors.index import ANN_THRESHOLD, SearchIndex, unit_rows
+from .calibration import Calibration, calibrate
+
+Query = int | str | Path | list
+
+
+def check_count(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidInput(f"{name} must be an integer of at least {minimum}, not {value!r}", **{name: value})
+    return value
+
+
+class Similarity:
+    """Mixed into Project; expects the Vectors, Files and Querying operations."""
+
+    # Searches over more candidates than this use the approximate (FAISS) index; a project (or a test)
+    # may set its own.
+    ann_threshold: int = ANN_THRESHOLD
+
+    def similar(self, query: Query, *, top_k: int = 20, min_score: float | None = None, filter=None,
+                vector_type: str | None = None) -> list[dict]:
+        """The images most similar to `query`, best first: [{"id", "path", "score", "similarity", "rank"}].
+
+        `query` is an image id, a path of the project, a list of ids or paths (a group: ranked by mean
+        similarity to its members), or an image file outside the project (embedded on the fly). The
+        query's own images and files with the same bytes are left out. `filter` restricts the results
+        to a view's images; `min_score` drops results with a lower calibrated score."""
+        check_count("top_k", top_k)
+        if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
+                                      or not 0 <= min_score <= 1):
+            raise InvalidInput(f"min_score is a calibrated score between 0 and 1, not {min_score!r}")
+        index = self._search_index(vector_type)
+        vector, exclude = self._query_vector(index, query)
+        candidates, allowed = self._candidates(index, filter)
+        rows, dots = index.search(vector, top_k, candidates, exclude)
+        results = self._scored_files(index, rows, index.similarity(dots), allowed)[:top_k]
+        return [r for r in results if min_score is None or r["score"] >= min_score]
+
+    def calibration(self, vector_type: str | None = None) -> dict:
+        """How similarities are distributed among random pairs of this project's images, for a vector
+        type (the default one when None): the numbers behind every calibrated score."""
+        return self._calibration(self._search_index(vector_type)).summary()
+
+    def explain_similarity(self, similarity: float, vector_type: str | None = None) -> dict:
+        """What a raw similarity means in this project: its calibrated score, rank and a sentence."""
+        if isinstance(similarity, bool) or not isinstance(similarity, (int, float)) or not -1 <= similarity <= 1:
+            raise InvalidInput(f"a similarity is a number between -1 and 1, not {similarity!r}")
+        calibration = self._calibration(self._search_index(vector_type))
+        score = float(calibration.score(similarity))
+        return {"similarity": similarity, "score": score, "rank": 1 - score,
+                "explanation": calibration.explain(similarity)}
+
+    # ---- shared by clustering and suggestions ------------------------------------------------------
+
+    def _search_index(self, vector_type: str | None) -> SearchIndex:
+        """The search index of a vector type's current vectors (kept while they are unchanged)."""
+        matrix = self.matrix(vector_type)
+        if len(matrix.content_ids) == 0:
+            raise NotFound(f"vector type {matrix.type['name']!r} has no vectors yet: run `imagier embed`",
+                           vector_type=matrix.type["name"])
+        cache = self.__dict__.setdefault("_search_indexes", {})
+        index = cache.get(matrix.type["name"])
+        if index is None or index.matrix is not matrix or index.ann_threshold != self.ann_threshold:
+            index = cache[matrix.type["name"]] = SearchIndex(matrix, self.ann_threshold)
+        return index
+
+    def _calibration(self, index: SearchIndex) -> Calibration:
+        cache = self.__dict__.setdefault("_calibrations", {})
+        key = (index.matrix.type["id"], index.matrix.type["version"])
+        if key not in cache:
+            cache.clear()  # one version per type is ever asked for again; drop the stale ones
+            cache[key] = calibrate(index)
+        return cache[key]
+
+    def _rows_of_files(self, index: SearchIndex, file_ids: list[int]) -> np.ndarray:
+        """The index rows of these files' contents (distinct); an error naming files without a vector."""
+        contents = self.content_ids_of_files(file_ids)
+        rows = index.matrix.index_of(contents)
+        if (rows < 0).any():
+            missing = [c for c, r in zip(contents, rows) if r < 0]
+            files = self.file_ids_of_contents(missing[:5])
+            names = [f["path"] for f in self.files([ids[0] for ids in files.values()])]
+            name = index.matrix.type["name"]
+            raise InvalidInput(f"{len(missing)} image(s) have no {name!r} vector yet ({', '.join(names)}"
+                               f"{', ...' if len(missing) > 5 else ''}): run `imagier embed` first",
+                               vector_type=name, missing=len(missing))
+        return np.unique(rows)
+
+    def _candidates(self, index: SearchIndex, filter) -> tuple[np.ndarray | None, set[int] | None]:
+        """The rows a filter allows (None: all) and its file ids (None: all files)."""
+        if filter is None:
+            return None, None
+        file_ids = self.query_ids(filter)
+        rows = index.matrix.index_of(self.content_ids_of_files(file_ids))
+        return np.unique(rows[rows >= 0]), set(file_ids)
+
+    def _scored_files(self, index: SearchIndex, rows: np.ndarray, similarities: np.ndarray,
+                      allowed: set[int] | None) -> list[dict]:
+        """Result rows (contents, best first) as the files that show them, with their scores."""
+        calibration = self._calibration(index)
+        contents = index.matrix.content_ids[rows].tolist()
+        files_of = self.file_ids_of_contents(contents)
+        scores = calibration.score(similarities)
+        results = []
+        for content, similarity, score in zip(contents, similarities.tolist(), scores.tolist()):
+            for file_id in files_of.get(content, []):
+                if allowed is None or file_id in allowed:
+                    results.append({"id": file_id, "score": score, "similarity": similarity, "rank": 1 - score})
+        paths = {f["id"]: f["path"] for f in self.files([r["id"] for r in results])}
+        return [{"id": r["id"], "path": paths[r["id"]], **{k: v for k, v in r.items() if k != "id"}}
+                for r in results]
+
+    # ---- the query ---------------------------------------------------------------------------------
+
+    def _query_vector(self, index: SearchIndex, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        """The vector to search with and the rows to leave out (the query's own contents)."""
+        if isinstance(query, (list, tuple)):
+            if not query:
+                raise InvalidInput("a group query needs at least one image")
+            file_ids = [self._query_file(item, allow_outside=False) for item in query]
+        else:
+            found = self._query_file(query, allow_outside=True)
+            if isinstance(found, Path):
+                return self._embed_outside(index, found), np.empty(0, np.int64)
+            file_ids = [found]
+        rows = self._rows_of_files(index, file_ids)
+        return index.vectors[rows].mean(axis=0), rows
+
+    def _query_file(self, ref, allow_outside: bool) -> int | Path:
+        """A file id of the project, or (when allowed) the path of an image file outside it."""
+        if isinstance(ref, bool) or not isinstance(ref, (int, str, Path)):
+            raise InvalidInput(f"an image is given by its id or its path, not {ref!r}")
+        if isinstance(ref, int):
+            return self.file(ref)["id"]
+        text = str(ref)
+        if text.strip().isdigit() and not Path(text).exists():
+            return self.file(int(text))["id"]
+        try:
+            return self.file_id(text)
+        except NotFound:
+            if allow_outside and Path(text).expanduser().is_file():
+                return Path(text).expanduser()
+            raise
+
+    def _embed_outside(self, index: SearchIndex, path: Path) -> np.ndarray:
+        """Embed an image file that is not in the project, from a thumbnail made as the import makes it."""
+        from io import BytesIO
+
+        from PIL import Image
+
+        from ..ingest.decode import DecodeError, decode
+        from ..vectors.registry import get_embedder
+        try:
+            decoded = decode(str(path))
+        except DecodeError as e:
+            raise InvalidInput(f"{path}: cannot be used as a query image: {e}", path=str(path)) from None
+        vtype = index.matrix.type
+        with Image.open(BytesIO(decoded.thumbnail)) as thumb:
+            raw = np.asarray(get_embedder(vtype["name"]).embed([thumb.convert("RGB")]))
+        if vtype["metric"] == "hamming":
+            return unit_rows(type(index.matrix)(vtype, np.zeros(1, np.int64), raw.astype(np.uint8)))[0]
+        vector = raw[0].astype(np.float32)
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)

@@ -1,0 +1,89 @@
+"""The commands of similarity, clustering and suggestions."""
+
+from __future__ import annotations
+
+import click
+
+from ..project import Project
+from . import _emit, _json_option, command, main
+
+_vector_type_option = click.option("--vector-type", help="the vector type to use (default: the project's default)")
+
+
+def _scored(results: list[dict]) -> tuple[list[dict], str]:
+    """Scored images as the JSON documents' items and as text lines."""
+    items = [{"path": r["path"], "score": r["score"], "similarity": r["similarity"], "rank": r["rank"], "id": r["id"]}
+             for r in results]
+    return items, "\n".join(f"{r['score']:.4f}\t{r['similarity']:.4f}\t{r['path']}" for r in results)
+
+
+@command(main)
+@click.argument("query", metavar="PATH_OR_ID")
+@click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="how many images")
+@click.option("--min-score", type=click.FloatRange(0, 1), help="leave out images with a lower (calibrated) score")
+@_json_option("filter")
+@_vector_type_option
+def similar(project: Project, as_json: bool, query, top, min_score, filter, vector_type):
+    """The images most similar to PATH_OR_ID (an image of the project, or an image file outside it),
+    best first, the image itself left out. The score is calibrated: 0.99 is more similar than 99% of
+    the pairs of images in this project."""
+    items, text = _scored(project.similar(query, top_k=top, min_score=min_score, filter=filter,
+                                          vector_type=vector_type))
+    _emit(as_json, items, text)
+
+
+@command(main)
+@click.option("--k", type=click.IntRange(1), help="the number of clusters (kmeans; default: chosen automatically)")
+@click.option("--method", type=click.Choice(["kmeans", "hdbscan"]), default="kmeans", show_default=True)
+@click.option("--min-cluster-size", type=click.IntRange(2), help="hdbscan: the smallest cluster")
+@_json_option("filter")
+@click.option("--id", "ids", multiple=True, type=int, help="cluster only these images (repeatable)")
+@click.option("--save-as", help="save the clusters as tags of this tag property (one undoable operation)")
+@click.option("--parent", help="with --save-as: sub-cluster the images of this tag, whose children the new tags are")
+@_vector_type_option
+def cluster(project: Project, as_json: bool, k, method, min_cluster_size, filter, ids, save_as, parent, vector_type):
+    """Cluster the images of PROJECT (or of --filter, --id, --parent) by similarity; every image is in
+    exactly one cluster, nearest to its centre first. The score is the cluster's cohesion."""
+    clusters = project.cluster(filter, ids=list(ids) or None, k=k, method=method, vector_type=vector_type,
+                               save_as=save_as, parent=parent, min_cluster_size=min_cluster_size)
+    items = [{"cluster": c["cluster"], "score": c["score"], "paths": c["paths"], "size": c["size"],
+              **({"tag": c["tag"]} if "tag" in c else {}), **({"noise": True} if c["noise"] else {})}
+             for c in clusters]
+    text = "\n".join(f"cluster {c['cluster'] if not c['noise'] else '(unclustered)'}: {c['size']} images, "
+                     f"cohesion {c['score']:.3f}" + (f", saved as {c['tag']}" if "tag" in c else "")
+                     for c in clusters)
+    _emit(as_json, items, text)
+
+
+@command(main)
+@click.argument("property_name")
+@click.argument("value")
+@click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="how many images")
+@_json_option("filter")
+@_vector_type_option
+def suggest(project: Project, as_json: bool, property_name, value, top, filter, vector_type):
+    """Images that probably belong to the group PROPERTY_NAME = VALUE but are not in it, best first
+    (rejected ones are never proposed again)."""
+    items, text = _scored(project.suggestions(property_name, value, top_k=top, filter=filter,
+                                              vector_type=vector_type))
+    _emit(as_json, items, text)
+
+
+@command(main, "suggest-accept")
+@click.argument("property_name")
+@click.argument("value")
+@click.option("--id", "ids", multiple=True, type=int, required=True, help="a suggested image (repeatable)")
+def suggest_accept(project: Project, as_json: bool, property_name, value, ids):
+    """Give the suggested images --id the group's value VALUE of PROPERTY_NAME (undoable)."""
+    count = project.accept_suggestions(property_name, value, list(ids))
+    _emit(as_json, {"property": property_name, "value": value, "accepted": count}, f"accepted {count} images")
+
+
+@command(main, "suggest-reject")
+@click.argument("property_name")
+@click.argument("value")
+@click.option("--id", "ids", multiple=True, type=int, required=True, help="a suggested image (repeatable)")
+def suggest_reject(project: Project, as_json: bool, property_name, value, ids):
+    """Remember that the images --id do not belong to the group PROPERTY_NAME = VALUE."""
+    count = project.reject_suggestions(property_name, value, list(ids))
+    _emit(as_json, {"property": property_name, "value": value, "rejected": count}, f"rejected {count} images")

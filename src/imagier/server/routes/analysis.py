@@ -1,0 +1,88 @@
+"""Similarity, clustering (a background job: it can take seconds on a large corpus) and suggestions."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from . import Body, ProjectDep, RunnerDep
+
+router = APIRouter(prefix="/api", tags=["similarity, clustering, suggestions"])
+
+FILTER = Field(None, description="the view's filter: only its images are considered (null: every image)")
+VECTOR_TYPE = Field(None, description="the vector type (default: the project's default)")
+
+
+class SimilarRequest(Body):
+    query: int | str | list[int | str] = Field(..., description="an image id or path, a list of them (a group), "
+                                                                "or the path of an image file on the server's machine")
+    top_k: int = Field(20, ge=1, le=10_000)
+    min_score: float | None = Field(None, ge=0, le=1, description="the lowest calibrated score")
+    filter: Any = FILTER
+    vector_type: str | None = VECTOR_TYPE
+
+
+class ClusterRequest(Body):
+    filter: Any = FILTER
+    ids: list[int] | None = Field(None, description="cluster only these images (a group, or a cluster's members)")
+    k: int | None = Field(None, ge=1, description="kmeans: the number of clusters (default: chosen automatically)")
+    method: Literal["kmeans", "hdbscan"] = "kmeans"
+    min_cluster_size: int | None = Field(None, ge=2)
+    vector_type: str | None = VECTOR_TYPE
+    save_as: str | None = Field(None, description="save the clusters as tags of this tag property")
+    parent: str | None = Field(None, description="a tag of save_as: sub-cluster its images under it")
+
+
+class SuggestionsRequest(Body):
+    property: str
+    value: Any
+    top_k: int = Field(20, ge=1, le=10_000)
+    filter: Any = FILTER
+    vector_type: str | None = VECTOR_TYPE
+
+
+class SuggestionsDecision(Body):
+    property: str
+    value: Any
+    ids: list[int] = Field(..., min_length=1)
+
+
+@router.post("/similar", summary="The images most similar to an image, a group or an outside file, best first")
+def similar(project: ProjectDep, body: SimilarRequest) -> list[dict]:
+    return project.similar(body.query, top_k=body.top_k, min_score=body.min_score, filter=body.filter,
+                           vector_type=body.vector_type)
+
+
+@router.get("/calibration", summary="How similarities are distributed among pairs of this project's images")
+def calibration(project: ProjectDep, vector_type: str | None = None) -> dict:
+    return project.calibration(vector_type)
+
+
+@router.post("/cluster", status_code=202,
+             summary="Start clustering in the background; the job's result is the clusters and their provenance")
+def cluster(project: ProjectDep, runner: RunnerDep, body: ClusterRequest) -> dict:
+    def run(progress, cancel):
+        clusters = project.cluster(body.filter, ids=body.ids, k=body.k, method=body.method,
+                                   vector_type=body.vector_type, save_as=body.save_as, parent=body.parent,
+                                   min_cluster_size=body.min_cluster_size, cancel=cancel)
+        return {"clusters": list(clusters), "provenance": clusters.provenance}
+
+    return {"job": runner.start("cluster", run, params=body.model_dump()).id}
+
+
+@router.post("/suggestions", summary="Images that probably belong to the group property = value, best first")
+def suggestions(project: ProjectDep, body: SuggestionsRequest) -> list[dict]:
+    return project.suggestions(body.property, body.value, top_k=body.top_k, filter=body.filter,
+                               vector_type=body.vector_type)
+
+
+@router.post("/suggestions/accept", summary="Give suggested images the group's value (undoable)")
+def accept(project: ProjectDep, body: SuggestionsDecision) -> dict:
+    return {"accepted": project.accept_suggestions(body.property, body.value, body.ids)}
+
+
+@router.post("/suggestions/reject", summary="Never suggest these images for this group again")
+def reject(project: ProjectDep, body: SuggestionsDecision) -> dict:
+    return {"rejected": project.reject_suggestions(body.property, body.value, body.ids)}
