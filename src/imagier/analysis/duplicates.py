@@ -1,0 +1,202 @@
+"""Near-duplicates: groups of the same picture under crop, caption, resize, recompression, greyscale,
+mirror or border.
+
+Never an n x n comparison: candidate pairs are the k nearest neighbours of every image (FAISS) in the
+chosen vector type and, when the project has one, in its perceptual hash, kept when they are similar
+enough to be worth a look. Each candidate is then verified with local features (matching.py), which
+finds crops and captions that global signatures miss and rejects distinct photos of similar scenes.
+Files with identical bytes share one content and are duplicates without any check. Groups are the
+connected components of the verified pairs.
+
+Verification results are kept on the project object, keyed by the two contents' hashes, so a run that
+was cancelled (or asked again with another filter) does not check the same pair twice.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InvalidInput
+from ..vectors.index import unit_rows
+from . import matching
+
+NEIGHBOURS = 10
+# Candidates less similar than this are not verified: for a cosine type the cosine, for a hash
+# 1 - hamming / bits (0.75: at most 16 of 64 bits differ).
+MIN_SIMILARITY = {"cosine": 0.75, "hamming": 0.75}
+EXACT_KNN = 50_000        # up to this many vectors, exact neighbours; beyond, an inverted file index
+CHUNK = 256               # pairs verified between two looks at `cancel`
+FEATURE_CACHE = 4096      # images whose keypoints stay in memory during a run (~70 kB each)
+
+
+class Duplicates:
+    """Mixed into Project; expects the Vectors, Files and Querying operations."""
+
+    def duplicates(self, *, vector_type: str | None = None, filter=None, k: int = NEIGHBOURS,
+                   min_similarity: float | None = None, workers: int = 2,
+                   progress: Callable[[dict], None] | None = None,
+                   cancel: threading.Event | None = None) -> list[dict]:
+        """Groups of images that show the same picture: [{"ids": [file ids], "pairs": [{"a", "b",
+        "relation", "score"}]}], largest first. A pair reads "a <relation> b": "identical" (same bytes),
+        "same" (recompressed), "resized", "crop of", "bordered", "greyscale", "mirrored", "overlay"
+        (a caption or text added); score is the share of aligned pixels that agree.
+
+        Candidates are the `k` nearest neighbours of each image in `vector_type` (the default one when
+        None) with at least `min_similarity`, plus those of the project's perceptual hash ("phash")
+        when it has one; `filter` restricts the images looked at. `cancel` stops between chunks of
+        pairs (checked pairs are remembered: asking again resumes); progress gets {"stage", "done",
+        "total"}."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise InvalidInput(f"k must be a positive integer, not {k!r}", k=k)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise InvalidInput(f"workers must be a positive integer, not {workers!r}", workers=workers)
+        matrix = self.matrix(vector_type)
+        name = matrix.type["name"]
+        if len(matrix.content_ids) == 0:
+            raise InvalidInput(f"the vector type {name!r} has no vectors yet: run `imagier embed --model {name}` "
+                               "first", vector_type=name)
+        file_ids = self.query_ids(filter) if filter is not None else [i for i, _ in self.all_paths()]
+        files_of = self.file_ids_of_contents(self.content_ids_of_files(file_ids))
+        chosen = set(file_ids)
+        files_of = {c: [f for f in fs if f in chosen] for c, fs in files_of.items()}
+        contents = np.array(sorted(files_of), dtype=np.int64)
+
+        candidates = _neighbour_pairs(matrix, contents, k, _threshold(matrix, min_similarity))
+        for other in self.vector_types():
+            if other["model"] == "phash" and other["name"] != name and other["count"]:
+                candidates |= _neighbour_pairs(self.matrix(other["name"]), contents, k,
+                                               MIN_SIMILARITY["hamming"])
+        verified = self._verify(sorted(candidates), files_of, workers, progress, cancel)
+        return _groups(files_of, verified)
+
+    # ---- verification ---------------------------------------------------------------------------------
+
+    def _verify(self, pairs: list[tuple[int, int]], files_of: dict[int, list[int]], workers: int,
+                progress, cancel) -> list[tuple[int, int, matching.Match]]:
+        """The candidate pairs (content ids) that show the same picture, with how they relate."""
+        facts = {f["content_id"]: f for f in self.files([files_of[c][0] for c in {c for p in pairs for c in p}])}
+        remembered = self._checked_pairs()
+        features: OrderedDict[tuple[int, bool], matching.Features] = OrderedDict()
+        lock = threading.Lock()
+
+        def features_of(content_id: int, mirror: bool = False) -> matching.Features:
+            key = (content_id, mirror)
+            with lock:
+                if key in features:
+                    features.move_to_end(key)
+                    return features[key]
+            fact = facts[content_id]
+            image = Image.open(io.BytesIO(self.thumbnails_of([content_id])[content_id]))
+            found = matching.features(image, (fact["width"], fact["height"]), mirror=mirror)
+            with lock:
+                features[key] = found
+                while len(features) > FEATURE_CACHE:
+                    features.popitem(last=False)
+            return found
+
+        def check(pair: tuple[int, int]):
+            a, b = pair
+            key = (facts[a]["hash"], facts[b]["hash"])
+            if key not in remembered:
+                remembered[key] = matching.verify(features_of(a), features_of(b), lambda: features_of(b, True))
+            return remembered[key]
+
+        verified = []
+        with ThreadPoolExecutor(workers) as pool:
+            for start in range(0, len(pairs), CHUNK):
+                if cancel is not None and cancel.is_set():
+                    break
+                chunk = pairs[start:start + CHUNK]
+                for pair, match in zip(chunk, pool.map(check, chunk)):
+                    if match is not None:
+                        verified.append((*pair, match))
+                if progress is not None:
+                    progress({"stage": "verify", "done": start + len(chunk), "total": len(pairs)})
+        return verified
+
+    def _checked_pairs(self) -> dict:
+        if "_duplicate_checks" not in self.__dict__:
+            self._duplicate_checks = {}
+        return self._duplicate_checks
+
+
+def _threshold(matrix, min_similarity) -> float:
+    if min_similarity is None:
+        return MIN_SIMILARITY[matrix.type["metric"]]
+    if isinstance(min_similarity, bool) or not isinstance(min_similarity, (int, float)) or not -1 <= min_similarity <= 1:
+        raise InvalidInput(f"min_similarity is a number between -1 and 1, not {min_similarity!r}",
+                           min_similarity=min_similarity)
+    return float(min_similarity)
+
+
+def _neighbour_pairs(matrix, contents: np.ndarray, k: int, threshold: float) -> set[tuple[int, int]]:
+    """(content, content) pairs, smaller id first, of each content's k nearest neighbours among
+    `contents` in this matrix whose similarity (cosine, or 1 - hamming / bits) reaches `threshold`."""
+    rows = matrix.index_of(contents)
+    have = rows >= 0
+    ids, rows = contents[have], rows[have]
+    if len(ids) < 2:
+        return set()
+    vectors = np.ascontiguousarray(unit_rows(matrix)[rows])
+    scores, neighbours = _knn(vectors, min(k + 1, len(ids)))
+    if matrix.type["metric"] == "hamming":
+        scores = (1 + scores) / 2  # the inner product of +-1/sqrt(bits) rows is 1 - 2 * hamming / bits
+    source = np.repeat(np.arange(len(ids)), neighbours.shape[1])
+    keep = (neighbours.ravel() >= 0) & (scores.ravel() >= threshold) & (neighbours.ravel() != source)
+    a, b = ids[source[keep]], ids[neighbours.ravel()[keep]]
+    return set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))
+
+
+def _knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inner products and rows of each row's k nearest rows: exact for small sets, else an inverted file
+    index whose few probed lists hold a row's near copies (they are far nearer than anything else)."""
+    import faiss
+    n, dim = vectors.shape
+    if n <= EXACT_KNN:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        lists = int(4 * np.sqrt(n))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(n, size=min(n, lists * 40), replace=False)
+        index.train(vectors[np.sort(sample)])
+        index.nprobe = 8
+    index.add(vectors)
+    return index.search(vectors, k)
+
+
+def _groups(files_of: dict[int, list[int]], verified) -> list[dict]:
+    """Connected components (union-find) of the verified pairs and of files sharing a content."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    pairs_of: dict[int, list[tuple]] = {}
+    for a, b, match in verified:
+        parent[root(a)] = root(b)
+    for a, b, match in verified:
+        first, second = (b, a) if match.swapped else (a, b)
+        pairs_of.setdefault(root(a), []).append(
+            {"a": files_of[first][0], "b": files_of[second][0], "relation": match.relation,
+             "score": round(match.score, 4)})
+    members: dict[int, list[int]] = {}
+    for content_id, files in files_of.items():
+        if len(files) > 1 or content_id in parent:
+            group = root(content_id)
+            members.setdefault(group, []).extend(files)
+            pairs_of.setdefault(group, []).extend(
+                {"a": f, "b": files[0], "relation": "identical", "score": 1.0} for f in files[1:])
+    groups = [{"ids": sorted(ids), "pairs": sorted(pairs_of.get(g, []), key=lambda p: (p["a"], p["b"]))}
+              for g, ids in members.items() if len(ids) > 1]
+    return sorted(groups, key=lambda g: (-len(g["ids"]), g["ids"][0]))

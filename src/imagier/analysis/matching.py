@@ -1,0 +1,279 @@
+"""Local-feature verification of a candidate pair of images: ORB keypoints, ratio-tested matches, a RANSAC
+homography, then a pixel check of the two images aligned by it. This tells the same picture under crop,
+caption, resize, recompression, greyscale, mirror or border from a distinct photo of a similar scene (a
+homography fits a few planes of another photo too, but its pixels then disagree), and names the edit
+that relates the two when the geometry and the colours show it.
+
+A pair reads "a <relation> b": a is a "crop of" b, a is b "mirrored", b "bordered", b "greyscale",
+b with an "overlay" (caption, text), b "resized" smaller; "same" when nothing tells them apart but
+recompression.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+from PIL import Image
+
+SIDE = 512          # long side of the image the keypoints are found on
+CHECK_SIDE = 192    # long side of the grey image the aligned pixel check compares
+ORB_FEATURES = 1000
+ORB_FAST, ORB_FAST_LOW, FEW_KEYPOINTS = 20, 5, 200   # FAST corner thresholds, and when to use the low one
+RATIO = 0.8         # Lowe's ratio test
+RANSAC_PIXELS = 4.0
+MIN_INLIERS = 15
+MIN_INLIER_SHARE = 0.25   # of the ratio-tested matches
+AGREE = 0.4               # aligned grey levels closer than this (in units of spread) agree
+DETAIL = 40.0             # Sobel gradient (grey levels) of a pixel with detail
+TILES, TILE_AGREEMENT = 6, 0.85
+MIN_AGREEMENT = 0.6       # share of the detailed tiles whose aligned pixels agree
+GREY_CHROMA, COLOUR_CHROMA = 2.0, 6.0   # mean chroma below: greyscale; above: a colour image
+CONTAINED = 0.92    # a picture covering more than this share of the other's frame lies inside it
+UNIFORM = 8.0       # grey levels within which a plain border's pixels lie
+
+
+@dataclass
+class Features:
+    """What verification needs of one image; computed once per image and run."""
+    pixels: tuple[int, int]         # the image's own width and height (to tell a resized copy)
+    size: tuple[int, int]           # width and height of the image the keypoints are on
+    points: np.ndarray              # (n, 2) float32 keypoint positions
+    descriptors: np.ndarray | None  # (n, 32) uint8 ORB descriptors; None without keypoints
+    grey: np.ndarray                # uint8 grey image, long side CHECK_SIDE
+    chroma: float                   # mean colour saturation: about 0 for greyscale
+
+
+@dataclass(frozen=True)
+class Match:
+    relation: str
+    swapped: bool    # True: the relation reads "b <relation> a"
+    score: float     # the share of aligned pixels that agree, 0..1
+    inliers: int
+
+
+def features(img: Image.Image, pixels: tuple[int, int] | None = None, mirror: bool = False) -> Features:
+    """The keypoints, descriptors and check image of a picture (of any size: small ones are enlarged,
+    because ORB finds few keypoints on a 256 px thumbnail)."""
+    rgb = img.convert("RGB")
+    if mirror:
+        rgb = rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    scale = SIDE / max(rgb.size)
+    size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+    array = np.asarray(rgb.resize(size, Image.Resampling.BILINEAR))
+    grey = cv2.cvtColor(array, cv2.COLOR_RGB2GRAY)
+    keypoints, descriptors = _orb(ORB_FAST).detectAndCompute(grey, None)
+    if len(keypoints) < FEW_KEYPOINTS:  # smooth or dark pictures: look for weaker corners
+        keypoints, descriptors = _orb(ORB_FAST_LOW).detectAndCompute(grey, None)
+    points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    check = CHECK_SIDE / SIDE
+    small = cv2.resize(grey, (max(1, round(size[0] * check)), max(1, round(size[1] * check))),
+                       interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (3, 3), 0)
+    tiny = array[::4, ::4].astype(np.float32)
+    chroma = float(np.mean(np.abs(tiny[..., 0] - tiny[..., 1]) + np.abs(tiny[..., 1] - tiny[..., 2])))
+    return Features(pixels or img.size, size, points, descriptors, small, chroma)
+
+
+_detectors = threading.local()
+
+
+def _orb(fast_threshold: int):
+    # One detector per thread: an OpenCV detector must not be used by two threads at once.
+    cache = _detectors.__dict__
+    if fast_threshold not in cache:
+        cache[fast_threshold] = cv2.ORB_create(ORB_FEATURES, fastThreshold=fast_threshold)
+    return cache[fast_threshold]
+
+
+def verify(a: Features, b: Features, mirrored_b: Callable[[], Features]) -> Match | None:
+    """Whether b shows the same picture as a (tried as is, then mirrored); the relation when it does."""
+    found = _aligned(a, b)
+    mirrored = False
+    if found is None:
+        found = _aligned(a, mirrored_b())
+        mirrored = True
+    if found is None:
+        return None
+    homography, inliers, agreement, b_used = found
+    if mirrored:
+        return Match("mirrored", True, agreement, inliers)
+    relation, swapped = _relation(a, b_used, homography, agreement)
+    return Match(relation, swapped, agreement, inliers)
+
+
+def _aligned(a: Features, b: Features):
+    """(homography from b to a, inliers, agreement, b) when b's keypoints map onto a's and the pixels agree."""
+    if a.descriptors is None or b.descriptors is None or len(a.points) < MIN_INLIERS or len(b.points) < MIN_INLIERS:
+        return None
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(b.descriptors, a.descriptors, k=2)
+    good = [m for m, *rest in (p for p in pairs if p) if not rest or m.distance < RATIO * rest[0].distance]
+    if len(good) < MIN_INLIERS:
+        return None
+    source = b.points[[m.queryIdx for m in good]]
+    target = a.points[[m.trainIdx for m in good]]
+    homography, mask = cv2.findHomography(source, target, cv2.RANSAC, RANSAC_PIXELS)
+    if homography is None:
+        return None
+    inliers = int(mask.sum())
+    if inliers < MIN_INLIERS or inliers < MIN_INLIER_SHARE * len(good) or not _plausible(homography):
+        return None
+    agreement = _agreement(a, b, homography)
+    if agreement < MIN_AGREEMENT:
+        return None
+    return homography, inliers, agreement, b
+
+
+def _plausible(h: np.ndarray) -> bool:
+    """A copy is scaled, shifted and perhaps slightly skewed, never folded or strongly tilted."""
+    affine = h[:2, :2] / h[2, 2]
+    det = np.linalg.det(affine)
+    return det > 0.01 and abs(h[2, 0] / h[2, 2]) < 1e-3 and abs(h[2, 1] / h[2, 2]) < 1e-3 \
+        and np.linalg.cond(affine) < 3
+
+
+def _check_homography(a: Features, b: Features, h: np.ndarray) -> np.ndarray:
+    """The homography from b's check image to a's."""
+    to_a = np.diag([a.grey.shape[1] / a.size[0], a.grey.shape[0] / a.size[1], 1.0])
+    from_b = np.diag([b.size[0] / b.grey.shape[1], b.size[1] / b.grey.shape[0], 1.0])
+    return to_a @ h @ from_b
+
+
+def _overlap(a: Features, b: Features, h: np.ndarray):
+    """b's check image warped into a's frame, and the mask of a's pixels it covers."""
+    hc = _check_homography(a, b, h)
+    source = b.grey
+    shrink = np.sqrt(abs(np.linalg.det(hc[:2, :2])))
+    if shrink < 0.9:  # b is larger there than in a: average its pixels down first, as a's were
+        source = cv2.resize(b.grey, (max(1, round(b.grey.shape[1] * shrink)), max(1, round(b.grey.shape[0] * shrink))),
+                            interpolation=cv2.INTER_AREA)
+        hc = hc @ np.diag([b.grey.shape[1] / source.shape[1], b.grey.shape[0] / source.shape[0], 1.0])
+    shape = (a.grey.shape[1], a.grey.shape[0])
+    warped = cv2.warpPerspective(source.astype(np.float32), hc, shape, flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.ones_like(source), hc, shape, flags=cv2.INTER_NEAREST)
+    # Leave out the seam, where interpolation mixes in the outside.
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
+    return warped, mask
+
+
+def _agreement(a: Features, b: Features, h: np.ndarray) -> float:
+    """The share of the overlap's detailed pixels where the aligned grey levels agree, brightness
+    offsets aside: near 1 for the same picture (a caption or text takes a corner), lower for a distinct
+    photo, whose other depths and moved things the homography does not align. Flat areas (sky, a
+    border) agree in any two pictures, so they are left out."""
+    warped, mask = _overlap(a, b, h)
+    if mask.sum() < 0.05 * mask.size:
+        return 0.0
+    detailed = mask & ((_gradient(a.grey) > DETAIL) | (_gradient(warped) > DETAIL))
+    if detailed.sum() < 0.02 * mask.size:
+        detailed = mask
+    agree = np.zeros(mask.shape, bool)
+    agree[detailed] = _normalised_difference(a.grey, warped, mask, detailed) < AGREE
+    return _tiles_agreeing(agree, detailed)
+
+
+def _tiles_agreeing(agree: np.ndarray, detailed: np.ndarray) -> float:
+    """The share of the detailed tiles (a TILES x TILES grid) whose pixels mostly agree. Counting tiles,
+    not pixels, forgives a caption (it spoils the tiles of one band) and not a photo taken from another
+    place (its parallax spoils tiles all over)."""
+    rows = np.array_split(np.arange(agree.shape[0]), TILES)
+    cols = np.array_split(np.arange(agree.shape[1]), TILES)
+    shares = []
+    for r in rows:
+        for c in cols:
+            cell = np.ix_(r, c)
+            count = detailed[cell].sum()
+            if count >= 0.1 * len(r) * len(c):
+                shares.append(agree[cell].sum() / count)
+    return float(np.mean(np.array(shares) >= TILE_AGREEMENT)) if shares else 0.0
+
+
+def _gradient(grey: np.ndarray) -> np.ndarray:
+    grey = grey.astype(np.float32)
+    return np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+
+
+def _normalised_difference(x: np.ndarray, y: np.ndarray, mask: np.ndarray,
+                           where: np.ndarray | None = None) -> np.ndarray:
+    """|x - y| at the pixels `where` (all of the mask by default), less the two pictures' typical
+    brightness offset over the mask, in units of x's spread there. The offset is a median, so a caption
+    bar over a sixth of the picture does not move it."""
+    xs, ys = x[mask].astype(np.float32), y[mask].astype(np.float32)
+    offset, spread = np.median(xs - ys), xs.std() + 2.0
+    where = mask if where is None else where
+    return np.abs(x[where].astype(np.float32) - y[where].astype(np.float32) - offset) / spread
+
+
+def _relation(a: Features, b: Features, h: np.ndarray, agreement: float) -> tuple[str, bool]:
+    """The edit relating b to a (b aligned onto a by h): (relation, swapped) where swapped means it reads
+    "b <relation> a"."""
+    inv = np.linalg.inv(h)
+    cover_a = _shown(a.size, b.size, inv)   # share of a's frame that b shows
+    cover_b = _shown(b.size, a.size, h)     # share of b's frame that a shows
+    if cover_a < CONTAINED and cover_b >= CONTAINED:   # b lies inside a
+        return ("bordered", False) if _plain_outside(a, b, h) else ("crop of", True)
+    if cover_b < CONTAINED and cover_a >= CONTAINED:   # a lies inside b
+        return ("bordered", True) if _plain_outside(b, a, inv) else ("crop of", False)
+    if cover_a < CONTAINED and cover_b < CONTAINED:    # each shows a part of the other
+        return "crop of", a.pixels[0] * a.pixels[1] > b.pixels[0] * b.pixels[1]
+    if a.chroma < GREY_CHROMA <= COLOUR_CHROMA < b.chroma:
+        return "greyscale", False
+    if b.chroma < GREY_CHROMA <= COLOUR_CHROMA < a.chroma:
+        return "greyscale", True
+    if agreement < 0.97:
+        overlay = _overlaid(a, b, h)
+        if overlay is not None:
+            return "overlay", overlay
+    area_a, area_b = a.pixels[0] * a.pixels[1], b.pixels[0] * b.pixels[1]
+    if min(area_a, area_b) < 0.8 * max(area_a, area_b):
+        return "resized", area_b < area_a
+    return "same", False
+
+
+def _rect(size: tuple[int, int]) -> np.ndarray:
+    w, h = size
+    return np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+
+
+_GRID = (np.stack(np.meshgrid(np.linspace(0.02, 0.98, 25), np.linspace(0.02, 0.98, 25)), -1)
+         .reshape(-1, 2).astype(np.float32))
+
+
+def _shown(frame: tuple[int, int], other: tuple[int, int], h: np.ndarray) -> float:
+    """The share of `frame` that `other` shows, h mapping frame's points into other's: counted on a grid
+    of points, which, unlike polygon clipping, is not upset by edges that coincide."""
+    points = cv2.perspectiveTransform((_GRID * np.float32(frame))[None], h)[0]
+    inside = (points[:, 0] >= 0) & (points[:, 0] <= other[0]) & (points[:, 1] >= 0) & (points[:, 1] <= other[1])
+    return float(inside.mean())
+
+
+def _plain_outside(outer: Features, inner: Features, h: np.ndarray) -> bool:
+    """Whether the part of `outer` that `inner` (aligned by h, inner -> outer) does not show is a plain
+    frame: then outer is inner with a border added, not inner's surroundings."""
+    _, mask = _overlap(outer, inner, h)
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    outside = outer.grey[~grown].astype(np.float32)
+    # A share, not a spread: JPEG ringing along the picture's edge must not hide a plain border.
+    return outside.size > 0 and float(np.mean(np.abs(outside - np.median(outside)) < UNIFORM)) > 0.9
+
+
+def _overlaid(a: Features, b: Features, h: np.ndarray) -> bool | None:
+    """Whether a (False) or b (True) carries a caption or text over the shared picture: a compact region
+    where the two disagree, busier in the one that has it. None when the disagreement is scattered."""
+    warped, mask = _overlap(a, b, h)
+    diff = np.zeros(a.grey.shape, np.float32)
+    diff[mask] = _normalised_difference(a.grey, warped, mask)
+    region = cv2.morphologyEx((diff > AGREE).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    if region.sum() < 0.02 * mask.sum():
+        return None
+    busy_a = _busyness(a.grey, region)
+    busy_b = _busyness(np.where(mask, warped, 0), region)
+    return busy_b > busy_a
+
+
+def _busyness(grey: np.ndarray, region: np.ndarray) -> float:
+    edges = np.abs(cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F))
+    return float(edges[region > 0].mean())
