@@ -20,9 +20,10 @@ from .store.oplog import OpLog
 from .store.query import Querying
 from .store.vectors import Vectors
 from .store.views import Views
+from .vectors.embed import Embedding
 
 
-class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchange,
+class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchange, Embedding,
               Similarity, Clustering, Suggestions):
     """An imagier project file. Open one with `imagier.open(path)`."""
 

@@ -90,7 +90,8 @@ class Clustering:
                       "filter": filter, "parent": parent}
         clusters = ClusterList(self._describe_clusters(index, vectors, labels, contents, files))
         if save_as is not None:
-            provenance["property"] = self._save_clusters(save_as, parent, clusters, provenance)
+            provenance["property"] = save_as
+            self._save_clusters(save_as, parent, clusters, provenance)
         clusters.provenance = provenance
         return clusters
 
@@ -136,7 +137,7 @@ class Clustering:
         found.sort(key=lambda c: (c["noise"], -c["size"], -c["score"]))
         return [{"cluster": 0 if c["noise"] else number, **c} for number, c in enumerate(found, 1)]
 
-    def _save_clusters(self, save_as: str, parent: str | None, clusters: list[dict], provenance: dict) -> str:
+    def _save_clusters(self, save_as: str, parent: str | None, clusters: list[dict], provenance: dict) -> None:
         label = f"save {len(clusters)} clusters as {save_as}" + (f" under {parent}" if parent else "")
         with self.oplog.record("cluster", label, provenance):
             try:
@@ -161,7 +162,6 @@ class Clustering:
             else:
                 for c in clusters:
                     self.add_values(prop["id"], c["ids"], [c["tag"]])
-        return prop["name"]
 
 
 def _kmeans(vectors: np.ndarray, k: int) -> np.ndarray:

@@ -72,11 +72,13 @@ def main():
 @click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--workers", type=click.IntRange(1, 64), help="decoding processes (default: one per core)")
 @click.option("--store-originals", is_flag=True, help="also keep the original files inside the project, to share it")
-def import_(project: Project, as_json: bool, folders, workers, store_originals):
+@click.option("--no-embed", is_flag=True, help="do not compute the images' vectors after importing")
+@click.option("--model", help="the embedder to run after importing (default: the project's default vector type)")
+def import_(project: Project, as_json: bool, folders, workers, store_originals, no_embed, model):
     """Import the images of FOLDERS (recursively) into PROJECT, creating it when missing.
 
     Re-importing adds only new files and reports moved, changed and missing ones; an interrupted
-    import resumes where it stopped."""
+    import resumes where it stopped. Then the new images are embedded (see `imagier embed`)."""
     progress = None if as_json or not sys.stderr.isatty() else _progress_bar()
     try:
         report = project.import_folders(list(folders), workers=workers, store_originals=store_originals,
@@ -90,17 +92,21 @@ def import_(project: Project, as_json: bool, folders, workers, store_originals):
     lines += [f"  moved: {m['from']} -> {m['to']}" for m in report.get("moved", [])]
     lines += [f"  changed: {p}" for p in report.get("changed", [])]
     lines += [f"  missing: {p}" for p in report.get("missing", [])]
+    if not no_embed:
+        from .embedding import embed_summary, run_embed
+        report["embedding"] = run_embed(project, model, as_json)
+        lines.append(embed_summary(report["embedding"]))
     _emit(as_json, report, "\n".join(lines))
 
 
 class _progress_bar:
     """A terminal progress bar fed by the importer's progress callback."""
 
-    def __init__(self):
+    def __init__(self, description: str = "importing"):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
         self._progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                                   TimeRemainingColumn(), transient=True)
-        self._task = self._progress.add_task("importing", total=None)
+        self._task = self._progress.add_task(description, total=None)
         self._progress.start()
 
     def __call__(self, event: dict) -> None:
@@ -388,4 +394,5 @@ def demo(folder, port, no_serve, as_json):
 
 
 # The commands of other areas register themselves on `main` when imported (one line per module):
+from . import embedding  # noqa: E402,F401
 from . import analysis  # noqa: E402,F401

@@ -1,0 +1,187 @@
+"""Clustering: k-means and HDBSCAN on any set of the real photographs, every image once, cohesion,
+saving as (hierarchical) tags in one undoable operation with provenance, errors, CLI and HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from imagier.cli import main
+from imagier.errors import Conflict, InvalidInput, NotFound
+from imagier.server.app import create_app
+
+from test_similarity import HIST, embedded, fid, names  # noqa: F401  (embedded is a fixture)
+
+TWINS = [{"2019/coffee.jpg", "formats/coffee.webp"}, {"2021/camera.jpg", "formats/camera.png"},
+         {"summer/hubble.jpg", "formats/hubble.heic"}, {"2020/chelsea.jpg", "formats/chelsea.gif"},
+         {"2019/astronaut.jpg", "copies/astronaut-copy.jpg", "formats/astronaut.tiff"}]
+
+
+def as_sets(clusters) -> list[set[str]]:
+    return [set(names([{"path": p} for p in c["paths"]])) for c in clusters]
+
+
+def assert_partition(project, clusters, ids) -> None:
+    listed = [i for c in clusters for i in c["ids"]]
+    assert sorted(listed) == sorted(ids)  # every input image exactly once
+    for c in clusters:
+        assert [f["path"] for f in project.files(c["ids"])] == c["paths"] and c["size"] == len(c["ids"])
+
+
+def test_kmeans_keeps_each_photo_with_its_other_formats(embedded):
+    clusters = embedded.cluster(k=6)
+    assert len(clusters) == 6 and [c["cluster"] for c in clusters] == [1, 2, 3, 4, 5, 6]
+    assert_partition(embedded, clusters, embedded.query_ids())
+    for twins in TWINS:  # a photo and its re-encodings are one picture to the model
+        assert sum(twins <= s for s in as_sets(clusters)) == 1, twins
+    assert [c["size"] for c in clusters] == sorted((c["size"] for c in clusters), reverse=True)
+    assert all(0 <= c["score"] <= 1 for c in clusters)
+
+
+def test_members_are_ordered_by_distance_to_the_centre_and_cohesion_is_the_mean_pair(embedded):
+    clusters = embedded.cluster(k=2, vector_type=HIST)
+    matrix = embedded.matrix(HIST)
+    for c in clusters:
+        contents = list(dict.fromkeys(f["content_id"] for f in embedded.files(c["ids"])))
+        rows = matrix.rows[matrix.index_of(contents)]
+        centre = rows.mean(axis=0)
+        assert (np.diff(rows @ centre) <= 1e-6).all()
+        pairs = rows @ rows.T
+        mean_pair = (pairs.sum() - np.trace(pairs)) / (len(rows) * (len(rows) - 1)) if len(rows) > 1 else 1.0
+        assert c["similarity"] == pytest.approx(mean_pair, abs=1e-5)
+        assert c["score"] == pytest.approx(embedded.explain_similarity(float(mean_pair), HIST)["score"], abs=1e-6) \
+            or len(rows) == 1
+
+
+def test_k_is_chosen_automatically(embedded):
+    clusters = embedded.cluster()
+    assert 2 <= len(clusters) <= 3  # from 2 to sqrt(14 contents)
+    assert clusters.provenance["k_chosen"] == "best silhouette" and clusters.provenance["k"] == len(clusters)
+    assert_partition(embedded, clusters, embedded.query_ids())
+
+
+def test_hdbscan_pairs_the_twins_and_groups_the_rest_as_noise(embedded):
+    clusters = embedded.cluster(method="hdbscan")
+    assert_partition(embedded, clusters, embedded.query_ids())
+    sets = as_sets(clusters)
+    for twins in TWINS[:4]:
+        assert twins in sets or any(twins <= s for s in sets), twins
+    noise = [c for c in clusters if c["noise"]]
+    assert len(noise) <= 1 and (not noise or (clusters[-1]["noise"] and clusters[-1]["cluster"] == 0))
+    assert clusters.provenance["algorithm"] == "hdbscan" and clusters.provenance["min_cluster_size"] == 2
+
+
+def test_a_filter_a_group_and_a_cluster_can_be_clustered(embedded):
+    formats = {"property": "folder", "op": "contains", "value": "formats"}
+    wanted = embedded.query_ids(formats)
+    clusters = embedded.cluster(formats, k=2)
+    assert_partition(embedded, clusters, wanted)
+    group = [fid(embedded, "2019/coffee.jpg"), fid(embedded, "formats/coffee.webp"), fid(embedded, "retina.jpg")]
+    assert_partition(embedded, embedded.cluster(ids=group, k=2), group)
+    first = embedded.cluster(k=2)[0]
+    sub = embedded.cluster(ids=first["ids"], k=2)
+    assert_partition(embedded, sub, first["ids"])
+
+
+def test_saving_clusters_is_one_undoable_operation_with_provenance(embedded, state_of):
+    before = state_of(embedded)
+    clusters = embedded.cluster(k=3, save_as="clusters")
+    assert [c["tag"] for c in clusters] == ["cluster 1", "cluster 2", "cluster 3"]
+    for c in clusters:
+        assert {i: v["clusters"] for i, v in embedded.values(c["ids"], ["clusters"]).items()} == \
+            {i: c["tag"] for i in c["ids"]}
+    op = embedded.history(1)[0]
+    assert op["kind"] == "cluster" and op["params"]["algorithm"] == "kmeans" and op["params"]["k"] == 3
+    assert op["params"]["vector_type"] == "efficientnet-lite0" and op["params"]["vector_type_version"] == 1
+    assert clusters.provenance == {**op["params"], "filter": None, "parent": None}
+    embedded.undo()
+    assert state_of(embedded) == {**before, "ops": state_of(embedded)["ops"]}
+    with pytest.raises(NotFound):
+        embedded.property("clusters")
+
+
+def test_sub_clusters_are_child_tags_of_their_cluster(embedded):
+    top = embedded.cluster(k=2, save_as="clusters")
+    biggest = top[0]
+    sub = embedded.cluster(k=2, save_as="clusters", parent="cluster 1")
+    assert_partition(embedded, sub, biggest["ids"])
+    parent_id = embedded.tag("clusters", "cluster 1")["id"]
+    assert [c["tag"] for c in sub] == ["cluster 1.1", "cluster 1.2"]
+    assert all(embedded.tag("clusters", c["tag"])["parents"] == [parent_id] for c in sub)
+    # the images of a sub-cluster still match their parent cluster through the tag tree
+    assert sorted(embedded.query_ids({"property": "clusters", "op": "eq", "value": "cluster 1"})) == \
+        sorted(biggest["ids"])
+    with pytest.raises(Conflict, match="already has tags cluster 1"):
+        embedded.cluster(k=2, save_as="clusters")
+
+
+def test_a_multi_tag_property_keeps_its_other_tags(embedded):
+    embedded.create_property("themes", "multi-tag")
+    every = embedded.query_ids()
+    embedded.set_values("themes", every, ["photo"])
+    clusters = embedded.cluster(k=2, save_as="themes")
+    for c in clusters:
+        assert all(v["themes"] == sorted(["photo", c["tag"]]) for v in embedded.values(c["ids"], ["themes"]).values())
+
+
+def test_bad_requests_are_refused_and_change_nothing(embedded, imported, state_of):
+    before = state_of(embedded)
+    with pytest.raises(InvalidInput, match="nothing to cluster"):
+        embedded.cluster({"property": "format", "op": "eq", "value": "JPEG2000"})
+    with pytest.raises(InvalidInput, match="cannot make 20 clusters of 14 distinct"):
+        embedded.cluster(k=20)
+    with pytest.raises(InvalidInput, match="unknown clustering method 'dbscan'"):
+        embedded.cluster(method="dbscan")
+    with pytest.raises(InvalidInput, match="HDBSCAN finds its own number"):
+        embedded.cluster(method="hdbscan", k=3)
+    with pytest.raises(InvalidInput, match="k must be an integer"):
+        embedded.cluster(k=0)
+    with pytest.raises(NotFound, match="no image with id 999"):
+        embedded.cluster(ids=[1, 999], k=1)
+    embedded.create_property("note", "text")
+    before = state_of(embedded)
+    with pytest.raises(InvalidInput, match="saved as tags, but 'note' is a text property"):
+        embedded.cluster(k=2, save_as="note")
+    with pytest.raises(InvalidInput, match="give save_as too"):
+        embedded.cluster(k=2, parent="cluster 1")
+    assert state_of(embedded) == before
+    with pytest.raises(NotFound, match="no vectors yet"):
+        imported.cluster(k=2)
+
+
+def test_cli_cluster(embedded):
+    path = str(embedded.path)
+    embedded.close()
+    result = CliRunner().invoke(main, ["cluster", path, "--k", "3", "--json", "--save-as", "groups"])
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.output)
+    paths = [p for i in items for p in i["paths"]]
+    assert len(items) == 3 and len(paths) == len(set(paths)) == 15
+    assert [i["cluster"] for i in items] == [1, 2, 3] and all("score" in i for i in items)
+    noisy = CliRunner().invoke(main, ["cluster", path, "--method", "hdbscan", "--json"])
+    assert noisy.exit_code == 0 and sum(len(i["paths"]) for i in json.loads(noisy.output)) == 15
+    bad = CliRunner().invoke(main, ["cluster", path, "--k", "99", "--json"])
+    assert bad.exit_code == 1 and "cannot make 99 clusters" in json.loads(bad.output)["message"]
+
+
+def test_http_cluster_runs_as_a_job(embedded):
+    client = TestClient(create_app(embedded), base_url="http://127.0.0.1")
+    started = client.post("/api/cluster", json={"k": 2, "save_as": "web"})
+    assert started.status_code == 202
+    job = started.json()["job"]
+    for _ in range(200):
+        snapshot = client.get(f"/api/jobs/{job}").json()
+        if snapshot["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert snapshot["state"] == "done", snapshot
+    result = snapshot["result"]
+    assert len(result["clusters"]) == 2 and result["provenance"]["property"] == "web"
+    assert sum(c["size"] for c in result["clusters"]) == 15
+    assert client.post("/api/cluster", json={"method": "spectral"}).status_code == 422
