@@ -24,7 +24,7 @@ def as_json(*args, ok=True):
 @pytest.fixture
 def project_path(tmp_path, photo_dir):
     path = tmp_path / "corpus.imagier"
-    report = as_json("import", path, photo_dir)
+    report = as_json("import", path, photo_dir, "--no-embed")
     assert report["added"] == 15 and report["failed"] == [] and report["total"] == 15
     return path
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import Conflict, InvalidInput, NotFound
 from .oplog import now
+from .types import PALETTE
 
 DTYPES = {"float32": np.dtype("<f4"), "float16": np.dtype("<f2"), "bits": np.dtype("u1")}
 METRICS = ("cosine", "hamming")
@@ -135,6 +136,58 @@ class Vectors:
         return [r[0] for r in self.db.reader.execute(
             "SELECT c.id FROM contents c WHERE NOT EXISTS "
             "(SELECT 1 FROM vectors v WHERE v.type_id = ? AND v.content_id = c.id) ORDER BY c.id", (vtype["id"],))]
+
+    def vectors_of(self, name: str, content_ids) -> np.ndarray:
+        """The vectors of these contents as stored (not normalised), in the order asked; a content without
+        one is a NotFound."""
+        vtype = self.vector_type(name)
+        content_ids = [int(c) for c in content_ids]
+        found = dict(self.db.reader.execute(
+            "SELECT v.content_id, v.data FROM json_each(?) s JOIN vectors v ON v.type_id = ? AND v.content_id = s.value",
+            (json.dumps(content_ids), vtype["id"])).fetchall())
+        missing = [c for c in content_ids if c not in found]
+        if missing:
+            raise NotFound(f"{name}: no vector yet for content {', '.join(map(str, missing[:10]))}"
+                           " (run `imagier embed`)", vector_type=name, contents=missing[:100])
+        width = (vtype["dim"] + 7) // 8 if vtype["dtype"] == "bits" else vtype["dim"]
+        return np.frombuffer(b"".join(found[c] for c in content_ids),
+                             dtype=DTYPES[vtype["dtype"]]).reshape(len(content_ids), width)
+
+    def thumbnails_of(self, content_ids) -> dict[int, bytes]:
+        """The JPEG thumbnails of these contents in one query: {content id: bytes} (absent when missing)."""
+        return dict(self.db.reader.execute(
+            "SELECT t.content_id, t.data FROM json_each(?) s JOIN thumbnails t ON t.content_id = s.value",
+            (json.dumps([int(c) for c in content_ids]),)).fetchall())
+
+    def write_machine_tags(self, property_name: str, tags: dict[int, list[str]]) -> None:
+        """Replace the tags of these contents in a per-content multi-tag property made by a model (the
+        `labels` of an embedder): {content id: [tag names]}. Creates the property and tags as needed.
+
+        Machine-made values are derived data, recomputed by the next embedding, so this write is NOT in
+        the undo log (a log entry per batch of a 500,000-image corpus would bury the user's own steps).
+        It joins the caller's transaction when there is one, so vectors and their labels land together."""
+        with self.db.write() as conn:
+            row = conn.execute("SELECT id, type, scope FROM properties WHERE name = ?", (property_name,)).fetchone()
+            if row is None:
+                position = conn.execute("SELECT coalesce(max(position), 0) + 1 FROM properties").fetchone()[0]
+                conn.execute("INSERT INTO properties(name, type, scope, position) VALUES (?, 'multi-tag', 'content', ?)",
+                             (property_name, position))
+                prop_id = conn.last_insert_rowid()
+            elif tuple(row[1:]) != ("multi-tag", "content"):
+                raise Conflict(f"the project has a property {property_name!r} of its own ({row[1]}, per {row[2]}), "
+                               f"so the model's labels cannot be written; rename that property first",
+                               property=property_name)
+            else:
+                prop_id = row[0]
+            known = dict(conn.execute("SELECT name, id FROM tags WHERE property_id = ?", (prop_id,)).fetchall())
+            for name in sorted({n for names in tags.values() for n in names} - set(known)):
+                conn.execute("INSERT INTO tags(property_id, name, colour) VALUES (?, ?, ?)",
+                             (prop_id, name, PALETTE[len(known) % len(PALETTE)]))
+                known[name] = conn.last_insert_rowid()
+            conn.execute("DELETE FROM tag_values WHERE property_id = ? AND target_id IN (SELECT value FROM json_each(?))",
+                         (prop_id, json.dumps([int(c) for c in tags])))
+            conn.executemany("INSERT INTO tag_values(property_id, target_id, tag_id) VALUES (?, ?, ?)",
+                             [(prop_id, int(c), known[n]) for c, names in tags.items() for n in dict.fromkeys(names)])
 
     def matrix(self, name: str | None = None) -> Matrix:
         """The vectors of a type (the default one when None) as one in-memory matrix, kept while unchanged."""

@@ -25,6 +25,9 @@ class ImportRequest(Body):
     folders: list[str] = Field(..., min_length=1, description="folders on the server's machine, imported recursively")
     store_originals: bool = Field(False, description="keep the original files inside the project, for sharing")
     workers: int | None = Field(None, ge=1, le=64)
+    embed: bool = Field(True, description="then embed the new images (as `imagier import` does)")
+    model: str | None = Field(None, description="the embedder to run after importing (default: the project's "
+                                                "default vector type, else efficientnet-lite0)")
 
 
 @router.post("/imports", status_code=202, summary="Start importing folders in the background; returns the job id")
@@ -32,8 +35,11 @@ def start_import(project: ProjectDep, runner: RunnerDep, body: ImportRequest) ->
     resolve_roots(body.folders)  # a missing folder is a 400 now rather than a failed job later
 
     def run(progress, cancel):
-        return project.import_folders(body.folders, workers=body.workers, store_originals=body.store_originals,
-                                      progress=progress, cancel=cancel)
+        report = project.import_folders(body.folders, workers=body.workers, store_originals=body.store_originals,
+                                        progress=progress, cancel=cancel)
+        if body.embed and not cancel.is_set():  # its progress events name the model, the import's do not
+            report["embedding"] = project.embed(body.model, progress=progress, cancel=cancel)
+        return report
 
     return {"job": runner.start("import", run, params=body.model_dump()).id}
 

@@ -1,0 +1,52 @@
+"""`imagier embed` and `imagier vectors`: computing vectors and choosing the default vector type."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import _emit, _progress_bar, command, main
+from ..project import Project
+
+
+def run_embed(project: Project, model: str | None, as_json: bool) -> dict:
+    """Embed with a progress bar on a terminal (shared by `embed` and `import`)."""
+    progress = None if as_json or not sys.stderr.isatty() else _progress_bar("embedding")
+    try:
+        return project.embed(model, progress=progress)
+    finally:
+        if progress:
+            progress.close()
+
+
+def embed_summary(report: dict) -> str:
+    return "\n".join([f"embedded {report['embedded']} images with {report['model']}; "
+                      f"{report['total']} have its vectors"]
+                     + [f"  failed: content {f['content']}: {f['error']}" for f in report["failed"]])
+
+
+@command(main)
+@click.option("--model", help="the embedder (default: the project's default vector type, else efficientnet-lite0); "
+                              "see `imagier vectors`")
+def embed(project: Project, as_json: bool, model):
+    """Compute the vectors of every image of PROJECT that has none yet for the model.
+
+    Interrupted runs resume where they stopped; images imported later are embedded by the next run.
+    EfficientNet-Lite0 also writes the automatic `labels` property (ImageNet classes)."""
+    report = run_embed(project, model, as_json)
+    _emit(as_json, report, embed_summary(report))
+
+
+@command(main)
+@click.option("--default", "default", help="make this vector type the default one")
+def vectors(project: Project, as_json: bool, default):
+    """List the vector types of PROJECT (and the models available), or choose the default one."""
+    from ..vectors.registry import names
+    if default:
+        project.set_default_vector_type(default)
+    types = project.vector_types()
+    data = {"types": types, "models": names()}
+    lines = [f"{'*' if t['default'] else ' '} {t['name']}\t{t['dim']} {t['dtype']}\t{t['metric']}\t{t['count']} images"
+             for t in types] or ["no vectors yet: run `imagier embed`"]
+    _emit(as_json, data, "\n".join(lines + [f"models: {', '.join(data['models'])}"]))

@@ -1,0 +1,48 @@
+"""Vector types and the embedding job (progress through the jobs' server-sent events)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from ...vectors.registry import get_embedder, names
+from . import Body, ProjectDep, RunnerDep
+
+router = APIRouter(prefix="/api", tags=["vectors"])
+
+
+class EmbedRequest(Body):
+    model: str | None = Field(None, description="the embedder (default: the project's default vector type, "
+                                                "else efficientnet-lite0)")
+    batch_size: int = Field(32, ge=1, le=1024)
+
+
+class DefaultRequest(Body):
+    name: str = Field(..., description="the vector type similarity, clustering and duplicates use by default")
+
+
+@router.get("/vector-types", summary="The project's vector types: model, dimension, count, which is the default")
+def vector_types(project: ProjectDep) -> list[dict]:
+    return project.vector_types()
+
+
+@router.get("/models", summary="The embedders this imagier can run (each makes a vector type of its name)")
+def models() -> list[str]:
+    return names()
+
+
+@router.put("/vector-types/default", summary="Choose the default vector type")
+def set_default(project: ProjectDep, body: DefaultRequest) -> dict:
+    return project.set_default_vector_type(body.name)
+
+
+@router.post("/embed", status_code=202, summary="Embed every image that lacks vectors of a model, in the "
+                                                  "background; returns the job id")
+def start_embed(project: ProjectDep, runner: RunnerDep, body: EmbedRequest) -> dict:
+    model = body.model or project.default_model()
+    get_embedder(model)  # an unknown model is a 400 now rather than a failed job later
+
+    def run(progress, cancel):
+        return project.embed(model, batch_size=body.batch_size, progress=progress, cancel=cancel)
+
+    return {"job": runner.start("embed", run, params={"model": model, "batch_size": body.batch_size}).id}

@@ -1,0 +1,95 @@
+"""The embedding job: compute the vectors of every content that lacks them, batch by batch.
+
+Every model input is made from the thumbnail the import stored (one decode of each original, ever).
+Each batch is committed with its labels, so a run that is killed keeps what it did and the next run
+(of the same model) starts where it stopped; images imported later are embedded the same way.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from typing import Callable
+
+from PIL import Image
+
+from ..errors import InvalidInput, NotFound
+from .registry import get_embedder
+
+LABELS_PROPERTY = "labels"
+# The offline model, always available (its weights ship in a dependency); imported only when used.
+DEFAULT_MODEL = "efficientnet-lite0"
+
+
+class Embedding:
+    """Mixed into Project; expects the Vectors and Files mixins and `self.oplog`."""
+
+    def default_model(self) -> str:
+        """The model `embed` uses when none is named: the project's default vector type, else the offline
+        EfficientNet-Lite0."""
+        try:
+            return self.vector_type()["name"]
+        except NotFound:
+            return DEFAULT_MODEL
+
+    def embed(self, model: str | None = None, *, batch_size: int = 32,
+              progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None) -> dict:
+        """Compute the vectors of `model` (the default one when None) for every image that has none yet.
+
+        Creates the vector type when missing (the first one becomes the default). Commits every batch, so
+        an interrupted run resumes where it stopped; `cancel` stops it between batches. Models with labels
+        (EfficientNet-Lite0: ImageNet classes) also write the `labels` property, outside the undo log.
+        Returns {"model", "embedded": vectors computed now, "total": images with a vector of the type,
+        "failed": [{"content", "error"}]}; progress gets {"done", "total", "model"}.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidInput(f"batch_size must be a positive integer, not {batch_size!r}")
+        embedder = get_embedder(model or self.default_model())
+        if embedder.makes_labels:  # a property of the user's in the way is refused before anything is written
+            self.write_machine_tags(LABELS_PROPERTY, {})
+        self.create_vector_type(embedder.name, embedder.model, embedder.dim, params=embedder.params,
+                                dtype=embedder.dtype, metric=embedder.metric)
+        todo = self.contents_without_vectors(embedder.name)
+        total = self.content_count()
+        done, embedded, failed = total - len(todo), 0, []
+
+        def report() -> None:
+            if progress is not None:
+                progress({"done": done, "total": total, "model": embedder.name})
+
+        report()
+        for start in range(0, len(todo), batch_size):
+            if cancel is not None and cancel.is_set():
+                break
+            batch = todo[start:start + batch_size]
+            thumbnails = self.thumbnails_of(batch)
+            ids, images = [], []
+            for content_id in batch:
+                try:
+                    images.append(_decode(thumbnails[content_id]))
+                    ids.append(content_id)
+                except KeyError:
+                    failed.append({"content": content_id, "error": "it has no thumbnail"})
+                except (OSError, ValueError, Image.DecompressionBombError) as e:
+                    failed.append({"content": content_id, "error": f"its thumbnail cannot be decoded: {e}"})
+            if images:
+                rows = embedder.embed(images)
+                labels = embedder.labels(rows)
+                with self.db.write():  # the vectors and their labels in one transaction
+                    self.put_vectors(embedder.name, ids, rows)
+                    if labels is not None:
+                        self.write_machine_tags(LABELS_PROPERTY, dict(zip(ids, labels)))
+            embedded += len(ids)
+            done += len(batch)
+            report()
+        if embedded:
+            self.oplog.log("embed", f"embed {embedded} images with {embedder.name}",
+                           {"model": embedder.name, "embedded": embedded, "failed": len(failed)})
+        return {"model": embedder.name, "embedded": embedded, "total": total - len(todo) + embedded,
+                "failed": failed}
+
+
+def _decode(jpeg: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(jpeg))
+    image.load()
+    return image

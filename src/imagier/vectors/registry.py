@@ -1,0 +1,82 @@
+"""The embedders a project can use, by name: each makes one kind of vector (a vector type) from images.
+
+An embedder is a class with the attributes below and an `embed` method. Adding one is one call:
+
+    from imagier.vectors.registry import register
+    register("clip-vit-b32", lambda: ClipImageEmbedder())
+
+Built-in embedders are registered in `_register_builtins` at the end of this module (one line each).
+The factory runs only when the embedder is asked for, so registering costs nothing (no model is loaded).
+Names are matched case-insensitively; a project's vector type is named after the embedder that made it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InvalidInput
+
+
+class Embedder:
+    """What every embedder provides. `embed` returns one row per image, ready for `put_vectors`:
+    `dim` floats for float16/float32 types, ceil(dim / 8) packed bytes for "bits" types."""
+
+    name: str  # the vector type's name, e.g. "efficientnet-lite0"
+    model: str  # the model that makes the vectors
+    params: dict = {}  # what else decides the vectors (weights' hash, sizes): recorded with the vector type
+    dim: int
+    dtype: str  # "float32", "float16" or "bits"
+    metric: str  # "cosine" or "hamming"
+    makes_labels = False  # whether `labels` gives labels
+
+
+    def embed(self, images: list[Image.Image]) -> np.ndarray:
+        raise NotImplementedError
+
+    def labels(self, rows: np.ndarray) -> list[list[str]] | None:
+        """Automatic labels for the images of these vectors (the `labels` property), or None if the model
+        gives none."""
+        return None
+
+
+_FACTORIES: dict[str, Callable[[], Embedder]] = {}
+_made: dict[str, Embedder] = {}
+
+
+def register(name: str, factory: Callable[[], Embedder]) -> None:
+    """Make an embedder available under `name` (its vector type's name)."""
+    _FACTORIES[name.lower()] = factory
+    _made.pop(name.lower(), None)
+
+
+def names() -> list[str]:
+    """The registered embedders' names."""
+    _register_builtins()
+    return sorted(_FACTORIES)
+
+
+def get_embedder(name: str) -> Embedder:
+    """The embedder of this name (or of the vector type of this name), made once per process."""
+    _register_builtins()
+    key = name.lower() if isinstance(name, str) else None
+    if key not in _FACTORIES:
+        raise InvalidInput(f"unknown model {name!r}; the models are: {', '.join(names())}", model=name)
+    if key not in _made:
+        _made[key] = _FACTORIES[key]()
+    return _made[key]
+
+
+@functools.cache
+def _register_builtins() -> None:
+    # On first use rather than on import: the embedders' modules import this one for `Embedder`.
+    from . import hashes
+    from .efficientnet import NAME, EfficientNetLite0
+    register(NAME, EfficientNetLite0)
+    register("phash", hashes.PHash)
+    register("colour", hashes.ColourHistogram)
+    register("grey", hashes.GreyLayout)
+
