@@ -21,7 +21,7 @@ from PIL import Image
 
 SIDE = 512          # long side of the image the keypoints are found on
 CHECK_SIDE = 192    # long side of the grey image the aligned pixel check compares
-ORB_FEATURES = 1000
+ORB_FEATURES = 500
 ORB_FAST, ORB_FAST_LOW, FEW_KEYPOINTS = 20, 5, 200   # FAST corner thresholds, and when to use the low one
 RATIO = 0.8         # Lowe's ratio test
 RANSAC_PIXELS = 4.0
@@ -106,7 +106,7 @@ def verify(a: Features, b: Features, mirrored_b: Callable[[], Features]) -> Matc
 
 
 def _aligned(a: Features, b: Features):
-    """(homography from b to a, inliers, agreement, b) when b's keypoints map onto a's and the pixels agree."""
+    """(transform from b to a as a 3 x 3 matrix, inliers, agreement, b) when b's keypoints map onto a's and the pixels agree."""
     if a.descriptors is None or b.descriptors is None or len(a.points) < MIN_INLIERS or len(b.points) < MIN_INLIERS:
         return None
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(b.descriptors, a.descriptors, k=2)
@@ -115,9 +115,14 @@ def _aligned(a: Features, b: Features):
         return None
     source = b.points[[m.queryIdx for m in good]]
     target = a.points[[m.trainIdx for m in good]]
-    homography, mask = cv2.findHomography(source, target, cv2.RANSAC, RANSAC_PIXELS)
-    if homography is None:
+    # A copy is the picture scaled and shifted (a mirror is tried as a picture of its own): a similarity
+    # transform, which RANSAC finds from two-point samples, so a few dozen draws settle even a pair whose
+    # matches are mostly chance, and a distinct photo's planes fit it worse than a general homography.
+    affine, mask = cv2.estimateAffinePartial2D(source, target, method=cv2.RANSAC,
+                                               ransacReprojThreshold=RANSAC_PIXELS, maxIters=500)
+    if affine is None:
         return None
+    homography = np.vstack([affine, [0.0, 0.0, 1.0]])
     inliers = int(mask.sum())
     if inliers < MIN_INLIERS or inliers < MIN_INLIER_SHARE * len(good) or not _plausible(homography):
         return None
