@@ -311,3 +311,13 @@ def test_http_similar_and_calibration(embedded):
     assert client.get("/api/calibration").json()["pairs"] == 91
     assert client.post("/api/similar", json={"query": 999}).status_code == 404
     assert client.post("/api/similar", json={"query": 1, "top_k": 0}).status_code == 422
+
+
+def test_the_benchmark_runs_at_a_small_size():
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_vectors
+    assert bench_vectors.case("exact", 3000)["ms"] > 0
+    assert bench_vectors.case("ann", 5000)["recall"] >= 0.9
+    assert bench_vectors.case("kmeans", 2000)["clusters"] == 100
+    assert bench_vectors.case("calibration", 400)["pairs"] == 400 * 399 // 2

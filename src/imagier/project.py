@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .analysis.clustering import Clustering
+from .analysis.textsearch import TextSearch
 from .analysis.similarity import Similarity
 from .analysis.suggestions import Suggestions
 from .exchange.csvfile import CsvExchange
@@ -24,7 +25,7 @@ from .vectors.embed import Embedding
 
 
 class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchange, Embedding,
-              Similarity, Clustering, Suggestions):
+              Similarity, Clustering, Suggestions, TextSearch):
     """An imagier project file. Open one with `imagier.open(path)`."""
 
     def __init__(self, path: str | Path, create: bool = True):

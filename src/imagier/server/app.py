@@ -24,13 +24,13 @@ from .. import __version__
 from ..errors import ImagierError
 from ..jobs import JobRunner
 from ..project import Project
-from .routes import csv, files, imports, properties, query, values, vectors, views
+from .routes import csv, files, imports, properties, query, search, values, vectors, views
 from .routes import analysis
 from .routes import project as project_routes
 
 TOKEN_COOKIE = "imagier_token"
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (project_routes, properties, values, files, query, views, imports, csv, vectors, analysis)
+ROUTERS = (project_routes, properties, values, files, query, views, imports, csv, vectors, analysis, search)
 
 
 def create_app(project: Project, *, token: str | None = None) -> FastAPI:

@@ -73,10 +73,12 @@ def get_embedder(name: str) -> Embedder:
 @functools.cache
 def _register_builtins() -> None:
     # On first use rather than on import: the embedders' modules import this one for `Embedder`.
-    from . import hashes
+    from . import clip, hashes
     from .efficientnet import NAME, EfficientNetLite0
     register(NAME, EfficientNetLite0)
     register("phash", hashes.PHash)
     register("colour", hashes.ColourHistogram)
     register("grey", hashes.GreyLayout)
+    register(clip.NAME, clip.ClipEmbedder)
+    register(f"{clip.NAME}-int8", lambda: clip.ClipEmbedder(int8=True))
 

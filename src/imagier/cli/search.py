@@ -1,0 +1,22 @@
+"""`imagier search`: the images that best match a text."""
+
+from __future__ import annotations
+
+import click
+
+from . import _emit, _json_option, command, main
+from ..project import Project
+
+
+@command(main)
+@click.argument("text")
+@click.option("--top", "top_k", type=click.IntRange(1), default=50, show_default=True, help="how many images")
+@_json_option("filter")
+@click.option("--vector-type", help="the vector type to search (default: a CLIP one, else the labels search)")
+@click.option("--model-path", type=click.Path(file_okay=False), help="the CLIP model's folder (else "
+              "$IMAGIER_CLIP_PATH, else the model hub)")
+def search(project: Project, as_json: bool, text, top_k, filter, vector_type, model_path):
+    """The images of PROJECT that best match TEXT, best first (among those --filter keeps)."""
+    found = project.search(text, top_k=top_k, filter=filter, vector_type=vector_type, model_path=model_path)
+    _emit(as_json, [{"path": f["path"], "score": f["score"]} for f in found],
+          "\n".join(f"{f['score']:.3f}\t{f['path']}" for f in found) or "no image matches")
