@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .analysis.clustering import Clustering
 from .analysis.textsearch import TextSearch
+from .analysis.duplicates import Duplicates
 from .analysis.similarity import Similarity
 from .analysis.suggestions import Suggestions
 from .exchange.csvfile import CsvExchange
@@ -25,7 +26,7 @@ from .vectors.embed import Embedding
 
 
 class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchange, Embedding,
-              Similarity, Clustering, Suggestions, TextSearch):
+              Similarity, Clustering, Suggestions, TextSearch, Duplicates):
     """An imagier project file. Open one with `imagier.open(path)`."""
 
     def __init__(self, path: str | Path, create: bool = True):

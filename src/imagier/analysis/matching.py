@@ -1,8 +1,8 @@
 """Local-feature verification of a candidate pair of images: ORB keypoints, ratio-tested matches, a RANSAC
-homography, then a pixel check of the two images aligned by it. This tells the same picture under crop,
-caption, resize, recompression, greyscale, mirror or border from a distinct photo of a similar scene (a
-homography fits a few planes of another photo too, but its pixels then disagree), and names the edit
-that relates the two when the geometry and the colours show it.
+similarity transform (scale and shift), then a pixel check of the two images aligned by it. This tells the
+same picture under crop, caption, resize, recompression, greyscale, mirror or border from a distinct
+photo of a similar scene (a transform fits one plane of another photo too, but its pixels then disagree
+tile after tile), and names the edit that relates the two when the geometry and the colours show it.
 
 A pair reads "a <relation> b": a is a "crop of" b, a is b "mirrored", b "bordered", b "greyscale",
 b with an "overlay" (caption, text), b "resized" smaller; "same" when nothing tells them apart but
@@ -267,18 +267,16 @@ def _plain_outside(outer: Features, inner: Features, h: np.ndarray) -> bool:
 
 def _overlaid(a: Features, b: Features, h: np.ndarray) -> bool | None:
     """Whether a (False) or b (True) carries a caption or text over the shared picture: a compact region
-    where the two disagree, busier in the one that has it. None when the disagreement is scattered."""
+    where the two disagree, more of it pure black or white (lettering, a caption bar) in the one that
+    has it. None when the disagreement is scattered."""
     warped, mask = _overlap(a, b, h)
     diff = np.zeros(a.grey.shape, np.float32)
     diff[mask] = _normalised_difference(a.grey, warped, mask)
-    region = cv2.morphologyEx((diff > AGREE).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    region = cv2.morphologyEx((diff > AGREE).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
     if region.sum() < 0.02 * mask.sum():
         return None
-    busy_a = _busyness(a.grey, region)
-    busy_b = _busyness(np.where(mask, warped, 0), region)
-    return busy_b > busy_a
+    return _extreme(warped[region]) > _extreme(a.grey[region].astype(np.float32))
 
 
-def _busyness(grey: np.ndarray, region: np.ndarray) -> float:
-    edges = np.abs(cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F))
-    return float(edges[region > 0].mean())
+def _extreme(values: np.ndarray) -> float:
+    return float(np.mean((values < 24) | (values > 231)))

@@ -397,3 +397,4 @@ def demo(folder, port, no_serve, as_json):
 from . import embedding  # noqa: E402,F401
 from . import analysis  # noqa: E402,F401
 from . import search  # noqa: E402,F401
+from . import duplicates  # noqa: E402,F401

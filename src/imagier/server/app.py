@@ -26,11 +26,13 @@ from ..jobs import JobRunner
 from ..project import Project
 from .routes import csv, files, imports, properties, query, search, values, vectors, views
 from .routes import analysis
+from .routes import duplicates
 from .routes import project as project_routes
 
 TOKEN_COOKIE = "imagier_token"
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (project_routes, properties, values, files, query, views, imports, csv, vectors, analysis, search)
+ROUTERS = (project_routes, properties, values, files, query, views, imports, csv, vectors, analysis, search,
+           duplicates)
 
 
 def create_app(project: Project, *, token: str | None = None) -> FastAPI:

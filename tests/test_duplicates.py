@@ -1,0 +1,191 @@
+"""Near-duplicates on real photographs and edited copies made here: each copy is grouped with its original
+with the right relation, distinct photos of similar scenes are not, identical bytes are; CLI, HTTP, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+import imagier
+from conftest import sample_pixels
+from imagier.analysis import duplicates as duplicates_module
+from imagier.cli import main
+from imagier.errors import InvalidInput, NotFound
+from imagier.server.app import create_app
+
+EDITED = ("astronaut", "chelsea", "coffee")
+# Distinct photographs of similar scenes: a stereo pair, and two textures.
+LOOKALIKES = ("motorcycle_left", "motorcycle_right", "brick", "grass")
+
+# edit -> the relation of the pair (copy, original), read "copy <relation> original"
+RELATIONS = {"crop": "crop of", "caption": "overlay", "mirror": "mirrored", "grey": "greyscale",
+             "resize": "resized", "border": "bordered", "jpeg": "same"}
+
+SYMMETRIC = {"mirrored", "same"}
+
+
+def edited(img: Image.Image) -> dict[str, Image.Image]:
+    w, h = img.size
+    caption = img.copy()
+    draw = ImageDraw.Draw(caption)
+    draw.rectangle((0, h - h // 6, w, h), fill=(0, 0, 0))
+    draw.text((10, h - h // 7), "Archive 1987", fill=(255, 255, 255), font=ImageFont.load_default(size=h // 12))
+    low = io.BytesIO()
+    img.save(low, "JPEG", quality=15)
+    return {"crop": img.crop((w // 8, h // 6, w // 8 + int(w * 0.65), h // 6 + int(h * 0.65))),
+            "caption": caption, "mirror": ImageOps.mirror(img), "grey": ImageOps.grayscale(img),
+            "resize": img.resize((w // 3, h // 3), Image.Resampling.LANCZOS), "border": ImageOps.expand(img, w // 10, "white"),
+            "jpeg": Image.open(low)}
+
+
+@pytest.fixture(scope="module")
+def corpus_template(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("dups")
+    for name in EDITED + LOOKALIKES:
+        img = Image.fromarray(sample_pixels(name)).convert("RGB")
+        img.save(folder / f"{name}.jpg", quality=90)
+        if name in EDITED:
+            for edit, copy in edited(img).items():
+                copy.save(folder / f"{name}-{edit}.jpg", quality=90)
+    shutil.copyfile(folder / "coffee.jpg", folder / "coffee-bytes.jpg")
+    path = tmp_path_factory.mktemp("dups-project") / "dups.imagier"
+    with imagier.open(path) as p:
+        p.import_folders([folder])
+        p.embed("efficientnet-lite0")
+        p.embed("phash")
+    return path
+
+
+@pytest.fixture
+def corpus(corpus_template, tmp_path):
+    path = tmp_path / "dups.imagier"
+    shutil.copyfile(corpus_template, path)
+    with imagier.open(path) as p:
+        yield p
+
+
+def named(project, groups) -> tuple[dict[int, str], list[set[str]]]:
+    names = {i: Path(path).stem for i, path in project.all_paths()}
+    return names, [{names[i] for i in g["ids"]} for g in groups]
+
+
+def test_each_copy_is_grouped_with_its_original_with_the_right_relation(corpus):
+    groups = corpus.duplicates()
+    names, sets = named(corpus, groups)
+    for name in EDITED:
+        group = next(g for g, s in zip(groups, sets) if name in s)
+        expected = {name} | {f"{name}-{e}" for e in RELATIONS} | ({"coffee-bytes"} if name == "coffee" else set())
+        assert {names[i] for i in group["ids"]} == expected
+        # A pair names one file of each content: either of two files with the same bytes.
+        same = {"coffee-bytes": "coffee"}
+        relations = {(same.get(names[p["a"]], names[p["a"]]), same.get(names[p["b"]], names[p["b"]])): p["relation"]
+                     for p in group["pairs"] if p["relation"] != "identical"}
+        for edit, relation in RELATIONS.items():
+            found = relations.get((f"{name}-{edit}", name))
+            if relation in SYMMETRIC:
+                found = found or relations.get((name, f"{name}-{edit}"))
+            assert found == relation, (name, edit, relations)
+        assert all(0 < p["score"] <= 1 for p in group["pairs"])
+
+
+def test_distinct_photos_of_similar_scenes_are_not_grouped(corpus):
+    _, sets = named(corpus, corpus.duplicates())
+    grouped = set().union(*sets)
+    assert not grouped & set(LOOKALIKES)
+    # With a loose prefilter the stereo pair and the textures do become candidates: the check refuses them.
+    _, loose = named(corpus, corpus.duplicates(min_similarity=0.0, k=40))
+    assert not set().union(*loose) & set(LOOKALIKES)
+
+
+def test_identical_bytes_are_duplicates_even_without_candidates(corpus):
+    groups = corpus.duplicates(filter={"or": [{"property": "name", "op": "eq", "value": "coffee.jpg"},
+                                              {"property": "name", "op": "eq", "value": "coffee-bytes.jpg"}]})
+    names, sets = named(corpus, groups)
+    assert sets == [{"coffee", "coffee-bytes"}]
+    [pair] = groups[0]["pairs"]
+    assert pair["relation"] == "identical" and pair["score"] == 1.0
+
+
+def test_the_filter_limits_the_images_looked_at(corpus):
+    groups = corpus.duplicates(filter={"property": "name", "op": "startswith", "value": "chelsea"},
+                               vector_type="phash")
+    _, sets = named(corpus, groups)
+    assert len(sets) == 1 and sets[0] <= {"chelsea"} | {f"chelsea-{e}" for e in RELATIONS}
+    assert {"chelsea", "chelsea-jpeg", "chelsea-resize", "chelsea-grey"} <= sets[0]
+
+
+def test_a_cancelled_run_resumes_from_the_pairs_it_checked(corpus, monkeypatch):
+    monkeypatch.setattr(duplicates_module, "CHUNK", 4)
+    cancel = threading.Event()
+    seen = []
+
+    def progress(event):
+        seen.append(event)
+        cancel.set()
+
+    partial = corpus.duplicates(progress=progress, cancel=cancel)
+    assert len(seen) == 1 and seen[0]["done"] == 4 < seen[0]["total"]
+    checked = dict(corpus._duplicate_checks)
+    assert len(checked) == 4
+    full = corpus.duplicates()
+    assert len(corpus._duplicate_checks) > len(checked)
+    assert all(corpus._duplicate_checks[k] is v for k, v in checked.items())  # not checked twice
+    assert sum(len(g["ids"]) for g in full) > sum(len(g["ids"]) for g in partial)
+
+
+def test_bad_input_is_refused_with_a_clear_message(corpus, project, photo_dir, state_of):
+    before = state_of(corpus)
+    with pytest.raises(NotFound, match="no vector type named 'clip'.*efficientnet-lite0, phash"):
+        corpus.duplicates(vector_type="clip")
+    with pytest.raises(InvalidInput, match="k must be a positive integer"):
+        corpus.duplicates(k=0)
+    with pytest.raises(InvalidInput, match="min_similarity"):
+        corpus.duplicates(min_similarity=2)
+    corpus.create_vector_type("grey", "grey", 256)
+    with pytest.raises(InvalidInput, match="'grey' has no vectors yet: run `imagier embed --model grey`"):
+        corpus.duplicates(vector_type="grey")
+    assert state_of(corpus) == before
+    project.import_folders([photo_dir])
+    with pytest.raises(NotFound, match="no vectors yet: run `imagier embed`"):
+        project.duplicates()
+
+
+def test_cli_lists_groups_of_paths(corpus):
+    path = str(corpus.path)
+    corpus.close()
+    result = CliRunner().invoke(main, ["duplicates", path, "--json"])
+    assert result.exit_code == 0, result.output
+    groups = json.loads(result.output)
+    assert all(isinstance(g, list) and len(g) >= 2 and all(isinstance(p, str) for p in g) for g in groups)
+    assert {Path(p).stem for p in groups[0]} >= {"coffee", "coffee-crop", "coffee-bytes"}
+    details = json.loads(CliRunner().invoke(main, ["duplicates", path, "--json", "--details"]).output)
+    assert [d["paths"] for d in details] == groups
+    assert {"a", "b", "relation", "score"} == set(details[0]["pairs"][0])
+    bad = CliRunner().invoke(main, ["duplicates", path, "--vector-type", "nope", "--json"])
+    assert bad.exit_code == 1 and "no vector type named 'nope'" in json.loads(bad.output)["message"]
+
+
+def test_http_finds_duplicates_as_a_job(corpus):
+    client = TestClient(create_app(corpus), base_url="http://127.0.0.1")
+    started = client.post("/api/duplicates", json={"filter": {"property": "name", "op": "startswith",
+                                                              "value": "astronaut"}})
+    assert started.status_code == 202
+    job_id = started.json()["job"]
+    deadline = time.monotonic() + 60
+    while (job := client.get(f"/api/jobs/{job_id}").json())["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert job["state"] == "done", job
+    [group] = job["result"]
+    assert len(group["ids"]) == 1 + len(RELATIONS)
+    assert client.post("/api/duplicates", json={"vector_type": "nope"}).status_code == 404
+    assert client.post("/api/duplicates", json={"k": 0}).status_code == 422
