@@ -35,9 +35,13 @@ RECALL_QUERIES = 100
 def vectors(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((1000, DIM), dtype=np.float32)
-    rows = centres[rng.integers(0, 1000, n)]
-    rows += rng.standard_normal((n, DIM), dtype=np.float32) * np.float32(0.9)
-    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    rows = np.empty((n, DIM), dtype=np.float32)
+    for start in range(0, n, 100_000):  # in chunks, so the peak memory is the vectors' own
+        block = rows[start:start + 100_000]
+        rng.standard_normal(block.shape, dtype=np.float32, out=block)
+        block *= np.float32(0.9)
+        block += centres[rng.integers(0, 1000, len(block))]
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
     return rows
 
 
