@@ -94,7 +94,7 @@ def test_int8_embeddings_match_fp32(clip_path, photos):
     # The random model's vectors share a large common part; what tells the photos apart must survive too.
     centred, centred8 = images - images.mean(axis=0), images8 - images8.mean(axis=0)
     part = (centred * centred8).sum(axis=1) / np.linalg.norm(centred, axis=1) / np.linalg.norm(centred8, axis=1)
-    assert part.min() >= 0.9, part
+    assert part.min() >= 0.98, part
     assert (np.argsort(-(images @ images.T), axis=1)[:, :3] == np.argsort(-(images8 @ images8.T), axis=1)[:, :3]).mean() > 0.9
 
 
