@@ -31,7 +31,7 @@ NEIGHBOURS = 10
 # Candidates less similar than this are not verified: for a cosine type the cosine, for a hash
 # 1 - hamming / bits (0.75: at most 16 of 64 bits differ).
 MIN_SIMILARITY = {"cosine": 0.75, "hamming": 0.75}
-EXACT_KNN = 50_000        # up to this many vectors, exact neighbours; beyond, an inverted file index
+EXACT_KNN = 20_000        # up to this many vectors, exact neighbours; beyond, an inverted file index
 CHUNK = 256               # pairs verified between two looks at `cancel`
 FEATURE_CACHE = 4096      # images whose keypoints stay in memory during a run (~70 kB each)
 

@@ -167,12 +167,17 @@ def _overlap(a: Features, b: Features, h: np.ndarray):
 def _agreement(a: Features, b: Features, h: np.ndarray) -> float:
     """The share of the overlap's detailed pixels where the aligned grey levels agree, brightness
     offsets aside: near 1 for the same picture (a caption or text takes a corner), lower for a distinct
-    photo, whose other depths and moved things the homography does not align. Flat areas (sky, a
+    photo, whose other depths and moved things the transform does not align. Flat areas (sky, a
     border) agree in any two pictures, so they are left out."""
+    if np.linalg.det(_check_homography(a, b, h)[:2, :2]) > 1:
+        # Compare where the shared picture is smaller: an enlarged picture is blurred by the enlarging,
+        # and its fine texture would disagree with the sharp original's.
+        a, b, h = b, a, np.linalg.inv(h)
     warped, mask = _overlap(a, b, h)
     if mask.sum() < 0.05 * mask.size:
         return 0.0
-    detailed = mask & ((_gradient(a.grey) > DETAIL) | (_gradient(warped) > DETAIL))
+    # Detail in both: a caption's lettering over a plain sky is not evidence either way.
+    detailed = mask & (_gradient(a.grey) > DETAIL) & (_gradient(warped) > DETAIL)
     if detailed.sum() < 0.02 * mask.size:
         detailed = mask
     agree = np.zeros(mask.shape, bool)
