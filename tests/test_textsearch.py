@@ -140,6 +140,21 @@ def test_labels_search_finds_the_cat_and_the_coffee(labels_project):
     assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
 
 
+def test_labels_scores_are_the_class_probabilities(labels_project):
+    from imagier.analysis.textsearch import matching_classes
+    from imagier.vectors.efficientnet import CLASS_NAMES, class_scores
+    found = labels_project.search("cat", top_k=1000)
+    contents = labels_project.content_ids_of_files([f["id"] for f in found])
+    classes = matching_classes("cat", CLASS_NAMES)
+    for f in found:
+        content = labels_project.content_ids_of_files([f["id"]])
+        exact = class_scores(labels_project.vectors_of(LABELS, content))[0, classes].sum()
+        # only each image's 20 best classes count: what is left out is a sliver of probability
+        assert f["score"] == pytest.approx(exact, abs=0.01)
+    assert found[0]["score"] == pytest.approx(
+        class_scores(labels_project.vectors_of(LABELS, contents[:1]))[0, classes].sum(), abs=1e-3)
+
+
 def test_labels_search_with_a_filter(labels_project):
     formats = {"property": "folder", "op": "contains", "value": "formats"}
     found = labels_project.search("cat", filter=formats, top_k=100)

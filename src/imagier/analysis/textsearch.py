@@ -22,6 +22,9 @@ LABELS_MODEL = "efficientnet-lite0"
 _FILLER = frozenset("a an the of and or with in on at to for photo photos picture pictures image images "
                     "showing".split())
 _CHUNK = 50_000  # feature rows turned into class probabilities at once (50,000 x 1000 float32 = 200 MB)
+# Each image keeps its best classes' probabilities only: the rest of its mass is too small to rank it, and
+# the table (20 classes a row) stays small where all 1000 would take 2 GB at 500,000 images.
+TOP_CLASSES = 20
 
 
 def _words(text: str) -> list[str]:
@@ -72,7 +75,7 @@ class TextSearch:
         if vtype["model"] == clip.NAME:
             scores = self._clip_scores(vtype, text, matrix.rows[rows], model_path)
         else:
-            scores = self._label_scores(vtype, text, matrix.content_ids[rows])
+            scores = self._label_scores(matrix, text, rows)
         return self._ranked(matrix.content_ids[rows], scores, top_k, allowed)
 
     def _text_search_type(self, name: str | None) -> dict:
@@ -100,8 +103,8 @@ class TextSearch:
                                "with --model-path", vector_type=vtype["name"], model_path=str(model.folder))
         return rows @ model.embed_texts([text])[0]
 
-    def _label_scores(self, vtype: dict, text: str, content_ids: np.ndarray) -> np.ndarray:
-        from ..vectors.efficientnet import CLASS_NAMES, class_scores
+    def _label_scores(self, matrix, text: str, rows: np.ndarray) -> np.ndarray:
+        from ..vectors.efficientnet import CLASS_NAMES
         classes = matching_classes(text, CLASS_NAMES)
         if not classes:
             words = {w for name in CLASS_NAMES for w in _words(name)}
@@ -111,9 +114,26 @@ class TextSearch:
             hint = f"; close class names: {', '.join(dict.fromkeys(close[:10]))}" if close else ""
             raise InvalidInput(f"no ImageNet class name matches {text!r} (without a CLIP model, text search looks "
                                f"for the words among the 1000 ImageNet classes{hint})", text=text)
-        features = self.vectors_of(vtype["name"], content_ids)
-        return np.concatenate([class_scores(features[i:i + _CHUNK])[:, classes].sum(axis=1)
-                               for i in range(0, len(features), _CHUNK)] or [np.zeros(0)])
+        best, probabilities = self._label_table(matrix)
+        return (np.isin(best[rows], classes) * probabilities[rows]).sum(axis=1)
+
+    def _label_table(self, matrix) -> tuple[np.ndarray, np.ndarray]:
+        """Each image's TOP_CLASSES best classes and their probabilities, in the rows of the type's matrix;
+        computed once (class probabilities for every image are the slow part) and kept until the vectors
+        change."""
+        from ..vectors.efficientnet import class_scores
+        cache = self.__dict__.setdefault("_label_tables", {})
+        key = (matrix.type["id"], matrix.type["version"])
+        if key not in cache:
+            best, probabilities = [], []
+            for start in range(0, len(matrix.content_ids), _CHUNK):
+                scores = class_scores(self.vectors_of(matrix.type["name"], matrix.content_ids[start:start + _CHUNK]))
+                top = np.argpartition(-scores, TOP_CLASSES, axis=1)[:, :TOP_CLASSES]
+                best.append(top.astype(np.int16))
+                probabilities.append(np.take_along_axis(scores, top, axis=1))
+            cache.clear()
+            cache[key] = (np.concatenate(best), np.concatenate(probabilities))
+        return cache[key]
 
     def _ranked(self, content_ids: np.ndarray, scores: np.ndarray, top_k: int, allowed: set | None) -> list[dict]:
         """The top_k files best first (every file of a content shares its score), only `allowed` ones."""
