@@ -170,6 +170,10 @@ def main() -> None:
         "from the stored thumbnails to stored float16 vectors (read, decode, resize and crop, encode, write). "
         "Text: one query through the tokenizer and the text encoder.",
         "", *table, "",
+        *([f"The load average was above the {os.cpu_count()} cores: colleagues' jobs took CPU time at random "
+           "moments, so differences of a few tens of percent between the bare and job columns are noise, not "
+           "pipeline cost (run on an idle machine to measure the overhead).", ""]
+          if load[0] > (os.cpu_count() or 1) else []),
         "`python benchmarks/bench_clip.py --write-results`",
     ])
     print(section)

@@ -9,6 +9,7 @@ int8 encoders are made from the fp32 ones by dynamic quantisation, once, and cac
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -53,9 +54,15 @@ def model_folder(model_path: str | Path | None = None) -> tuple[Path, str]:
             raise NotFound(f"the CLIP model folder {folder} lacks {', '.join(missing)}: {HOW_TO_PROVIDE}",
                            model_path=str(folder))
         return folder, "local folder"
+    return _from_hub(), HUB_REPO
+
+
+@functools.cache
+def _from_hub() -> Path:
+    """The hub's files, downloaded on first use (a failure is not cached: the next call tries again)."""
     from huggingface_hub import snapshot_download
     try:
-        return Path(snapshot_download(HUB_REPO, allow_patterns=HUB_FILES)), HUB_REPO
+        return Path(snapshot_download(HUB_REPO, allow_patterns=HUB_FILES))
     except Exception as e:  # offline, hub down, repository moved: every cause gets the same way out
         raise NotFound(f"the CLIP model could not be fetched from the model hub ({type(e).__name__}) and no "
                        f"model folder was given: {HOW_TO_PROVIDE}", model=NAME) from None
