@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
