@@ -197,6 +197,15 @@ def test_embedding_writes_vectors_and_labels_outside_the_undo_log(imported):
     assert np.array_equal(imported.vectors_of("efficientnet-lite0", matrix.content_ids), stored)
 
 
+def test_the_default_model_is_the_default_vector_type_when_an_embedder_makes_it(imported):
+    assert imported.default_model() == "efficientnet-lite0"
+    imported.create_vector_type("handmade", "test", 2)  # the default type now, but no embedder makes it
+    assert imported.default_model() == "efficientnet-lite0"
+    imported.embed("grey")
+    imported.set_default_vector_type("grey")
+    assert imported.default_model() == "grey" and imported.embed()["model"] == "grey"
+
+
 def test_a_labels_property_of_the_users_is_not_overwritten(imported, state_of):
     imported.create_property("labels", "text")
     before = state_of(imported)

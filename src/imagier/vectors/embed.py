@@ -14,7 +14,7 @@ from typing import Callable
 from PIL import Image
 
 from ..errors import InvalidInput, NotFound
-from .registry import get_embedder
+from .registry import get_embedder, names
 
 LABELS_PROPERTY = "labels"
 # The offline model, always available (its weights ship in a dependency); imported only when used.
@@ -25,12 +25,13 @@ class Embedding:
     """Mixed into Project; expects the Vectors and Files mixins and `self.oplog`."""
 
     def default_model(self) -> str:
-        """The model `embed` uses when none is named: the project's default vector type, else the offline
-        EfficientNet-Lite0."""
+        """The model `embed` uses when none is named: the project's default vector type when an embedder
+        makes it, else the offline EfficientNet-Lite0."""
         try:
-            return self.vector_type()["name"]
+            name = self.vector_type()["name"]
         except NotFound:
             return DEFAULT_MODEL
+        return name if name.lower() in names() else DEFAULT_MODEL
 
     def embed(self, model: str | None = None, *, batch_size: int = 32,
               progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None) -> dict:
