@@ -49,6 +49,14 @@ WALLPAPERS = Path("/usr/share/backgrounds/mate")
 WALLPAPER_PHOTOS = ["nature/*.jpg", "abstract/Elephants.jpg"]
 SOURCE_SIDE = 1600
 PHASH_THRESHOLD = 10
+NOTES = """\
+Notes: thumbnails suffice for the check (measured on these edits: ORB on the stored 256 px thumbnails,
+enlarged to 512 px, finds as many true pairs as on the originals at 512 px, at a fraction of the decode
+cost), so originals are never read. The candidate stage's recall against exact neighbours (this corpus among
+20,000 vectors, exact search): 963 of 976 pairs (98.7%). The loss of recall is in 45% crops (a fifth of
+the picture, often with too few keypoints in common) and borders on fine textures. Verification dominates at
+scale when many images have candidates; the one-hour worst case assumes every one of 500,000 images has two
+candidate pairs above the cosine prefilter, which only a corpus made mostly of copies would reach."""
 
 
 def sources() -> dict[str, Image.Image]:
@@ -265,7 +273,7 @@ def main() -> None:
                                                       or "none") + ".", "",
         f"At scale ({s['n']:,} vectors: the corpus's plus random ones drawn from the same per-dimension "
         "distributions):", "",
-        *scale_table,
+        *scale_table, "", NOTES,
     ])
     print(section)
     if args.write_results:

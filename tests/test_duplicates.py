@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -21,6 +22,7 @@ from imagier.analysis import duplicates as duplicates_module
 from imagier.cli import main
 from imagier.errors import InvalidInput, NotFound
 from imagier.server.app import create_app
+from imagier.store.vectors import Matrix
 
 EDITED = ("astronaut", "chelsea", "coffee")
 # Distinct photographs of similar scenes: a stereo pair, and two textures.
@@ -189,3 +191,20 @@ def test_http_finds_duplicates_as_a_job(corpus):
     assert len(group["ids"]) == 1 + len(RELATIONS)
     assert client.post("/api/duplicates", json={"vector_type": "nope"}).status_code == 404
     assert client.post("/api/duplicates", json={"k": 0}).status_code == 422
+
+
+def test_candidates_beyond_the_exact_size_come_from_the_inverted_index(monkeypatch):
+    # Vectors that all point roughly one way, as photos' embeddings do, with near copies planted.
+    monkeypatch.setattr(duplicates_module, "EXACT_KNN", 1000)
+    rng = np.random.default_rng(0)
+    rows = np.abs(rng.standard_normal((5000, 64))).astype(np.float32)
+    copies = np.arange(0, 5000, 50)
+    rows[copies + 1] = rows[copies] + 0.05 * rng.standard_normal((len(copies), 64)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    ids = np.arange(1, 5001, dtype=np.int64)
+    matrix = Matrix({"metric": "cosine", "dim": 64}, ids, rows)
+    pairs = duplicates_module._neighbour_pairs(matrix, ids, 10, 0.97)
+    planted = {(int(ids[c]), int(ids[c + 1])) for c in copies}
+    assert len(planted & pairs) >= 0.95 * len(planted)
+    exact = {(a, b) for a, b in pairs if rows[a - 1] @ rows[b - 1] >= 0.97}
+    assert exact == pairs  # the kept pairs' similarities are the exact ones

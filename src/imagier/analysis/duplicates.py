@@ -31,7 +31,8 @@ NEIGHBOURS = 10
 # Candidates less similar than this are not verified: for a cosine type the cosine, for a hash
 # 1 - hamming / bits (0.75: at most 16 of 64 bits differ).
 MIN_SIMILARITY = {"cosine": 0.75, "hamming": 0.75}
-EXACT_KNN = 20_000        # up to this many vectors, exact neighbours; beyond, an inverted file index
+REDUCED_DIM, NPROBE = 128, 8   # the approximate kNN: PCA dimensions, inverted lists probed
+EXACT_KNN = 20_000        # up to this many vectors, exact neighbours (a few seconds); beyond, an inverted file index
 CHUNK = 256               # pairs verified between two looks at `cancel`
 FEATURE_CACHE = 4096      # images whose keypoints stay in memory during a run (~70 kB each)
 
@@ -155,20 +156,37 @@ def _neighbour_pairs(matrix, contents: np.ndarray, k: int, threshold: float) -> 
 
 
 def _knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inner products and rows of each row's k nearest rows: exact for small sets, else an inverted file
-    index whose few probed lists hold a row's near copies (they are far nearer than anything else)."""
+    """Inner products and rows of each row's k nearest rows (itself among them).
+
+    Exact for small sets. Beyond, an inverted file index over the rows centred and reduced by PCA:
+    embeddings of photos all point roughly one way (their cosines are rarely below 0.5), so without
+    centring k-means puts most rows in a few lists and every probe reads them all. Near copies stay
+    nearest in the reduced space; their inner products are then computed exactly from the rows."""
     import faiss
     n, dim = vectors.shape
     if n <= EXACT_KNN:
         index = faiss.IndexFlatIP(dim)
-    else:
-        lists = int(4 * np.sqrt(n))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).choice(n, size=min(n, lists * 40), replace=False)
-        index.train(vectors[np.sort(sample)])
-        index.nprobe = 8
-    index.add(vectors)
-    return index.search(vectors, k)
+        index.add(vectors)
+        return index.search(vectors, k)
+    rng = np.random.default_rng(0)
+    lists = int(4 * np.sqrt(n))
+    sample = vectors[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))]
+    pca = faiss.PCAMatrix(dim, min(dim, REDUCED_DIM))
+    pca.train(sample)
+    reduced = np.vstack([pca.apply(vectors[i:i + 65536]) for i in range(0, n, 65536)])
+    faiss.normalize_L2(reduced)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(reduced.shape[1]), reduced.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
+    index.train(reduced[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))])
+    index.add(reduced)
+    index.nprobe = NPROBE
+    _, neighbours = index.search(reduced, k)
+    scores = np.full(neighbours.shape, -np.inf, dtype=np.float32)
+    for i in range(0, n, 4096):
+        block = neighbours[i:i + 4096]
+        found = block >= 0
+        scores[i:i + 4096][found] = np.einsum("ij,ij->i", np.repeat(vectors[i:i + 4096], k, axis=0)[found.ravel()],
+                                             vectors[block[found]])
+    return scores, neighbours
 
 
 def _groups(files_of: dict[int, list[int]], verified) -> list[dict]:
