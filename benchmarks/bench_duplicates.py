@@ -126,7 +126,7 @@ def scores(predicted: set, truth_pairs: set) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1, "pairs": len(predicted)}
 
 
-def quality(workdir: Path) -> tuple[list[str], dict]:
+def quality(workdir: Path) -> dict:
     folder = workdir / "corpus"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -166,7 +166,7 @@ def quality(workdir: Path) -> tuple[list[str], dict]:
                  "ours": scores(ours, truth_pairs), "phash": scores(phash, truth_pairs),
                  "seconds": statistics.median(times), "checks": checks, "relations": relations,
                  "vectors": embedding, "missed": _missed(ours, truth_pairs, names)}
-    return list(truth), stats
+    return stats
 
 
 def _missed(ours: set, truth_pairs: set, names: dict) -> dict[str, int]:
@@ -228,7 +228,7 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
 
-    files, q = quality(workdir)
+    q = quality(workdir)
     costs = verification_costs(workdir)
     s = scale(q["vectors"], args.scale)
     # At 500,000: an IVF index probes a fixed share of ~sqrt(n) lists of ~sqrt(n) rows, so the kNN stage

@@ -111,7 +111,7 @@ def test_distinct_photos_of_similar_scenes_are_not_grouped(corpus):
 def test_identical_bytes_are_duplicates_even_without_candidates(corpus):
     groups = corpus.duplicates(filter={"or": [{"property": "name", "op": "eq", "value": "coffee.jpg"},
                                               {"property": "name", "op": "eq", "value": "coffee-bytes.jpg"}]})
-    names, sets = named(corpus, groups)
+    _, sets = named(corpus, groups)
     assert sets == [{"coffee", "coffee-bytes"}]
     [pair] = groups[0]["pairs"]
     assert pair["relation"] == "identical" and pair["score"] == 1.0
