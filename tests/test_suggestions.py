@@ -76,6 +76,15 @@ def test_rejected_images_are_never_proposed_again_for_that_group(cats, state_of)
     assert first["id"] in {r["id"] for r in project.suggestions("category", "machines", top_k=20)}
 
 
+def test_a_rejection_can_be_undone(cats):
+    project, _ = cats
+    first = project.suggestions("category", "cats", top_k=1)[0]
+    project.reject_suggestions("category", "cats", [first["id"]])
+    assert project.history()[0]["kind"] == "reject_suggestions"
+    project.undo()
+    assert project.suggestions("category", "cats", top_k=1)[0]["id"] == first["id"]
+
+
 def test_rejecting_a_file_rejects_its_copies(cats):
     project, _ = cats
     project.reject_suggestions("category", "cats", [fid(project, "2019/astronaut.jpg")])

@@ -61,14 +61,17 @@ class Suggestions:
 
     def reject_suggestions(self, property: str, value, ids) -> int:
         """Remember that these images do not belong to the group `property` = `value`, so they are never
-        suggested for it again (nor any file with the same bytes); returns how many were newly rejected."""
+        suggested for it again (nor any file with the same bytes); returns how many were newly rejected.
+        Undoable, like every decision of the user's."""
         prop, _ = self._suggestion_group(property, value)
         ids = list(ids)
         found = {f["id"]: f["content_id"] for f in self.files(ids)}
         missing = [i for i in ids if i not in found]
         if missing:
             raise InvalidInput(f"no image with id {', '.join(map(str, missing[:10]))}", ids=missing[:100])
-        return store.reject(self.db, store.group_key(prop["name"], value), set(found.values()))
+        with self.oplog.record("reject_suggestions", f"reject suggestions for {prop['name']} = {value}",
+                               {"property": prop["name"], "value": value, "ids": ids}):
+            return store.reject(self.db, store.group_key(prop["name"], value), set(found.values()))
 
     def _suggestion_group(self, property: str, value) -> tuple[dict, list[int]]:
         """The group's property and its images; an error when the group has none."""

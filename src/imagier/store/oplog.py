@@ -21,7 +21,7 @@ from .db import Database
 
 # The tables whose changes are undoable. Files, contents and thumbnails come from import, not from
 # annotation, and are not recorded (they would make the log as big as the corpus).
-TRACKED_TABLES = ("properties", "property_values", "tags", "tag_parents", "tag_values")
+TRACKED_TABLES = ("properties", "property_values", "tags", "tag_parents", "tag_values", "rejected_suggestions")
 
 
 def now() -> str:
