@@ -58,7 +58,8 @@ def write_demo_photos(folder: Path) -> list[Path]:
 
 
 def build_demo(folder: Path) -> dict:
-    """Create (or refresh) the demo project in `folder`; returns its path and size."""
+    """Create (or refresh) the demo project in `folder`, embedded with the default model; returns its path
+    and size."""
     folder = folder.expanduser().resolve()
     photos = folder / "photos"
     if not photos.exists():
@@ -66,6 +67,7 @@ def build_demo(folder: Path) -> dict:
     project_path = folder / "demo.imagier"
     with Project(project_path) as project:
         report = project.import_folders([photos])
+        project.embed()  # the offline model: similar images, clusters, labels and duplicates work at once
         if not any(p["name"] == "subject" for p in project.properties()):
             project.create_property("subject", "multi-tag")
             project.create_property("note", "text")
