@@ -7,6 +7,7 @@ Every test gets its own project file; the slow parts (writing photos, importing 
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -160,6 +161,45 @@ def imported(imported_template, tmp_path):
     """A project of its own with photo_dir imported (a copy of one import made for the session)."""
     path = tmp_path / "test.imagier"
     shutil.copyfile(imported_template, path)
+    with imagier.open(path) as p:
+        yield p
+
+
+HIST = "hist"
+
+
+def histograms(project) -> tuple[list[int], np.ndarray]:
+    """A 64-bin RGB histogram of every content's stored thumbnail: a tiny feature whose neighbours are
+    easy to check by hand."""
+    rows = project.db.reader.execute("SELECT id, hash FROM contents ORDER BY id").fetchall()
+    feats = []
+    for _, digest in rows:
+        pixels = np.asarray(Image.open(io.BytesIO(project.thumbnail(digest))).convert("RGB")) // 64
+        codes = (pixels[..., 0] * 16 + pixels[..., 1] * 4 + pixels[..., 2]).ravel()
+        feats.append(np.bincount(codes, minlength=64) / codes.size)
+    return [r[0] for r in rows], np.array(feats, dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def embedded_template(photo_dir, tmp_path_factory) -> Path:
+    """One project per session with the photos imported, embedded with EfficientNet-Lite0 (the default
+    type) and phash, and holding the histogram type HIST."""
+    path = tmp_path_factory.mktemp("embedded") / "template.imagier"
+    with imagier.open(path) as p:
+        p.import_folders([photo_dir])
+        p.embed("efficientnet-lite0")
+        p.embed("phash")
+        ids, feats = histograms(p)
+        p.create_vector_type(HIST, "test-histogram", 64)
+        p.put_vectors(HIST, ids, feats)
+    return path
+
+
+@pytest.fixture
+def embedded(embedded_template, tmp_path):
+    """A project of its own with the photos imported and embedded (a copy of one made for the session)."""
+    path = tmp_path / "embedded.imagier"
+    shutil.copyfile(embedded_template, path)
     with imagier.open(path) as p:
         yield p
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,8 @@ from imagier.cli import main
 from imagier.errors import Conflict, InvalidInput, NotFound
 from imagier.server.app import create_app
 
-from test_similarity import HIST, embedded, fid, names  # noqa: F401  (embedded is a fixture)
+from conftest import HIST
+from test_similarity import fid, names
 
 TWINS = [{"2019/coffee.jpg", "formats/coffee.webp"}, {"2021/camera.jpg", "formats/camera.png"},
          {"summer/hubble.jpg", "formats/hubble.heic"}, {"2020/chelsea.jpg", "formats/chelsea.gif"},

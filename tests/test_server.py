@@ -436,6 +436,13 @@ def read_events(client, job_id: str) -> list[dict]:
     return events
 
 
+def test_an_import_with_an_unknown_model_is_refused_before_any_job(client, project, photo_dir):
+    before = client.get("/api/jobs").json()
+    refused = client.post("/api/imports", json={"folders": [str(photo_dir)], "model": "ghost"})
+    assert refused.status_code == 400 and "unknown model 'ghost'" in refused.json()["message"]
+    assert client.get("/api/jobs").json() == before
+
+
 def test_import_job_streams_progress_to_its_result(client, project, photo_dir, tmp_path):
     folder = write_noise_photos(tmp_path / "noise", 60)
     shutil.copy(photo_dir / "2021/camera.jpg", folder / "camera-again.jpg")

@@ -4,9 +4,7 @@ fixtures, with EfficientNet-Lite0 features and a colour histogram computed here 
 
 from __future__ import annotations
 
-import io
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,6 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from PIL import Image
 
-import imagier
 from imagier.analysis.calibration import calibrate
 from imagier.cli import main
 from imagier.errors import InvalidInput, NotFound
@@ -23,49 +20,7 @@ from imagier.server.app import create_app
 from imagier.store.vectors import Matrix
 from imagier.vectors.index import SearchIndex
 
-from conftest import sample_pixels
-
-HIST = "hist"
-
-
-def histograms(project) -> tuple[list[int], np.ndarray]:
-    """A 64-bin RGB histogram of every content's stored thumbnail: a tiny feature whose neighbours are
-    easy to check by hand."""
-    rows = project.db.reader.execute("SELECT id, hash FROM contents ORDER BY id").fetchall()
-    feats = []
-    for _, digest in rows:
-        pixels = np.asarray(Image.open(io.BytesIO(project.thumbnail(digest))).convert("RGB")) // 64
-        codes = (pixels[..., 0] * 16 + pixels[..., 1] * 4 + pixels[..., 2]).ravel()
-        feats.append(np.bincount(codes, minlength=64) / codes.size)
-    return [r[0] for r in rows], np.array(feats, dtype=np.float32)
-
-
-_templates: dict = {}
-
-
-def embedded_template(photo_dir, tmp_path_factory) -> Path:
-    """One project per session with the photos imported, embedded with EfficientNet-Lite0 (the default
-    type) and phash, and holding the histogram type."""
-    if "path" not in _templates:
-        path = tmp_path_factory.mktemp("embedded") / "template.imagier"
-        with imagier.open(path) as p:
-            p.import_folders([photo_dir])
-            p.embed("efficientnet-lite0")
-            p.embed("phash")
-            ids, feats = histograms(p)
-            p.create_vector_type(HIST, "test-histogram", 64)
-            p.put_vectors(HIST, ids, feats)
-        _templates["path"] = path
-    return _templates["path"]
-
-
-@pytest.fixture
-def embedded(photo_dir, tmp_path_factory, tmp_path):
-    path = tmp_path / "embedded.imagier"
-    shutil.copyfile(embedded_template(photo_dir, tmp_path_factory), path)
-    with imagier.open(path) as p:
-        yield p
-
+from conftest import HIST, histograms, sample_pixels
 
 def fid(project, suffix: str) -> int:
     return project.file_id(suffix)

@@ -14,7 +14,8 @@ from imagier.cli import main
 from imagier.errors import InvalidInput, NotFound
 from imagier.server.app import create_app
 
-from test_similarity import HIST, embedded, fid, names  # noqa: F401  (embedded is a fixture)
+from conftest import HIST
+from test_similarity import fid, names
 
 
 @pytest.fixture

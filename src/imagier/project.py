@@ -6,13 +6,15 @@ place to see what a project can do.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Callable
 
 from .analysis.clustering import Clustering
-from .analysis.textsearch import TextSearch
 from .analysis.duplicates import Duplicates
 from .analysis.similarity import Similarity
 from .analysis.suggestions import Suggestions
+from .analysis.textsearch import TextSearch
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importing
 from .store.annotations import Annotations
@@ -48,6 +50,24 @@ class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchan
             "vectors": {t["name"]: {"model": t["model"], "dim": t["dim"], "count": t["count"],
                                     "default": t["default"]} for t in self.vector_types()},
         }
+
+    def check_import(self, folders, *, embed: bool = True, model: str | None = None) -> None:
+        """Refuse, before any work starts, an import of folders that do not exist or an unknown model."""
+        self.check_folders(folders)
+        if embed:
+            self.check_model(model)
+
+    def import_and_embed(self, folders, *, embed: bool = True, model: str | None = None,
+                         progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None,
+                         **import_options) -> dict:
+        """Import folders, then embed the new images with `model` (the default one) unless embed=False:
+        what `imagier import` and an import from the web page do. The import's report gains "embedding";
+        progress events of the embedding carry "model"."""
+        self.check_import(folders, embed=embed, model=model)
+        report = self.import_folders(folders, progress=progress, cancel=cancel, **import_options)
+        if embed and not (cancel is not None and cancel.is_set()):
+            report["embedding"] = self.embed(model, progress=progress, cancel=cancel)
+        return report
 
     def undo(self) -> dict:
         """Undo the newest operation; returns what was undone."""

@@ -243,11 +243,6 @@ def _relation(a: Features, b: Features, h: np.ndarray, agreement: float) -> tupl
     return "same", False
 
 
-def _rect(size: tuple[int, int]) -> np.ndarray:
-    w, h = size
-    return np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
-
-
 _GRID = (np.stack(np.meshgrid(np.linspace(0.02, 0.98, 25), np.linspace(0.02, 0.98, 25)), -1)
          .reshape(-1, 2).astype(np.float32))
 

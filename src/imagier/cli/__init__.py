@@ -81,8 +81,8 @@ def import_(project: Project, as_json: bool, folders, workers, store_originals, 
     import resumes where it stopped. Then the new images are embedded (see `imagier embed`)."""
     progress = None if as_json or not sys.stderr.isatty() else _progress_bar()
     try:
-        report = project.import_folders(list(folders), workers=workers, store_originals=store_originals,
-                                        progress=progress)
+        report = project.import_and_embed(list(folders), embed=not no_embed, model=model, workers=workers,
+                                          store_originals=store_originals, progress=progress)
     finally:
         if progress:
             progress.close()
@@ -92,15 +92,14 @@ def import_(project: Project, as_json: bool, folders, workers, store_originals, 
     lines += [f"  moved: {m['from']} -> {m['to']}" for m in report.get("moved", [])]
     lines += [f"  changed: {p}" for p in report.get("changed", [])]
     lines += [f"  missing: {p}" for p in report.get("missing", [])]
-    if not no_embed:
-        from .embedding import embed_summary, run_embed
-        report["embedding"] = run_embed(project, model, as_json)
+    if "embedding" in report:
+        from .embedding import embed_summary
         lines.append(embed_summary(report["embedding"]))
     _emit(as_json, report, "\n".join(lines))
 
 
 class _progress_bar:
-    """A terminal progress bar fed by the importer's progress callback."""
+    """A terminal progress bar fed by an operation's progress callback (import, embedding)."""
 
     def __init__(self, description: str = "importing"):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -110,6 +109,8 @@ class _progress_bar:
         self._progress.start()
 
     def __call__(self, event: dict) -> None:
+        if "model" in event:  # an import's embedding phase reports through the same bar
+            self._progress.update(self._task, description=f"embedding with {event['model']}")
         self._progress.update(self._task, completed=event.get("done", 0), total=event.get("total"))
 
     def close(self) -> None:

@@ -10,17 +10,8 @@ from . import _emit, _progress_bar, command, main
 from ..project import Project
 
 
-def run_embed(project: Project, model: str | None, as_json: bool) -> dict:
-    """Embed with a progress bar on a terminal (shared by `embed` and `import`)."""
-    progress = None if as_json or not sys.stderr.isatty() else _progress_bar("embedding")
-    try:
-        return project.embed(model, progress=progress)
-    finally:
-        if progress:
-            progress.close()
-
-
 def embed_summary(report: dict) -> str:
+    """The readable report of an embedding (of `imagier embed`, and of `imagier import`'s second phase)."""
     return "\n".join([f"embedded {report['embedded']} images with {report['model']}; "
                       f"{report['total']} have its vectors"]
                      + [f"  failed: content {f['content']}: {f['error']}" for f in report["failed"]])
@@ -34,7 +25,12 @@ def embed(project: Project, as_json: bool, model):
 
     Interrupted runs resume where they stopped; images imported later are embedded by the next run.
     EfficientNet-Lite0 also writes the automatic `labels` property (ImageNet classes)."""
-    report = run_embed(project, model, as_json)
+    progress = None if as_json or not sys.stderr.isatty() else _progress_bar("embedding")
+    try:
+        report = project.embed(model, progress=progress)
+    finally:
+        if progress:
+            progress.close()
     _emit(as_json, report, embed_summary(report))
 
 
@@ -42,11 +38,10 @@ def embed(project: Project, as_json: bool, model):
 @click.option("--default", "default", help="make this vector type the default one")
 def vectors(project: Project, as_json: bool, default):
     """List the vector types of PROJECT (and the models available), or choose the default one."""
-    from ..vectors.registry import names
     if default:
         project.set_default_vector_type(default)
     types = project.vector_types()
-    data = {"types": types, "models": names()}
+    data = {"types": types, "models": project.models()}
     lines = [f"{'*' if t['default'] else ' '} {t['name']}\t{t['dim']} {t['dtype']}\t{t['metric']}\t{t['count']} images"
              for t in types] or ["no vectors yet: run `imagier embed`"]
     _emit(as_json, data, "\n".join(lines + [f"models: {', '.join(data['models'])}"]))

@@ -58,6 +58,11 @@ class Importing:
                 job_id = sql.start_job(conn, "import", params)
         return self._run_import(job_id, params, workers, progress, cancel)
 
+    def check_folders(self, folders) -> list[str]:
+        """The folders as the import will read them (absolute, nested ones merged); NotFound or
+        InvalidInput for one that is missing or not a folder."""
+        return resolve_roots(folders)
+
     def pending_imports(self) -> list[dict]:
         """Imports that were interrupted (the process stopped while they ran), oldest first."""
         with _active_lock:

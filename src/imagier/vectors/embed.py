@@ -24,6 +24,16 @@ DEFAULT_MODEL = "efficientnet-lite0"
 class Embedding:
     """Mixed into Project; expects the Vectors and Files mixins and `self.oplog`."""
 
+    def models(self) -> list[str]:
+        """The embedders this imagier can run; each makes a vector type of its name."""
+        return names()
+
+    def check_model(self, model: str | None = None) -> str:
+        """The model `embed(model)` would run (the default one when None); InvalidInput when unknown."""
+        model = model or self.default_model()
+        get_embedder(model)
+        return model
+
     def default_model(self) -> str:
         """The model `embed` uses when none is named: the project's default vector type when an embedder
         makes it, else the offline EfficientNet-Lite0."""

@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
-from ...ingest.scan import resolve_roots
 from ...jobs import Job
 from . import Body, ProjectDep, RunnerDep
 
@@ -32,14 +31,12 @@ class ImportRequest(Body):
 
 @router.post("/imports", status_code=202, summary="Start importing folders in the background; returns the job id")
 def start_import(project: ProjectDep, runner: RunnerDep, body: ImportRequest) -> dict:
-    resolve_roots(body.folders)  # a missing folder is a 400 now rather than a failed job later
+    # A missing folder or an unknown model is a 400 now rather than a failed job later.
+    project.check_import(body.folders, embed=body.embed, model=body.model)
 
     def run(progress, cancel):
-        report = project.import_folders(body.folders, workers=body.workers, store_originals=body.store_originals,
-                                        progress=progress, cancel=cancel)
-        if body.embed and not cancel.is_set():  # its progress events name the model, the import's do not
-            report["embedding"] = project.embed(body.model, progress=progress, cancel=cancel)
-        return report
+        return project.import_and_embed(body.folders, embed=body.embed, model=body.model, workers=body.workers,
+                                        store_originals=body.store_originals, progress=progress, cancel=cancel)
 
     return {"job": runner.start("import", run, params=body.model_dump()).id}
 

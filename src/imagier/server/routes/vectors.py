@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import Field
 
-from ...vectors.registry import get_embedder, names
 from . import Body, ProjectDep, RunnerDep
 
 router = APIRouter(prefix="/api", tags=["vectors"])
@@ -27,8 +26,8 @@ def vector_types(project: ProjectDep) -> list[dict]:
 
 
 @router.get("/models", summary="The embedders this imagier can run (each makes a vector type of its name)")
-def models() -> list[str]:
-    return names()
+def models(project: ProjectDep) -> list[str]:
+    return project.models()
 
 
 @router.put("/vector-types/default", summary="Choose the default vector type")
@@ -39,8 +38,7 @@ def set_default(project: ProjectDep, body: DefaultRequest) -> dict:
 @router.post("/embed", status_code=202, summary="Embed every image that lacks vectors of a model, in the "
                                                   "background; returns the job id")
 def start_embed(project: ProjectDep, runner: RunnerDep, body: EmbedRequest) -> dict:
-    model = body.model or project.default_model()
-    get_embedder(model)  # an unknown model is a 400 now rather than a failed job later
+    model = project.check_model(body.model)  # an unknown model is a 400 now rather than a failed job later
 
     def run(progress, cancel):
         return project.embed(model, batch_size=body.batch_size, progress=progress, cancel=cancel)
