@@ -306,8 +306,13 @@ class Annotations:
                 "SELECT f.id, " + ("f.id" if prop["scope"] == "file" else "f.content_id") +
                 " FROM json_each(?) s JOIN files f ON f.id = s.value", (ids,)).fetchall())
             if is_tags:
+                # A CSV of 100,000 rows names the same few tags over and over: look each set up once.
+                def key(value):
+                    return tuple(value) if isinstance(value, list) else value
+                tag_sets = {key(value): self._tag_ids_for(conn, prop, value) for value in
+                            {key(v): v for v in stored.values()}.values()}
                 rows = [(prop["id"], target_of[i], tag_id) for i, value in stored.items()
-                        for tag_id in self._tag_ids_for(conn, prop, value)]
+                        for tag_id in tag_sets[key(value)]]
                 conn.execute("DELETE FROM tag_values WHERE property_id = ? AND target_id IN "
                              "(SELECT value FROM json_each(?))", (prop["id"], json.dumps(sorted(set(target_of.values())))))
                 conn.executemany("INSERT OR IGNORE INTO tag_values(property_id, target_id, tag_id) VALUES (?, ?, ?)", rows)
