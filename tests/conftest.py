@@ -215,3 +215,32 @@ def _annotation_state(project) -> dict:
 def state_of():
     """state_of(project) -> a snapshot of the user's work; equal snapshots mean the project is unchanged."""
     return _annotation_state
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, headless, through Playwright (installed by the README's test command)."""
+    from playwright.sync_api import sync_playwright
+    from live import CHROMIUM, CHROMIUM_FLAGS
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def webui(embedded, chromium):
+    """The web UI on a project of its own (the photographs imported and embedded), served on loopback and
+    open in a fresh 1366x768 page: yields (page, server, project). Errors the page logs fail the test."""
+    from imagier.server.app import create_app
+    from live import LAPTOP, LiveServer
+    with LiveServer(create_app(embedded)) as server:
+        context = chromium.new_context(viewport=LAPTOP)
+        page = context.new_page()
+        page_errors: list[str] = []
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        page.goto(server.url + "/")
+        server.project = embedded
+        yield page, server, embedded
+        context.close()
+    assert not page_errors, f"the page raised: {page_errors}"

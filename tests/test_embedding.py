@@ -26,7 +26,7 @@ from imagier.vectors.registry import get_embedder, names
 from imagier.vectors.torchfile import load_state_dict
 
 from conftest import sample_pixels
-from test_server import LiveServer
+from live import LiveServer
 
 CATS = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
 

@@ -21,31 +21,7 @@ from PIL import Image
 import imagier
 from imagier.jobs import JobRunner
 from imagier.server.app import ROUTERS, create_app, is_loopback
-
-
-class LiveServer:
-    """A uvicorn server in a thread, on a free loopback port."""
-
-    def __init__(self, app):
-        self.app = app
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                                    timeout_graceful_shutdown=2))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "LiveServer":
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "the server did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.port = port
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
+from live import LiveServer
 
 
 def raw_get(port: int, target: str) -> tuple[int, bytes]:
@@ -119,12 +95,6 @@ def assert_error(response: httpx.Response, status: int, *words: str) -> dict:
 
 
 # ---- project, properties, tags, values ----------------------------------------------------------------
-
-def test_the_front_page_shows_the_project_from_the_api(client):
-    page = client.get("/")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "/api/thumbnails/" in page.text and "/api/query" in page.text
-
 
 def test_info_matches_the_project(client, project):
     info = client.get("/api/info").json()

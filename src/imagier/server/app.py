@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
@@ -30,7 +31,7 @@ from .routes import duplicates
 from .routes import project as project_routes
 
 TOKEN_COOKIE = "imagier_token"
-STATIC = Path(__file__).parent / "static"
+WEBUI = Path(__file__).parent / "webui"  # the built frontend/ (npm run build writes it)
 ROUTERS = (project_routes, properties, values, files, query, views, imports, csv, vectors, analysis, search,
            duplicates)
 
@@ -52,8 +53,12 @@ def create_app(project: Project, *, token: str | None = None) -> FastAPI:
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
-    def root() -> FileResponse:
-        return FileResponse(STATIC / "index.html")  # a first look at the project, until the web UI
+    def page() -> FileResponse:
+        # no-store: a new build's asset names must reach the page after an upgrade
+        return FileResponse(WEBUI / "index.html", headers={"Cache-Control": "no-store"})
+
+    # Asset names carry a hash of their content, so they may be cached for good.
+    app.mount("/assets", StaticFiles(directory=WEBUI / "assets"), name="assets")
 
     app.add_exception_handler(ImagierError, _imagier_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,205 @@
+// The page's state: the project, the current view and its result, the selection, background jobs and
+// messages. Components read it and change it through the functions here, so every write to the project
+// is followed by the same refresh (values, query, properties, history) wherever it was made.
+//
+// Large values (the result's ids, the selection) are $state.raw and replaced wholesale: a deep proxy
+// over 500,000 ids would cost more than the query itself.
+
+import { api, ApiError, followJob, jobError } from "./api";
+import type { Filter, GroupKey, Info, Item, Job, Operation, Property, QueryResult, SortKey, ViewState } from "./types";
+
+export type Mode = "grid" | "table" | "map" | "duplicates";
+
+export interface Message { id: number; text: string; kind: "error" | "info" }
+
+class AppState {
+  info = $state<Info | null>(null);
+  properties = $state<Property[]>([]);
+  view = $state<ViewState>({ filter: null, sort: [], group: [] });
+  result = $state.raw<QueryResult | null>(null);
+  querying = $state(false);
+  selection = $state.raw<Set<number>>(new Set());
+  /** The image the last click landed on: the anchor of a shift-click range. */
+  anchor = $state<number | null>(null);
+  /** Properties shown under each thumbnail and as table columns. */
+  shown = $state<string[]>([]);
+  thumbSize = $state(160);
+  mode = $state<Mode>("grid");
+  /** The image open in the detail view. */
+  detail = $state<number | null>(null);
+  jobs = $state<Job[]>([]);
+  history = $state<Operation[]>([]);
+  messages = $state<Message[]>([]);
+  /** Bumped after every write: components that cache values re-read when it changes. */
+  version = $state(0);
+
+  /** Values of the images seen so far, by id; emptied when the project changes. */
+  private items = new Map<number, Item>();
+  private pending = new Map<number, Promise<void>>();
+  private messageId = 0;
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  async loadProject(): Promise<void> {
+    await Promise.all([this.refreshInfo(), this.refreshHistory()]);
+    if (this.shown.length === 0) {
+      this.shown = this.properties.filter((p) => !p.builtin).map((p) => p.name).slice(0, 3);
+    }
+    await this.runQuery();
+  }
+
+  async refreshInfo(): Promise<void> {
+    const [info, properties] = await Promise.all([api.get<Info>("/api/info"), api.get<Property[]>("/api/properties")]);
+    this.info = info;
+    this.properties = properties;
+    this.shown = this.shown.filter((name) => properties.some((p) => p.name === name));
+  }
+
+  async refreshHistory(): Promise<void> {
+    this.history = await api.get<Operation[]>("/api/history");
+  }
+
+  property(name: string): Property | undefined {
+    return this.properties.find((p) => p.name === name);
+  }
+
+  /** Run the current view on the server: the ordered ids and the group tree. */
+  async runQuery(): Promise<void> {
+    this.querying = true;
+    try {
+      const view = $state.snapshot(this.view);
+      this.result = await api.post<QueryResult>("/api/query", {
+        filter: view.filter, sort: view.sort, group: view.group,
+      });
+    } catch (error) {
+      this.report(error);
+    } finally {
+      this.querying = false;
+    }
+  }
+
+  setView(change: Partial<{ filter: Filter | null; sort: SortKey[]; group: GroupKey[] }>): Promise<void> {
+    this.view = { ...$state.snapshot(this.view), ...change };
+    return this.runQuery();
+  }
+
+  /** The cached values of an image, or undefined until `ensureItems` has fetched them. */
+  item(id: number): Item | undefined {
+    return this.items.get(id);
+  }
+
+  /** Fetch the values of the images not cached yet (a screenful at a time: callers pass what is visible). */
+  async ensureItems(ids: number[]): Promise<void> {
+    const missing = ids.filter((id) => !this.items.has(id) && !this.pending.has(id));
+    const waits = ids.map((id) => this.pending.get(id)).filter((p): p is Promise<void> => p !== undefined);
+    if (missing.length > 0) {
+      const version = this.version;
+      const fetched = api.post<{ items: Item[] }>("/api/values", { ids: missing }).then(({ items }) => {
+        if (version !== this.version) return;  // a write happened meanwhile: these values may be stale
+        for (const item of items) this.items.set(item.id, item);
+        this.itemsLoaded++;
+      }, (error) => this.report(error)).finally(() => {
+        for (const id of missing) this.pending.delete(id);
+      });
+      for (const id of missing) this.pending.set(id, fetched);
+      waits.push(fetched);
+    }
+    await Promise.all(waits);
+  }
+
+  /** Bumped when fetched values arrive, so components showing them re-render. */
+  itemsLoaded = $state(0);
+
+  // ---- writing -------------------------------------------------------------------------------
+
+  /** Run a write, then refresh what it may have changed. Errors are reported and re-thrown. */
+  async write<T>(operation: () => Promise<T>, { query = true } = {}): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      this.report(error);
+      throw error;
+    } finally {
+      await this.changed({ query });
+    }
+  }
+
+  /** The project changed (here, by a job, or by another page): drop cached values and re-read. */
+  async changed({ query = true } = {}): Promise<void> {
+    this.items.clear();
+    this.version++;
+    await Promise.all([this.refreshInfo(), this.refreshHistory(), query ? this.runQuery() : Promise.resolve()]);
+  }
+
+  setValue(ids: number[], property: string, value: unknown): Promise<unknown> {
+    return this.write(() => api.post("/api/values/set", { property, ids, value }));
+  }
+
+  addTags(ids: number[], property: string, tags: string[]): Promise<unknown> {
+    return this.write(() => api.post("/api/values/add", { property, ids, tags }));
+  }
+
+  removeTags(ids: number[], property: string, tags: string[] | null): Promise<unknown> {
+    return this.write(() => api.post("/api/values/remove", { property, ids, tags }));
+  }
+
+  undo(): Promise<unknown> {
+    return this.write(() => api.post("/api/undo"));
+  }
+
+  redo(): Promise<unknown> {
+    return this.write(() => api.post("/api/redo"));
+  }
+
+  // ---- jobs ----------------------------------------------------------------------------------
+
+  /** Follow a background job started by `start` (which returns {job: id}), keeping it in `jobs` for the
+   * progress bars; resolves with its result, rejects (and reports) if it fails or is cancelled. */
+  async runJob<T>(start: () => Promise<{ job: string }>, { changes = true } = {}): Promise<T> {
+    let id: string;
+    try {
+      id = (await start()).job;
+    } catch (error) {
+      this.report(error);
+      throw error;
+    }
+    const job = await followJob(id, (snapshot) => this.trackJob(snapshot));
+    this.trackJob(job);
+    if (changes) await this.changed();
+    if (job.state !== "done") {
+      const error = jobError(job);
+      this.report(error);
+      throw error;
+    }
+    return job.result as T;
+  }
+
+  trackJob(job: Job): void {
+    const others = this.jobs.filter((j) => j.id !== job.id);
+    this.jobs = [job, ...others].slice(0, 20);
+  }
+
+  cancelJob(id: string): Promise<unknown> {
+    return api.post(`/api/jobs/${id}/cancel`).catch((error) => this.report(error));
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  /** Show a failure as the server's own readable message. */
+  report(error: unknown): void {
+    const text = error instanceof ApiError || error instanceof Error ? error.message : String(error);
+    this.say(text, "error");
+  }
+
+  say(text: string, kind: "error" | "info" = "info"): void {
+    const message = { id: ++this.messageId, text, kind };
+    this.messages = [...this.messages, message];
+    setTimeout(() => this.dismiss(message.id), kind === "error" ? 12000 : 4000);
+  }
+
+  dismiss(id: number): void {
+    this.messages = this.messages.filter((m) => m.id !== id);
+  }
+}
+
+export const app = new AppState();

@@ -1,0 +1,56 @@
+// Keyboard shortcuts: each component registers its own with a description, so the help panel lists
+// exactly the shortcuts that exist. A key like "mod+z" means Ctrl+Z (Cmd+Z on a Mac).
+
+export interface Shortcut {
+  keys: string;            // "mod+shift+z", "arrowright", "?", "a"
+  description: string;
+  section: string;         // where it works: "Everywhere", "Grid", "Image detail", ...
+  run: (event: KeyboardEvent) => void;
+  /** Only active while this returns true (say, while the detail view is open). */
+  when?: () => boolean;
+}
+
+const registered = new Set<Shortcut>();
+
+/** Register shortcuts; returns the function that removes them (call it from a component's teardown). */
+export function shortcuts(...list: Shortcut[]): () => void {
+  for (const s of list) registered.add(s);
+  return () => {
+    for (const s of list) registered.delete(s);
+  };
+}
+
+export function allShortcuts(): Shortcut[] {
+  return [...registered];
+}
+
+function keysOf(event: KeyboardEvent): string {
+  const parts: string[] = [];
+  if (event.ctrlKey || event.metaKey) parts.push("mod");
+  if (event.altKey) parts.push("alt");
+  const key = event.key.toLowerCase();
+  // Shift is part of printable keys already ("?" is shift+/), so it is named only for the others.
+  if (event.shiftKey && (key.length > 1 || /[a-z]/.test(key))) parts.push("shift");
+  parts.push(key);
+  return parts.join("+");
+}
+
+function typing(target: EventTarget | null): boolean {
+  const element = target as HTMLElement | null;
+  if (!element) return false;
+  return element.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(element.tagName);
+}
+
+/** The page's one keydown listener (installed by App.svelte). */
+export function dispatchShortcut(event: KeyboardEvent): void {
+  const keys = keysOf(event);
+  // While typing in a field, only shortcuts with a modifier (undo, ...) or Escape apply.
+  if (typing(event.target) && !keys.startsWith("mod+") && keys !== "escape") return;
+  const matches = [...registered].filter((s) => s.keys === keys && (s.when?.() ?? true));
+  // The most recently registered wins: an open dialog's Escape before the page's.
+  const shortcut = matches[matches.length - 1];
+  if (shortcut) {
+    event.preventDefault();
+    shortcut.run(event);
+  }
+}

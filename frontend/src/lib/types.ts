@@ -1,0 +1,104 @@
+// The shapes of the HTTP API's answers that the page relies on (see /openapi.json for all of them).
+
+export type PropertyType =
+  | "text" | "number" | "date" | "checkbox" | "url" | "colour" | "tag" | "multi-tag" | "path";
+
+export interface Property {
+  id: number | null;
+  name: string;
+  type: PropertyType;
+  scope: "file" | "content";
+  builtin: boolean;
+}
+
+export interface Tag {
+  id: number;
+  name: string;
+  colour: string | null;
+  parents: string[];
+  count: number;
+}
+
+/** A condition, or an AND / OR / NOT of filters. */
+export type Filter =
+  | { property: string; op: string; value?: unknown }
+  | { and: Filter[] }
+  | { or: Filter[] }
+  | { not: Filter };
+
+export interface SortKey { property: string; desc?: boolean }
+export interface GroupKey { property: string; by?: "year" | "month" | "week" | "day"; bin?: number }
+
+export interface ViewState {
+  filter: Filter | null;
+  sort: SortKey[];
+  group: GroupKey[];
+}
+
+/** A group of the query result: the images ids[start:end] of the ordered result. */
+export interface Group {
+  key: unknown;
+  count: number;
+  start: number;
+  end: number;
+  groups: Group[];
+}
+
+export interface QueryResult {
+  total: number;
+  rows: number;
+  ids: number[];
+  groups: Group[];
+}
+
+/** One image of a window: its built-in fields and its property values. */
+export interface Item {
+  id: number;
+  path: string;
+  folder: string;
+  name: string;
+  format: string;
+  width: number;
+  height: number;
+  size: number;
+  modified: string | null;
+  taken: string | null;
+  hash: string;
+  imported: string;
+  content_id: number;
+  orientation: number;
+  values: Record<string, unknown>;
+}
+
+export interface Info {
+  path: string;
+  files: number;
+  contents: number;
+  properties: { name: string; type: PropertyType; scope: string }[];
+  vectors: Record<string, { model: string; dim: number; count: number; default: boolean }>;
+}
+
+export interface Job {
+  id: string;
+  kind: string;
+  state: "running" | "done" | "failed" | "cancelled";
+  params: Record<string, unknown>;
+  progress: { done?: number; total?: number; phase?: string; [key: string]: unknown };
+  result: unknown;
+  error: { error: string; message: string } | null;
+  started: string;
+  finished: string | null;
+  seq: number;
+}
+
+export interface Operation {
+  id: number;
+  kind: string;
+  label: string;
+  created: string;
+  params: Record<string, unknown>;
+  undoable: boolean;
+  state: "done" | "undone";
+}
+
+export interface Scored { id: number; path: string; score: number }

@@ -1,0 +1,51 @@
+"""Real servers and a real browser for the tests: uvicorn on a free loopback port, Debian's Chromium
+driven by Playwright (never Playwright's own browser download, which this machine cannot reach)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+CHROMIUM = os.environ.get("IMAGIER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"]
+# Screenshots the browser tests take of each step, kept after the run as artifacts.
+ARTIFACTS = Path(os.environ.get("IMAGIER_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+LAPTOP = {"width": 1366, "height": 768}
+
+
+class LiveServer:
+    """A uvicorn server in a thread, on a free loopback port."""
+
+    def __init__(self, app):
+        self.app = app
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                                    timeout_graceful_shutdown=2))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "the server did not start"
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.port = port
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save the page as test-artifacts/NAME.png (the steps of a walk are numbered by their names)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
