@@ -9,7 +9,9 @@ const OUT_DIR = "../src/imagier/server/webui";
 
 // The files whose content decides the build; tests/test_webui.py hashes the same list the same way to
 // tell whether the committed build is older than the sources.
-const STAMPED = ["index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json", "src"];
+const STAMPED = [
+  "index.html", "package.json", "package-lock.json", "vite.config.ts", "svelte.config.js", "tsconfig.json", "src",
+];
 
 function sourceFiles(path: string): string[] {
   if (statSync(path).isDirectory()) {
@@ -32,11 +34,15 @@ export function sourceHash(root: string): string {
 }
 
 function buildStamp(): Plugin {
+  let outDir = OUT_DIR;
   return {
     name: "imagier-build-stamp",
     apply: "build",
+    configResolved(config) {
+      outDir = config.build.outDir;  // --outDir builds elsewhere (served with IMAGIER_WEBUI=that folder)
+    },
     closeBundle() {
-      writeFileSync(join(OUT_DIR, "build-stamp.json"), JSON.stringify({ sources: sourceHash(".") }) + "\n");
+      writeFileSync(join(outDir, "build-stamp.json"), JSON.stringify({ sources: sourceHash(".") }) + "\n");
     },
   };
 }

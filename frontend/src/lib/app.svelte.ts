@@ -12,11 +12,28 @@ export type Mode = "grid" | "table" | "map" | "duplicates";
 
 export interface Message { id: number; text: string; kind: "error" | "info" }
 
+/** A result shown instead of the view's own for a while: clusters, a text search, similar images. The
+ * grid and table show `app.shown_result`; closing the overlay returns to the view. Groups of an overlay
+ * may carry a `label` (shown instead of the key) and `score` (a cluster's cohesion, a match's score). */
+export interface Overlay {
+  title: string;
+  result: QueryResult;
+  /** Scores by image id, shown under the thumbnails (similarity, text match). */
+  scores?: Map<number, number>;
+  /** Buttons in the overlay's banner ("Save clusters as tags", ...). */
+  actions?: { label: string; run: () => void }[];
+}
+
 class AppState {
   info = $state<Info | null>(null);
   properties = $state<Property[]>([]);
   view = $state<ViewState>({ filter: null, sort: [], group: [] });
   result = $state.raw<QueryResult | null>(null);
+  overlay = $state.raw<Overlay | null>(null);
+  /** What the grid and the table show: the overlay's result when there is one, else the view's. */
+  get shownResult(): QueryResult | null {
+    return this.overlay?.result ?? this.result;
+  }
   querying = $state(false);
   selection = $state.raw<Set<number>>(new Set());
   /** The image the last click landed on: the anchor of a shift-click range. */

@@ -42,6 +42,10 @@ export interface Group {
   start: number;
   end: number;
   groups: Group[];
+  /** Set by overlays (clusters, ...): shown instead of the key. */
+  label?: string;
+  /** A cluster's cohesion. */
+  score?: number;
 }
 
 export interface QueryResult {

@@ -8,6 +8,7 @@ with a bare 500 that never carries a stack trace.
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from pathlib import Path
 from contextlib import asynccontextmanager
@@ -31,7 +32,9 @@ from .routes import duplicates
 from .routes import project as project_routes
 
 TOKEN_COOKIE = "imagier_token"
-WEBUI = Path(__file__).parent / "webui"  # the built frontend/ (npm run build writes it)
+# The built frontend/ (`npm run build` writes it). IMAGIER_WEBUI serves another build instead, so a
+# developer can test a build of their own while the shipped one stays as committed.
+WEBUI = Path(os.environ.get("IMAGIER_WEBUI") or Path(__file__).parent / "webui")
 ROUTERS = (project_routes, properties, values, files, query, views, imports, csv, vectors, analysis, search,
            duplicates)
 
