@@ -1,5 +1,7 @@
 """The page's frame in a real Chromium: it loads, shows the project, and reports server errors readably."""
 
+from urllib.parse import quote
+
 import pytest
 
 from live import screenshot
@@ -12,3 +14,12 @@ def test_the_page_opens_on_the_project(webui):
     page.wait_for_selector("[data-testid=Grid]")
     assert page.title() == "imagier"
     screenshot(page, "shell-opened")
+
+
+def test_a_link_with_a_view_opens_that_view(webui):
+    page, server, project = webui
+    view = '{"filter":{"property":"width","op":"gt","value":300},"sort":[],"group":[]}'
+    page.goto(server.url + "/#view=" + quote(view))
+    expected = len(project.query_ids({"property": "width", "op": "gt", "value": 300}))
+    assert 0 < expected < project.file_count()
+    page.wait_for_selector(f"[data-testid=view-count]:has-text('{expected} images')")

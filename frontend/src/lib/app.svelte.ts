@@ -58,6 +58,8 @@ class AppState {
   // ---- reading -------------------------------------------------------------------------------
 
   async loadProject(): Promise<void> {
+    const linked = viewFromHash(location.hash);
+    if (linked) this.view = linked;
     await Promise.all([this.refreshInfo(), this.refreshHistory()]);
     if (this.shown.length === 0) {
       this.shown = this.properties.filter((p) => !p.builtin).map((p) => p.name).slice(0, 3);
@@ -85,6 +87,7 @@ class AppState {
     this.querying = true;
     try {
       const view = $state.snapshot(this.view);
+      history.replaceState(null, "", viewToHash(view));
       this.result = await api.post<QueryResult>("/api/query", {
         filter: view.filter, sort: view.sort, group: view.group,
       });
@@ -220,3 +223,19 @@ class AppState {
 }
 
 export const app = new AppState();
+
+/** The view in the page's address (`#view=` and the view as JSON), so a link or a bookmark reopens it. */
+export function viewToHash(view: ViewState): string {
+  const empty = !view.filter && view.sort.length === 0 && view.group.length === 0;
+  return empty ? location.pathname + location.search : "#view=" + encodeURIComponent(JSON.stringify(view));
+}
+
+export function viewFromHash(hash: string): ViewState | null {
+  if (!hash.startsWith("#view=")) return null;
+  try {
+    const view = JSON.parse(decodeURIComponent(hash.slice("#view=".length)));
+    return { filter: view.filter ?? null, sort: view.sort ?? [], group: view.group ?? [] };
+  } catch {
+    return null;  // a damaged link opens the whole project rather than nothing
+  }
+}
