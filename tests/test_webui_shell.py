@@ -18,8 +18,8 @@ def test_the_page_opens_on_the_project(webui):
 
 def test_a_link_with_a_view_opens_that_view(webui):
     page, server, project = webui
-    view = '{"filter":{"property":"width","op":"gt","value":300},"sort":[],"group":[]}'
+    view = '{"filter":{"property":"width","op":"gt","value":520},"sort":[],"group":[]}'
     page.goto(server.url + "/#view=" + quote(view))
-    expected = len(project.query_ids({"property": "width", "op": "gt", "value": 300}))
+    expected = len(project.query_ids({"property": "width", "op": "gt", "value": 520}))
     assert 0 < expected < project.file_count()
     page.wait_for_selector(f"[data-testid=view-count]:has-text('{expected} images')")
