@@ -33,6 +33,12 @@ class Conflict(ImagierError):
     status = 409
 
 
+class Forbidden(ImagierError):
+    """A path outside the folders the server may show (its allowed roots)."""
+
+    status = 403
+
+
 class ProjectFileError(ImagierError):
     """The file is not an imagier project, or was made by a newer version."""
 

@@ -12,9 +12,11 @@ from typing import Callable
 
 from .analysis.clustering import Clustering
 from .analysis.duplicates import Duplicates
+from .analysis.layout import Layout
 from .analysis.similarity import Similarity
 from .analysis.suggestions import Suggestions
 from .analysis.textsearch import TextSearch
+from .errors import Conflict
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importing
 from .store.annotations import Annotations
@@ -28,7 +30,7 @@ from .vectors.embed import Embedding
 
 
 class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchange, Embedding,
-              Similarity, Clustering, Suggestions, TextSearch, Duplicates):
+              Similarity, Clustering, Suggestions, TextSearch, Duplicates, Layout):
     """An imagier project file. Open one with `imagier.open(path)`."""
 
     def __init__(self, path: str | Path, create: bool = True):
@@ -80,6 +82,15 @@ class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchan
     def history(self, limit: int = 100) -> list[dict]:
         """The operation log, newest first."""
         return self.oplog.history(limit)
+
+    def save_copy(self, destination: str | Path) -> Path:
+        """Write a consistent copy of the project, everything in it, to a new file (safe while the project
+        is open and in use); returns the copy's path."""
+        destination = Path(destination).expanduser()
+        if destination.exists():
+            raise Conflict(f"{destination} already exists; choose a new file name", path=str(destination))
+        self.db.backup(destination)
+        return destination
 
     def close(self) -> None:
         """Close the project file (a closed project can be copied whole, with everything in it)."""

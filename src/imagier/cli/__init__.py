@@ -366,11 +366,13 @@ def history(project: Project, as_json: bool, limit):
 @click.option("--host", default="127.0.0.1", show_default=True, help="another address requires an access token")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", help="access token (generated when serving beyond this machine)")
-def serve(project, host, port, token):
+@click.option("--root", "roots", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="a folder the page may browse, besides the project's and your home (repeatable)")
+def serve(project, host, port, token, roots):
     """Serve PROJECT to the browser and the HTTP API."""
     from ..server.serve import serve as run_server
     try:
-        run_server(project, host=host, port=port, token=token)
+        run_server(project, host=host, port=port, token=token, roots=roots)
     except ImagierError as e:
         raise click.ClickException(e.message) from None
 

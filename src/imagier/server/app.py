@@ -29,6 +29,8 @@ from ..project import Project
 from .routes import csv, files, imports, properties, query, search, values, vectors, views
 from .routes import analysis
 from .routes import duplicates
+from .routes import folders
+from ..ingest.browse import FolderRoots
 from .routes import project as project_routes
 
 TOKEN_COOKIE = "imagier_token"
@@ -36,12 +38,13 @@ TOKEN_COOKIE = "imagier_token"
 # developer can test a build of their own while the shipped one stays as committed.
 WEBUI = Path(os.environ.get("IMAGIER_WEBUI") or Path(__file__).parent / "webui")
 ROUTERS = (project_routes, properties, values, files, query, views, imports, csv, vectors, analysis, search,
-           duplicates)
+           duplicates, folders)
 
 
-def create_app(project: Project, *, token: str | None = None) -> FastAPI:
+def create_app(project: Project, *, token: str | None = None, roots=()) -> FastAPI:
     """The HTTP API of `project`. With a token, every request must carry it; without one, only requests
-    addressed to a loopback name are served (the server must then be bound to loopback)."""
+    addressed to a loopback name are served (the server must then be bound to loopback). The page may
+    browse folders only inside the project's folder, the user's home and `roots`."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -52,6 +55,7 @@ def create_app(project: Project, *, token: str | None = None) -> FastAPI:
                   description="The HTTP API of an imagier project: every operation of the Python API.")
     app.state.project = project
     app.state.jobs = JobRunner()
+    app.state.roots = FolderRoots([project.path.parent, Path.home(), *roots])
     for module in ROUTERS:
         app.include_router(module.router)
 

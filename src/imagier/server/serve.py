@@ -16,21 +16,23 @@ from .app import create_app, is_loopback
 
 
 def serve(project_path: str | Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          open_browser: bool = False) -> None:
+          open_browser: bool = False, roots=()) -> None:
     """Serve the project until interrupted. Bound to loopback, no token is needed; bound to any other
-    address, a token is required, and one is generated when none is given (it is part of the printed URL)."""
+    address, a token is required, and one is generated when none is given (it is part of the printed URL).
+    The page may browse folders (to import, to open projects) in the project's folder, the user's home
+    and `roots`."""
     if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(24)
     project = Project(project_path)
-    server = uvicorn.Server(uvicorn.Config(create_app(project, token=token), host=host, port=port,
-                                           log_level="warning"))
+    app = create_app(project, token=token, roots=roots)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     threading.Thread(target=_announce, args=(server, project.path, host, token, open_browser), daemon=True).start()
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
         print("imagier stopped.", flush=True)
     finally:
-        project.close()
+        app.state.project.close()  # the page may have switched to another project
 
 
 def _announce(server: uvicorn.Server, project_path: Path, host: str, token: str | None, open_browser: bool) -> None:

@@ -116,6 +116,19 @@ class Database:
             finally:
                 self._local.writing -= 1
 
+    def backup(self, destination: str | Path) -> None:
+        """Write a consistent copy of the whole project to `destination` with SQLite's backup API: copying
+        the file itself could miss the pages still in its write-ahead log."""
+        target = apsw.Connection(str(destination))
+        try:
+            # Under the write lock, so no write of this process restarts the copy midway.
+            with self.write_lock, target.backup("main", self.writer, "main") as copy:
+                copy.step(-1)
+            # The copy is one self-contained file: no -wal beside it once closed.
+            target.execute("PRAGMA journal_mode = DELETE").fetchall()
+        finally:
+            target.close()
+
     def close(self) -> None:
         with self._readers_lock:
             for conn in self._readers:

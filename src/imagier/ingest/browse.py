@@ -1,0 +1,112 @@
+"""The folders a server may show to its page: allowed roots, and a listing of one folder's sub-folders.
+
+The web page picks folders to import, and where to open or create projects, on the server's machine.
+It may only see inside the allowed roots (by default the project's own folder and the user's home):
+every path is resolved, symbolic links included, before it is checked, so neither `..` nor a link can
+lead out of them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import Forbidden, InvalidInput, NotFound
+from .scan import is_image_name
+
+# A folder with more sub-folders than this is listed in part (the page says so): counting the images of
+# each costs a directory read.
+MAX_ENTRIES = 2000
+
+
+class FolderRoots:
+    """The folders a page may browse, and the checks that keep it inside them."""
+
+    def __init__(self, roots):
+        resolved = []
+        for root in roots:
+            path = Path(root).expanduser().resolve()
+            if path.is_dir() and path not in resolved:
+                resolved.append(path)
+        self.roots = resolved
+
+    def check(self, path: str | os.PathLike) -> Path:
+        """The resolved path, or Forbidden when it lies outside every root."""
+        if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+            raise InvalidInput("a folder path is needed")
+        resolved = Path(path).expanduser().resolve()
+        if not self.allows(resolved):
+            raise Forbidden(f"{path} is outside the folders this server may show ({self.describe()}); "
+                            "serve with `imagier serve --root DIR` to allow another folder", path=str(path))
+        return resolved
+
+    def allows(self, resolved: Path) -> bool:
+        return any(resolved == root or resolved.is_relative_to(root) for root in self.roots)
+
+    def describe(self) -> str:
+        return ", ".join(str(root) for root in self.roots) or "none"
+
+    def listing(self, path: str | os.PathLike | None = None) -> dict:
+        """A folder's sub-folders, each with its number of images (not counting deeper folders) and
+        whether it holds more folders; without a path, the roots themselves.
+
+        {"path", "parent", "images", "folders": [{"name", "path", "images", "folders"}], "truncated"}.
+        Hidden folders and links that lead out of the roots are left out."""
+        if path is None or str(path).strip() == "":
+            folders = [self._entry(root, str(root)) for root in self.roots]
+            return {"path": None, "parent": None, "images": 0, "folders": folders, "truncated": False}
+        folder = self.check(path)
+        if not folder.is_dir():
+            raise NotFound(f"no folder at {folder}", path=str(folder))
+        try:
+            children = sorted(os.scandir(folder), key=lambda e: e.name.lower())
+        except OSError as e:
+            raise Forbidden(f"cannot read {folder}: {e.strerror}", path=str(folder)) from None
+        images, folders, truncated = 0, [], False
+        for child in children:
+            if child.name.startswith("."):
+                continue
+            if _is_file(child):
+                images += is_image_name(child.name)
+                continue
+            if not _is_dir(child):
+                continue
+            resolved = Path(child.path).resolve()
+            if not self.allows(resolved):
+                continue
+            if len(folders) == MAX_ENTRIES:
+                truncated = True
+                continue
+            folders.append(self._entry(resolved, child.name))
+        parent = folder.parent if folder not in self.roots and self.allows(folder.parent) else None
+        return {"path": str(folder), "parent": None if parent is None else str(parent), "images": images,
+                "folders": folders, "truncated": truncated}
+
+    def _entry(self, folder: Path, name: str) -> dict:
+        images, subfolders = 0, 0
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if _is_file(entry):
+                        images += is_image_name(entry.name)
+                    elif _is_dir(entry):
+                        subfolders += 1
+        except OSError:
+            pass  # an unreadable folder is still listed; opening it says why it cannot be read
+        return {"name": name, "path": str(folder), "images": images, "folders": subfolders}
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
