@@ -86,7 +86,7 @@ def phase_end_to_end(project_path: str, batch: int, variant: str) -> dict:
     from imagier.vectors import registry
     model = embedder(variant, project_path)
     registry.register(model.name, lambda: model)
-    model.run(np.zeros((batch, 3, 224, 224), np.float32))  # load the session before the clock starts
+    model.run(np.zeros((batch, 224, 224, 3), np.uint8))  # load the session before the clock starts
     with imagier.open(project_path) as project:
         try:
             project.delete_vector_type(model.name)

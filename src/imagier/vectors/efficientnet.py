@@ -25,6 +25,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -35,7 +36,7 @@ from .registry import Embedder
 NAME = "efficientnet-lite0"
 INPUT_SIZE = 224
 FEATURES = 1280
-GRAPH_VERSION = 1  # bump when build_graph changes, so cached graphs are rebuilt
+GRAPH_VERSION = 2  # bump when build_graph changes, so cached graphs are rebuilt
 BN_EPS = 1e-3
 # TensorFlow's Lite builder: pixels (0..255) become (x - 127) / 128, about [-1, 1].
 PIXEL_MEAN, PIXEL_STD = 127.0, 128.0
@@ -84,16 +85,22 @@ def class_scores(features: np.ndarray) -> np.ndarray:
     if features.shape[1] != FEATURES:
         raise ValueError(f"class_scores needs {FEATURES}-d EfficientNet-Lite0 features, got {features.shape[1]}-d")
     state = _state()
-    logits = features @ state["_fc.weight"].T + state["_fc.bias"]
-    logits -= logits.max(axis=1, keepdims=True)
-    scores = np.exp(logits)
+    return softmax(features @ state["_fc.weight"].T + state["_fc.bias"])
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    scores = np.exp(logits - logits.max(axis=1, keepdims=True))
     return scores / scores.sum(axis=1, keepdims=True)
 
 
 def top_labels(scores: np.ndarray) -> list[list[str]]:
     """Each image's labels: its best classes above LABEL_MIN_PROBABILITY, at most LABEL_MAX, best first."""
-    best = np.argsort(-scores, axis=1)[:, :LABEL_MAX]
-    return [[CLASS_NAMES[c] for c in row if s[c] >= LABEL_MIN_PROBABILITY] for row, s in zip(best, scores)]
+    best = np.argpartition(-scores, LABEL_MAX, axis=1)[:, :LABEL_MAX]
+    labels = []
+    for row, s in zip(best, scores):
+        row = row[np.argsort(-s[row])]
+        labels.append([CLASS_NAMES[c] for c in row if s[c] >= LABEL_MIN_PROBABILITY])
+    return labels
 
 
 # ---- the graph --------------------------------------------------------------------------------------
@@ -146,7 +153,17 @@ class _GraphBuilder:
     def build(self) -> onnx.ModelProto:
         self.constant("zero", np.array(0.0))
         self.constant("six", np.array(6.0))
-        x = self.conv_bn("pixels", "_conv_stem", "_bn0", stride=2)
+        # The graph takes the pixels as decoded (uint8, channels last) and scales them itself: ONNX Runtime
+        # does it on every core, where NumPy would make three passes over float copies first.
+        self.nodes += [
+            helper.make_node("Cast", ["pixels"], ["pixels/float"], name="pixels/cast", to=TensorProto.FLOAT),
+            helper.make_node("Sub", ["pixels/float", self.constant("pixel_mean", np.array(PIXEL_MEAN))],
+                             ["pixels/centred"], name="pixels/centre"),
+            helper.make_node("Div", ["pixels/centred", self.constant("pixel_std", np.array(PIXEL_STD))],
+                             ["pixels/scaled"], name="pixels/scale"),
+            helper.make_node("Transpose", ["pixels/scaled"], ["pixels/nchw"], name="pixels/nchw", perm=[0, 3, 1, 2]),
+        ]
+        x = self.conv_bn("pixels/nchw", "_conv_stem", "_bn0", stride=2)
         index = 0
         for repeats, kernel, stride, expand, cin, cout in STAGES:
             for r in range(repeats):
@@ -162,7 +179,7 @@ class _GraphBuilder:
         ]
         graph = helper.make_graph(
             self.nodes, NAME,
-            [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["n", 3, INPUT_SIZE, INPUT_SIZE])],
+            [helper.make_tensor_value_info("pixels", TensorProto.UINT8, ["n", INPUT_SIZE, INPUT_SIZE, 3])],
             [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", FEATURES]),
              helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 1000])],
             self.initializers)
@@ -199,20 +216,19 @@ def session(path: Path | None = None):
 
 
 def preprocess(images: list[Image.Image]) -> np.ndarray:
-    """Model inputs (n x 3 x 224 x 224 float32): each image resized so its short side is 224, the centre
-    224 x 224 cut out (the ImageNet evaluation crop), pixels scaled to about [-1, 1]."""
-    batch = np.empty((len(images), INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
+    """Model inputs (n x 224 x 224 x 3 uint8): each image resized so its short side is 224 and the centre
+    224 x 224 cut out (the ImageNet evaluation crop). The graph scales the pixels to about [-1, 1]."""
+    batch = np.empty((len(images), INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)
     for i, image in enumerate(images):
-        image = image.convert("RGB")
-        w, h = image.size
+        pixels = np.asarray(image.convert("RGB"))
+        h, w = pixels.shape[:2]
         scale = INPUT_SIZE / min(w, h)
         w, h = max(INPUT_SIZE, round(w * scale)), max(INPUT_SIZE, round(h * scale))
         left, top = (w - INPUT_SIZE) // 2, (h - INPUT_SIZE) // 2
-        image = image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=None)
-        batch[i] = np.asarray(image.crop((left, top, left + INPUT_SIZE, top + INPUT_SIZE)), dtype=np.float32)
-    batch -= PIXEL_MEAN
-    batch /= PIXEL_STD
-    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+        # OpenCV's bilinear resize: a third of Pillow's time, which counts beside a 7 ms model run.
+        resized = cv2.resize(pixels, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        batch[i] = resized[top:top + INPUT_SIZE, left:left + INPUT_SIZE]
+    return batch
 
 
 class EfficientNetLite0(Embedder):
@@ -236,6 +252,11 @@ class EfficientNetLite0(Embedder):
 
     def embed(self, images: list[Image.Image]) -> np.ndarray:
         return self.run(preprocess(images))[0]
+
+    def embed_and_label(self, images: list[Image.Image]) -> tuple[np.ndarray, list[list[str]]]:
+        # The labels come from the logits the graph computes anyway, not from the features again.
+        features, logits = self.run(preprocess(images))
+        return features, top_labels(softmax(logits))
 
     def labels(self, features: np.ndarray) -> list[list[str]]:
         return top_labels(class_scores(features))

@@ -84,8 +84,7 @@ class Embedding:
                 except (OSError, ValueError, Image.DecompressionBombError) as e:
                     failed.append({"content": content_id, "error": f"its thumbnail cannot be decoded: {e}"})
             if images:
-                rows = embedder.embed(images)
-                labels = embedder.labels(rows)
+                rows, labels = embedder.embed_and_label(images)
                 with self.db.write():  # the vectors and their labels in one transaction
                     self.put_vectors(embedder.name, ids, rows)
                     if labels is not None:

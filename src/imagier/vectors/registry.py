@@ -42,6 +42,11 @@ class Embedder:
         gives none."""
         return None
 
+    def embed_and_label(self, images: list[Image.Image]) -> tuple[np.ndarray, list[list[str]] | None]:
+        """`embed` and `labels` at once; a model whose labels fall out of the same run overrides it."""
+        rows = self.embed(images)
+        return rows, self.labels(rows)
+
 
 _FACTORIES: dict[str, Callable[[], Embedder]] = {}
 _made: dict[str, Embedder] = {}
