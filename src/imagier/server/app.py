@@ -29,6 +29,7 @@ from ..project import Project
 from .routes import csv, files, imports, properties, query, search, values, vectors, views
 from .routes import analysis
 from .routes import duplicates
+from .routes import layout
 from .routes import folders
 from ..ingest.browse import FolderRoots
 from .routes import project as project_routes
@@ -38,7 +39,7 @@ TOKEN_COOKIE = "imagier_token"
 # developer can test a build of their own while the shipped one stays as committed.
 WEBUI = Path(os.environ.get("IMAGIER_WEBUI") or Path(__file__).parent / "webui")
 ROUTERS = (project_routes, properties, values, files, query, views, imports, csv, vectors, analysis, search,
-           duplicates, folders)
+           duplicates, folders, layout)
 
 
 def create_app(project: Project, *, token: str | None = None, roots=()) -> FastAPI:
