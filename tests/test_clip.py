@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 
+import httpx
 import huggingface_hub.constants
 import numpy as np
 import pytest
 from PIL import Image
 
+import imagier
 from clipmodel import TOKENIZER, cached
 from conftest import sample_pixels
+from imagier.server.app import create_app
+from live import LiveServer
 from imagier.errors import InvalidInput, NotFound
 from imagier.vectors import clip
 
@@ -147,3 +155,48 @@ def test_embedding_job_makes_the_clip_vector_type(imported, clip_path, monkeypat
     thumb = imported.thumbnails_of([content])[content]
     direct = clip.load(clip_path).embed_images([Image.open(io.BytesIO(thumb))])[0]
     assert float(matrix.rows[0] @ direct) > 0.999
+
+
+def test_cli_embed_with_a_model_folder_and_int8(imported_template, clip_path, tmp_path, monkeypatch):
+    path = tmp_path / "clip.imagier"
+    shutil.copyfile(imported_template, path)
+    env = {k: v for k, v in os.environ.items() if k != clip.PATH_ENV}
+    env["HF_HUB_OFFLINE"] = "1"
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "imagier.cli", *map(str, args)], capture_output=True,
+                              text=True, timeout=300, env=env)
+
+    def error(done) -> str:  # with --json, the error is a JSON document on stdout
+        assert done.returncode != 0
+        return json.loads(done.stdout)["message"]
+
+    done = cli("embed", path, "--model", clip.NAME, "--model-path", clip_path, "--int8", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["model"] == f"{clip.NAME}-int8" and report["embedded"] == report["total"] > 0
+    missing = cli("embed", path, "--model", clip.NAME, "--model-path", tmp_path / "nowhere", "--json")
+    assert "no CLIP model folder" in error(missing) and "nowhere" in error(missing)
+    builtin = cli("embed", path, "--model", "phash", "--model-path", clip_path, "--json")
+    assert "takes no model folder" in error(builtin)
+    no_int8 = cli("embed", path, "--model", "phash", "--int8", "--json")
+    assert "phash-int8" in error(no_int8)
+    with imagier.open(path) as project:
+        assert [t["name"] for t in project.vector_types()] == [f"{clip.NAME}-int8"]
+
+
+def test_http_embed_with_a_model_folder(imported, clip_path, monkeypatch):
+    monkeypatch.delenv(clip.PATH_ENV, raising=False)
+    with LiveServer(create_app(imported)) as live, httpx.Client(base_url=live.url, timeout=60) as client:
+        refused = client.post("/api/embed", json={"model": clip.NAME, "model_path": "/nowhere"})
+        assert refused.status_code == 404 and "/nowhere" in refused.json()["message"]
+        started = client.post("/api/embed", json={"model": clip.NAME, "model_path": str(clip_path)})
+        assert started.status_code == 202
+        job = started.json()["job"]
+        for _ in range(600):
+            snapshot = client.get(f"/api/jobs/{job}").json()
+            if snapshot["state"] != "running":
+                break
+            time.sleep(0.1)
+        assert snapshot["state"] == "done", snapshot
+    assert imported.vector_type(clip.NAME)["count"] == imported.content_count()

@@ -20,14 +20,21 @@ def embed_summary(report: dict) -> str:
 @command(main)
 @click.option("--model", help="the embedder (default: the project's default vector type, else efficientnet-lite0); "
                               "see `imagier vectors`")
-def embed(project: Project, as_json: bool, model):
+@click.option("--model-path", type=click.Path(file_okay=False),
+              help="the folder of the model's files (CLIP's ONNX export), instead of fetching them from the hub")
+@click.option("--int8", is_flag=True, help="the int8 version of the model (faster, slightly different vectors; "
+                                          "a vector type of its own, such as clip-vit-b32-int8)")
+def embed(project: Project, as_json: bool, model, model_path, int8):
     """Compute the vectors of every image of PROJECT that has none yet for the model.
 
     Interrupted runs resume where they stopped; images imported later are embedded by the next run.
     EfficientNet-Lite0 also writes the automatic `labels` property (ImageNet classes)."""
+    if int8:
+        model = f"{model or project.default_model()}-int8"
+    project.check_model(model, model_path)
     progress = None if as_json or not sys.stderr.isatty() else _progress_bar("embedding")
     try:
-        report = project.embed(model, progress=progress)
+        report = project.embed(model, model_path=model_path, progress=progress)
     finally:
         if progress:
             progress.close()

@@ -28,10 +28,11 @@ class Embedding:
         """The embedders this imagier can run; each makes a vector type of its name."""
         return names()
 
-    def check_model(self, model: str | None = None) -> str:
-        """The model `embed(model)` would run (the default one when None); InvalidInput when unknown."""
+    def check_model(self, model: str | None = None, model_path: str | None = None) -> str:
+        """The model `embed(model, model_path=...)` would run (the default one when None); InvalidInput when
+        unknown, NotFound when its files are missing."""
         model = model or self.default_model()
-        get_embedder(model)
+        get_embedder(model, model_path)
         return model
 
     def default_model(self) -> str:
@@ -43,9 +44,10 @@ class Embedding:
             return DEFAULT_MODEL
         return name if name.lower() in names() else DEFAULT_MODEL
 
-    def embed(self, model: str | None = None, *, batch_size: int = 32,
+    def embed(self, model: str | None = None, *, model_path: str | None = None, batch_size: int = 32,
               progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None) -> dict:
         """Compute the vectors of `model` (the default one when None) for every image that has none yet.
+        `model_path`: the folder of a downloadable model's files (CLIP), instead of the hub's copy.
 
         Creates the vector type when missing (the first one becomes the default). Commits every batch, so
         an interrupted run resumes where it stopped; `cancel` stops it between batches. Models with labels
@@ -55,7 +57,7 @@ class Embedding:
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInput(f"batch_size must be a positive integer, not {batch_size!r}")
-        embedder = get_embedder(model or self.default_model())
+        embedder = get_embedder(model or self.default_model(), model_path)
         if embedder.makes_labels:  # a property of the user's in the way is refused before anything is written
             self.write_machine_tags(LABELS_PROPERTY, {})
         self.create_vector_type(embedder.name, embedder.model, embedder.dim, params=embedder.params,

@@ -13,6 +13,8 @@ Names are matched case-insensitively; a project's vector type is named after the
 from __future__ import annotations
 
 import functools
+import inspect
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -64,14 +66,21 @@ def names() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def get_embedder(name: str) -> Embedder:
-    """The embedder of this name (or of the vector type of this name), made once per process."""
+def get_embedder(name: str, model_path: str | Path | None = None) -> Embedder:
+    """The embedder of this name (or of the vector type of this name), made once per process; with
+    `model_path`, one loaded from that folder (for models whose weights come from a folder, like CLIP)."""
     _register_builtins()
     key = name.lower() if isinstance(name, str) else None
     if key not in _FACTORIES:
         raise InvalidInput(f"unknown model {name!r}; the models are: {', '.join(names())}", model=name)
+    factory = _FACTORIES[key]
+    if model_path is not None:
+        if "model_path" not in inspect.signature(factory).parameters:
+            raise InvalidInput(f"the model {name!r} is built in and takes no model folder (--model-path is for "
+                               f"models whose weights are downloaded, such as clip-vit-b32)", model=name)
+        return factory(model_path=model_path)
     if key not in _made:
-        _made[key] = _FACTORIES[key]()
+        _made[key] = factory()
     return _made[key]
 
 
@@ -85,5 +94,5 @@ def _register_builtins() -> None:
     register("colour", hashes.ColourHistogram)
     register("grey", hashes.GreyLayout)
     register(clip.NAME, clip.ClipEmbedder)
-    register(f"{clip.NAME}-int8", lambda: clip.ClipEmbedder(int8=True))
+    register(f"{clip.NAME}-int8", lambda model_path=None: clip.ClipEmbedder(model_path, int8=True))
 

@@ -13,6 +13,8 @@ router = APIRouter(prefix="/api", tags=["vectors"])
 class EmbedRequest(Body):
     model: str | None = Field(None, description="the embedder (default: the project's default vector type, "
                                                 "else efficientnet-lite0)")
+    model_path: str | None = Field(None, description="the folder of the model's files on the server's machine "
+                                                     "(CLIP's ONNX export), instead of the hub's copy")
     batch_size: int = Field(32, ge=1, le=1024)
 
 
@@ -38,9 +40,12 @@ def set_default(project: ProjectDep, body: DefaultRequest) -> dict:
 @router.post("/embed", status_code=202, summary="Embed every image that lacks vectors of a model, in the "
                                                   "background; returns the job id")
 def start_embed(project: ProjectDep, runner: RunnerDep, body: EmbedRequest) -> dict:
-    model = project.check_model(body.model)  # an unknown model is a 400 now rather than a failed job later
+    # An unknown model or a missing model folder is an error now rather than a failed job later.
+    model = project.check_model(body.model, body.model_path)
 
     def run(progress, cancel):
-        return project.embed(model, batch_size=body.batch_size, progress=progress, cancel=cancel)
+        return project.embed(model, model_path=body.model_path, batch_size=body.batch_size, progress=progress,
+                             cancel=cancel)
 
-    return {"job": runner.start("embed", run, params={"model": model, "batch_size": body.batch_size}).id}
+    return {"job": runner.start("embed", run, params={"model": model, "model_path": body.model_path,
+                                                      "batch_size": body.batch_size}).id}
