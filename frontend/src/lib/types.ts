@@ -15,7 +15,8 @@ export interface Tag {
   id: number;
   name: string;
   colour: string | null;
-  parents: string[];
+  /** The ids of its parent tags. */
+  parents: number[];
   count: number;
 }
 
