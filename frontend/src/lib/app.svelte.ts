@@ -85,18 +85,24 @@ class AppState {
   /** Run the current view on the server: the ordered ids and the group tree. */
   async runQuery(): Promise<void> {
     this.querying = true;
+    // Queries overlap (typing in a filter, a tab switch while the page loads): only the latest may land.
+    const seq = ++this.querySeq;
     try {
       const view = $state.snapshot(this.view);
       history.replaceState(null, "", viewToHash(view));
-      this.result = await api.post<QueryResult>("/api/query", {
+      const result = await api.post<QueryResult>("/api/query", {
         filter: view.filter, sort: view.sort, group: view.group,
       });
+      // The server leaves `groups` out of an ungrouped answer; the page always reads a list.
+      if (seq === this.querySeq) this.result = { ...result, groups: result.groups ?? [] };
     } catch (error) {
-      this.report(error);
+      if (seq === this.querySeq) this.report(error);
     } finally {
-      this.querying = false;
+      if (seq === this.querySeq) this.querying = false;
     }
   }
+
+  private querySeq = 0;
 
   setView(change: Partial<{ filter: Filter | null; sort: SortKey[]; group: GroupKey[] }>): Promise<void> {
     this.view = { ...$state.snapshot(this.view), ...change };
