@@ -49,3 +49,11 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+def eventually(check, timeout: float = 10.0) -> None:
+    """Wait for a write the page sent to reach the project, where the page shows no sign of it."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the page's write never reached the project"
+        time.sleep(0.05)

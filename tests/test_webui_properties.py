@@ -1,20 +1,10 @@
 """The properties panel and the tag manager in a real Chromium, checked in the project afterwards."""
 
-import time
-
 import pytest
 
-from live import screenshot
+from live import eventually, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-def eventually(check, timeout=10.0):
-    """Wait for a write the page sent to reach the project (the page shows no sign of a colour's save)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the page's write never reached the project"
-        time.sleep(0.05)
 
 
 def _names(project) -> set[str]:
