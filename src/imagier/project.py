@@ -19,6 +19,7 @@ from .analysis.textsearch import TextSearch
 from .errors import Conflict
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importing
+from .plugins.runner import PluginRunning
 from .store.annotations import Annotations
 from .store.db import Database
 from .store.files import Files
@@ -30,7 +31,7 @@ from .vectors.embed import Embedding
 
 
 class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchange, Embedding,
-              Similarity, Clustering, Suggestions, TextSearch, Duplicates, Layout):
+              Similarity, Clustering, Suggestions, TextSearch, Duplicates, Layout, PluginRunning):
     """An imagier project file. Open one with `imagier.open(path)`."""
 
     def __init__(self, path: str | Path, create: bool = True):

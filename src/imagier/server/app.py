@@ -31,6 +31,7 @@ from .routes import analysis
 from .routes import duplicates
 from .routes import layout
 from .routes import folders
+from .routes import plugins
 from ..ingest.browse import FolderRoots
 from .routes import project as project_routes
 
@@ -39,7 +40,7 @@ TOKEN_COOKIE = "imagier_token"
 # developer can test a build of their own while the shipped one stays as committed.
 WEBUI = Path(os.environ.get("IMAGIER_WEBUI") or Path(__file__).parent / "webui")
 ROUTERS = (project_routes, properties, values, files, query, views, imports, csv, vectors, analysis, search,
-           duplicates, folders, layout)
+           duplicates, folders, layout, plugins)
 
 
 def create_app(project: Project, *, token: str | None = None, roots=()) -> FastAPI:

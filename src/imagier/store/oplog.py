@@ -38,6 +38,10 @@ def _conflict(reason: int, change) -> int:
     return apsw.SQLITE_CHANGESET_ABORT
 
 
+class _RolledBack(Exception):
+    """Ends a `capture` transaction by rolling it back."""
+
+
 class OpLog:
     def __init__(self, db: Database):
         self.db = db
@@ -67,6 +71,33 @@ class OpLog:
                     "INSERT INTO ops(kind, label, created, params, changeset) VALUES (?, ?, ?, ?, ?)",
                     (kind, label, now(), json.dumps(params or {}, default=str), changeset),
                 )
+
+    @contextmanager
+    def capture(self, extra_tables: tuple[str, ...] = ()) -> Iterator[dict]:
+        """Run the body in one transaction that is always rolled back, and put the changeset of what it did
+        to the undoable tables (and `extra_tables`) in the yielded dict's "changeset". A plugin's worker
+        runs in it: its writes reach the project only through `apply_recorded`, after its result is checked."""
+        captured: dict = {"changeset": None}
+        try:
+            with self.db.write() as conn:
+                session = apsw.Session(conn, "main")
+                for table in TRACKED_TABLES + tuple(extra_tables):
+                    session.attach(table)
+                self._local.recording = True  # operations inside join this transaction
+                try:
+                    yield captured
+                    captured["changeset"] = session.changeset() or None
+                finally:
+                    self._local.recording = False
+                    session.close()
+                raise _RolledBack
+        except _RolledBack:
+            pass
+
+    def apply_recorded(self, kind: str, label: str, params: dict, changeset: bytes) -> None:
+        """Apply a changeset made by `capture` (in this process or another) as one undoable operation."""
+        with self.record(kind, label, params) as conn:
+            self._apply(conn, changeset, label)
 
     def log(self, kind: str, label: str, params: dict | None = None) -> None:
         """Note an operation that cannot be undone (an import) in the history."""

@@ -14,7 +14,7 @@ from typing import Callable
 from PIL import Image
 
 from ..errors import InvalidInput, NotFound
-from .registry import get_embedder, names
+from .registry import Embedder, get_embedder, names
 
 LABELS_PROPERTY = "labels"
 # The offline model, always available (its weights ship in a dependency); imported only when used.
@@ -44,7 +44,7 @@ class Embedding:
             return DEFAULT_MODEL
         return name if name.lower() in names() else DEFAULT_MODEL
 
-    def embed(self, model: str | None = None, *, model_path: str | None = None, batch_size: int = 32,
+    def embed(self, model: str | Embedder | None = None, *, model_path: str | None = None, batch_size: int = 32,
               progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None) -> dict:
         """Compute the vectors of `model` (the default one when None) for every image that has none yet.
         `model_path`: the folder of a downloadable model's files (CLIP), instead of the hub's copy.
@@ -57,7 +57,8 @@ class Embedding:
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidInput(f"batch_size must be a positive integer, not {batch_size!r}")
-        embedder = get_embedder(model or self.default_model(), model_path)
+        # A plugin's embed action passes its Embedder itself rather than a registered name.
+        embedder = model if isinstance(model, Embedder) else get_embedder(model or self.default_model(), model_path)
         if embedder.makes_labels:  # a property of the user's in the way is refused before anything is written
             self.write_machine_tags(LABELS_PROPERTY, {})
         self.create_vector_type(embedder.name, embedder.model, embedder.dim, params=embedder.params,
