@@ -41,8 +41,9 @@ def test_a_listing_counts_images_and_leaves_out_hidden_folders_and_escaping_link
     photos = next(f for f in listing["folders"] if f["name"] == "photos")
     assert (photos["images"], photos["folders"]) == (2, 1)
     assert listing["parent"] is None  # the root's parent is outside
+    (root / "photos" / "corpus.imagier").write_bytes(b"")
     inner = roots.listing(root / "photos")
-    assert inner["images"] == 2 and inner["parent"] == str(root)
+    assert inner["images"] == 2 and inner["parent"] == str(root) and inner["projects"] == ["corpus.imagier"]
     assert roots.listing(None)["folders"][0]["path"] == str(root)
 
 

@@ -50,11 +50,12 @@ class FolderRoots:
         """A folder's sub-folders, each with its number of images (not counting deeper folders) and
         whether it holds more folders; without a path, the roots themselves.
 
-        {"path", "parent", "images", "folders": [{"name", "path", "images", "folders"}], "truncated"}.
-        Hidden folders and links that lead out of the roots are left out."""
+        {"path", "parent", "images", "projects": [file name], "folders": [{"name", "path", "images",
+        "folders"}], "truncated"}; `projects` are the .imagier files there. Hidden folders and links that
+        lead out of the roots are left out."""
         if path is None or str(path).strip() == "":
             folders = [self._entry(root, str(root)) for root in self.roots]
-            return {"path": None, "parent": None, "images": 0, "folders": folders, "truncated": False}
+            return {"path": None, "parent": None, "images": 0, "projects": [], "folders": folders, "truncated": False}
         folder = self.check(path)
         if not folder.is_dir():
             raise NotFound(f"no folder at {folder}", path=str(folder))
@@ -62,12 +63,14 @@ class FolderRoots:
             children = sorted(os.scandir(folder), key=lambda e: e.name.lower())
         except OSError as e:
             raise Forbidden(f"cannot read {folder}: {e.strerror}", path=str(folder)) from None
-        images, folders, truncated = 0, [], False
+        images, projects, folders, truncated = 0, [], [], False
         for child in children:
             if child.name.startswith("."):
                 continue
             if _is_file(child):
                 images += is_image_name(child.name)
+                if child.name.endswith(".imagier"):
+                    projects.append(child.name)
                 continue
             if not _is_dir(child):
                 continue
@@ -80,7 +83,7 @@ class FolderRoots:
             folders.append(self._entry(resolved, child.name))
         parent = folder.parent if folder not in self.roots and self.allows(folder.parent) else None
         return {"path": str(folder), "parent": None if parent is None else str(parent), "images": images,
-                "folders": folders, "truncated": truncated}
+                "projects": projects, "folders": folders, "truncated": truncated}
 
     def _entry(self, folder: Path, name: str) -> dict:
         images, subfolders = 0, 0
