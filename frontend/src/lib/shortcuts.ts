@@ -41,11 +41,19 @@ function typing(target: EventTarget | null): boolean {
   return element.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(element.tagName);
 }
 
+/** Whether the event's target is a control that Enter or Space activates (a button, a link, a menu item). */
+function activates(target: EventTarget | null): boolean {
+  const element = target as HTMLElement | null;
+  return !!element?.closest?.("button, a[href], [role=button], [role=menuitem], [role=option], summary");
+}
+
 /** The page's one keydown listener (installed by App.svelte). */
 export function dispatchShortcut(event: KeyboardEvent): void {
   const keys = keysOf(event);
   // While typing in a field, only shortcuts with a modifier (undo, ...) or Escape apply.
   if (typing(event.target) && !keys.startsWith("mod+") && keys !== "escape") return;
+  // A focused button keeps its own Enter and Space, so keyboard users can press it.
+  if ((keys === "enter" || keys === " ") && activates(event.target)) return;
   const matches = [...registered].filter((s) => s.keys === keys && (s.when?.() ?? true));
   // The most recently registered wins: an open dialog's Escape before the page's.
   const shortcut = matches[matches.length - 1];
