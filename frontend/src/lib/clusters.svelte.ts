@@ -33,7 +33,11 @@ interface Cluster { cluster: number; score: number; size: number; ids: number[];
 /** How each group of the overlay was made, to save it again as tags. */
 interface Made { input: ClusterInput; settings: ClusterSettings; tags: Map<Group, string> }
 
-export const clusterForm = $state<{ input: ClusterInput | null }>({ input: null });
+// Raw: a deep proxy would copy a group's ids (maybe 500,000) and lose the identity of `within`.
+class ClusterFormState {
+  input = $state.raw<ClusterInput | null>(null);
+}
+export const clusterForm = new ClusterFormState();
 
 /** The overlay's cluster groups and how they were made (the overlay itself lives in `app`). */
 let made: Made[] = [];
@@ -41,8 +45,19 @@ let clusterOverlay: Overlay | null = null;
 
 /** Open the form for a group action's target (a cluster of the overlay is reclustered in place). */
 export function openClusterForm(target: GroupTarget): void {
-  const inOverlay = clusterOverlay !== null && app.overlay === clusterOverlay && target.group !== undefined;
-  clusterForm.input = { title: target.title, ids: target.ids, within: inOverlay ? target.group : undefined };
+  const within = clusterOverlay !== null && app.overlay === clusterOverlay && target.group !== undefined
+    ? findGroup(clusterOverlay.result.groups, target.group) : undefined;
+  clusterForm.input = { title: target.title, ids: target.ids, within };
+}
+
+/** The overlay's own group object for a group the grid passed back (which may be a copy of it). */
+function findGroup(groups: Group[], wanted: Group): Group | undefined {
+  for (const g of groups) {
+    if (g.start === wanted.start && g.end === wanted.end && g.label === wanted.label) return g;
+    const inner = findGroup(g.groups, wanted);
+    if (inner) return inner;
+  }
+  return undefined;
 }
 
 export function openClusterFormForView(): void {

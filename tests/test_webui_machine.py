@@ -1,0 +1,177 @@
+"""The machine's help in a real Chromium on the embedded photographs: clusters as groups (nested, saved as
+tags), suggestions accepted and rejected from the keyboard, text search, near-duplicates, the similarity
+map. Every flow is checked in the project itself afterwards."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from live import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def until(condition, timeout: float = 10) -> None:
+    """Wait for a change the page makes in the project (the page's own waits cannot see the project)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the project did not change in time"
+        time.sleep(0.05)
+
+
+def tile_ids(page) -> list[int]:
+    return [int(i) for i in page.locator("[data-testid=tile]").evaluate_all("els => els.map(e => e.dataset.id)")]
+
+
+def by_name(project, photo_dir) -> dict[str, int]:
+    return {Path(f["path"]).relative_to(photo_dir).as_posix(): f["id"] for f in project.files(project.query_ids())}
+
+
+def cluster(page, k: int) -> None:
+    page.get_by_test_id("cluster-auto").uncheck()
+    page.get_by_test_id("cluster-k").fill(str(k))
+    page.get_by_test_id("cluster-run").click()
+    page.get_by_test_id("cluster-form").wait_for(state="detached")
+
+
+def test_cluster_the_view_then_save_as_tags_in_one_undoable_operation(webui):
+    page, server, project = webui
+    page.get_by_test_id("cluster-view").click()
+    cluster(page, 3)
+    page.get_by_test_id("overlay-banner").wait_for()
+    headers = page.locator("[data-testid=group-header]")
+    assert headers.count() == 3
+    assert headers.first.get_by_test_id("group-key").inner_text() == "Cluster 1"
+    ids = tile_ids(page)
+    assert sorted(ids) == sorted(project.query_ids())  # every image once
+    screenshot(page, "machine-clusters")
+
+    page.get_by_test_id("overlay-action").filter(has_text="Save clusters as tags").click()
+    page.get_by_test_id("cluster-save-property").fill("visual")
+    page.get_by_test_id("cluster-save-run").click()
+    page.get_by_test_id("cluster-save-form").wait_for(state="detached")
+    page.wait_for_selector("[data-testid=group-header][data-key='cluster 1']")
+    values = project.values(project.query_ids())
+    assert {v["visual"] for v in values.values()} == {"cluster 1", "cluster 2", "cluster 3"}
+    assert page.get_by_test_id("overlay-banner").count() == 0
+
+    page.keyboard.press("Control+z")  # one operation: one undo takes the tags and the new property back
+    until(lambda: project.history(1)[0]["state"] == "undone")
+    assert project.history(1)[0]["label"] == "save 3 clusters as visual"
+    assert all("visual" not in v for v in project.values(project.query_ids()).values())
+    assert "visual" not in {p["name"] for p in project.properties()}
+
+
+def test_recluster_a_cluster_into_nested_groups_and_save_them_under_its_tag(webui):
+    page, server, project = webui
+    page.get_by_test_id("cluster-view").click()
+    cluster(page, 2)
+    page.get_by_test_id("overlay-banner").wait_for()
+    first = page.locator("[data-testid=group-header]").first
+    first.get_by_test_id("group-menu").click()
+    # dispatched: the grid's group menu may lie under the next row of tiles (the grid's to fix)
+    page.get_by_test_id("group-action").filter(has_text="Create clusters").dispatch_event("click")
+    expect_title = page.get_by_test_id("cluster-form").inner_text()
+    assert "Cluster 1" in expect_title
+    cluster(page, 2)
+    nested = page.locator("[data-testid=group-header][data-depth='1']")
+    nested.first.wait_for()
+    assert nested.count() == 2
+    assert [nested.nth(i).get_by_test_id("group-key").inner_text() for i in range(2)] == ["Cluster 1.1", "Cluster 1.2"]
+    assert sorted(tile_ids(page)) == sorted(project.query_ids())
+    screenshot(page, "machine-clusters-nested")
+
+    page.get_by_test_id("overlay-action").filter(has_text="Save clusters as tags").click()
+    page.get_by_test_id("cluster-save-property").fill("visual")
+    page.get_by_test_id("cluster-save-run").click()
+    page.get_by_test_id("cluster-save-form").wait_for(state="detached")
+    tags = {t["name"]: t for t in project.tags("visual")}
+    assert {"cluster 1", "cluster 2", "cluster 1.1", "cluster 1.2"} <= set(tags)
+    assert tags["cluster 1.1"]["parents"] == [tags["cluster 1"]["id"]]
+    members = set(project.query_ids({"property": "visual", "op": "eq", "value": "cluster 1"}))
+    children = set(project.query_ids({"property": "visual", "op": "has_any", "value": ["cluster 1.1", "cluster 1.2"]}))
+    assert children == members and members
+
+
+def test_suggestions_accepted_and_rejected_with_the_keyboard(webui, photo_dir):
+    page, server, project = webui
+    names = by_name(project, photo_dir)
+    project.create_property("animal", "multi-tag")
+    project.add_values("animal", [names["2020/chelsea.jpg"]], ["cat"])
+    view = '{"filter":null,"sort":[],"group":[{"property":"animal"}]}'
+    page.goto(server.url + "/#view=" + quote(view))
+    page.reload()
+    header = page.locator("[data-testid=group-header][data-key='cat']")
+    header.get_by_test_id("group-menu").click()
+    page.get_by_test_id("group-action").filter(has_text="Suggestions").dispatch_event("click")
+    cards = page.get_by_test_id("suggestion")
+    cards.first.wait_for()
+    proposed = [int(i) for i in cards.evaluate_all("els => els.map(e => e.dataset.id)")]
+    assert names["2020/chelsea.jpg"] not in proposed
+    screenshot(page, "machine-suggestions")
+
+    page.keyboard.press("a")  # accept the first
+    page.wait_for_selector(f"[data-testid=suggestion][data-id='{proposed[0]}']", state="detached")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("r")  # reject the (new) second
+    page.wait_for_selector(f"[data-testid=suggestion][data-id='{proposed[2]}']", state="detached")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("a")  # accept the one now first
+    page.wait_for_selector(f"[data-testid=suggestion][data-id='{proposed[1]}']", state="detached")
+    page.wait_for_selector("[data-testid=suggestions-tally]:has-text('2 accepted, 1 rejected')")
+
+    cats = set(project.query_ids({"property": "animal", "op": "has_any", "value": ["cat"]}))
+    assert {proposed[0], proposed[1], names["2020/chelsea.jpg"]} <= cats
+    assert proposed[2] not in cats
+    again = [s["id"] for s in project.suggestions("animal", "cat", top_k=100)]
+    assert proposed[2] not in again  # rejected: never proposed again
+    shown = [int(i) for i in cards.evaluate_all("els => els.map(e => e.dataset.id)")]
+    assert proposed[2] not in shown
+    page.keyboard.press("Escape")
+    page.get_by_test_id("suggestions").wait_for(state="detached")
+
+
+def test_text_search_shows_ranked_results_with_scores(webui, photo_dir):
+    page, server, project = webui
+    names = by_name(project, photo_dir)
+    page.get_by_test_id("search-input").fill("cat")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=overlay-title]:has-text('Search: cat')")
+    page.get_by_test_id("tile-score").first.wait_for()
+    expected = [r["id"] for r in project.search("cat", top_k=200)]
+    assert tile_ids(page)[:len(expected)] == expected
+    assert tile_ids(page)[0] in {names["2020/chelsea.jpg"], names["formats/chelsea.gif"]}
+    screenshot(page, "machine-search")
+    page.get_by_test_id("search-input").fill("zzzqqq")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=message-error]:has-text('no ImageNet class name matches')")
+
+
+def test_duplicates_view_tags_exactly_the_other_copies(webui, photo_dir):
+    page, server, project = webui
+    names = by_name(project, photo_dir)
+    page.get_by_test_id("mode-duplicates").click()
+    page.get_by_test_id("duplicates-find").click()
+    page.get_by_test_id("duplicates-count").wait_for(timeout=120_000)
+    expected = project.duplicates()
+    cards = page.get_by_test_id("duplicate-group")
+    assert cards.count() == len(expected)
+    # The byte-identical copy is in a group with its original.
+    copy = names["copies/astronaut-copy.jpg"]
+    group = next(g for g in expected if copy in g["ids"])
+    assert names["2019/astronaut.jpg"] in group["ids"]
+    index = expected.index(group)
+    card = page.locator(f"[data-testid=duplicate-group][data-index='{index}']")
+    shown = [int(i) for i in card.get_by_test_id("duplicate-copy").evaluate_all("els => els.map(e => e.dataset.id)")]
+    assert shown == group["ids"]
+    kept = shown[1]
+    card.get_by_test_id("duplicate-keep").nth(1).check()
+    screenshot(page, "machine-duplicates")
+    card.get_by_test_id("duplicate-tag-others").click()
+    card.get_by_test_id("duplicate-done").wait_for()
+    tagged = set(project.query_ids({"property": "duplicate", "op": "has_any", "value": ["copy"]}))
+    assert tagged == set(group["ids"]) - {kept}
