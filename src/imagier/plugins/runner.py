@@ -232,12 +232,9 @@ def _run_in_worker(path: Path, source: Source, chosen: Action, params: dict, ids
                         "the vectors computed before are kept; run it again to resume"
                     raise PluginFailed(f"{chosen.qualified} failed: {error['message']}; {kept}",
                                        plugin=chosen.plugin, action=chosen.name)
-                raise PluginFailed(f"{chosen.qualified} stopped unexpectedly (its process exited with code "
-                                   f"{worker.exitcode if not worker.is_alive() else '?'}); {SAVED_NOTHING}",
-                                   plugin=chosen.plugin, action=chosen.name)
+                raise _died(chosen, worker)
             if not worker.is_alive() and not receive.poll(0):
-                raise PluginFailed(f"{chosen.qualified} stopped unexpectedly (its process exited with code "
-                                   f"{worker.exitcode}); {SAVED_NOTHING}", plugin=chosen.plugin, action=chosen.name)
+                raise _died(chosen, worker)
             now = time.monotonic()
             if deadline is not None and now > deadline:
                 raise PluginFailed(f"{chosen.qualified} did not finish within its timeout of {chosen.timeout:g} s "
@@ -255,6 +252,12 @@ def _run_in_worker(path: Path, source: Source, chosen: Action, params: dict, ids
             worker.kill()  # rolls back whatever the worker had not committed: nothing, but for an embedding
         worker.join(5)
         receive.close()
+
+
+def _died(chosen: Action, worker) -> PluginFailed:
+    worker.join(5)  # the pipe closes a moment before the process can be reaped
+    return PluginFailed(f"{chosen.qualified} stopped unexpectedly (its process exited with code {worker.exitcode}); "
+                        f"{SAVED_NOTHING}", plugin=chosen.plugin, action=chosen.name)
 
 
 def _malformed(chosen: Action, reason: str) -> PluginFailed:

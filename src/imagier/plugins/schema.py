@@ -122,10 +122,9 @@ def _path(value, project):
 def _property_coerce(allowed: tuple[str, ...]):
     def coerce(value, project):
         name = _text(value, project)
-        try:
-            prop = project.property(name)
-        except NotFound:
-            raise ValueError(f"names a property, and the project has none called {name!r}") from None
+        prop = next((p for p in project.properties() if p["name"] == name), None)  # built-in ones included
+        if prop is None:
+            raise ValueError(f"names a property, and the project has none called {name!r}")
         if allowed and prop["type"] not in allowed:
             raise ValueError(f"is a property of type {' or '.join(allowed)}; {name!r} is a {prop['type']} property")
         return name
