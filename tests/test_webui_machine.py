@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pytest
 
 from live import screenshot
@@ -175,3 +176,34 @@ def test_duplicates_view_tags_exactly_the_other_copies(webui, photo_dir):
     card.get_by_test_id("duplicate-done").wait_for()
     tagged = set(project.query_ids({"property": "duplicate", "op": "has_any", "value": ["copy"]}))
     assert tagged == set(group["ids"]) - {kept}
+
+
+def test_map_shows_every_image_and_the_lasso_selects_the_points_inside(webui):
+    page, server, project = webui
+    page.get_by_test_id("mode-map").click()
+    page.wait_for_selector("[data-testid=map-count]:has-text('15 images')", timeout=60_000)
+    screenshot(page, "machine-map")
+    found = project.layout()
+    canvas = page.get_by_test_id("map-canvas")
+    box = canvas.bounding_box()
+    scale, ox, oy = (float(canvas.get_attribute(f"data-{k}")) for k in ("scale", "ox", "oy"))
+    screen = {int(i): (ox + float(x) * scale, oy + float(y) * scale) for i, (x, y) in zip(found["ids"], found["xy"])}
+    # A lasso around the left half of the map (in the canvas's own pixels).
+    xs = sorted({x for x, _ in screen.values()})
+    middle = (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2  # between two points, never on one
+    corners = [(0, 0), (middle, 0), (middle, box["height"]), (0, box["height"])]
+    expected = {i for i, (x, y) in screen.items() if x < middle}
+    assert 0 < len(expected) < 15
+    page.get_by_test_id("map-lasso").click()
+    page.mouse.move(box["x"] + corners[0][0] + 1, box["y"] + corners[0][1] + 1)
+    page.mouse.down()
+    for x, y in corners[1:] + corners[:1]:
+        page.mouse.move(box["x"] + min(max(x, 1), box["width"] - 1), box["y"] + min(max(y, 1), box["height"] - 1), steps=4)
+    page.mouse.up()
+    page.wait_for_selector(f"[data-testid=map-selected]:has-text('{len(expected)} selected')")
+    screenshot(page, "machine-map-lasso")
+    # The selection is the page's: the grid shows exactly those images selected.
+    page.get_by_test_id("mode-grid").click()
+    page.get_by_test_id("tile").first.wait_for()
+    selected = page.locator("[data-testid=tile][aria-selected=true]")
+    assert {int(i) for i in selected.evaluate_all("els => els.map(e => e.dataset.id)")} == expected
