@@ -14,6 +14,11 @@ def _open_table(page):
     page.wait_for_selector("[data-testid=table-row] [data-testid=table-thumb] img")
 
 
+def _closed(page):
+    """The cell's editor closed: the value was saved and the focus moved on."""
+    page.wait_for_selector("[data-testid=table-cell] [data-testid=value-editor]", state="detached")
+
+
 def _row_ids(page) -> list[int]:
     return [int(r.get_attribute("data-id")) for r in page.query_selector_all("[data-testid=table-row]")]
 
@@ -30,19 +35,22 @@ def test_values_are_edited_with_the_keyboard(webui):
     page.click("[data-testid=table-row] >> nth=0 >> [data-testid=table-cell][data-column=note]")
     page.keyboard.type("first")          # typing starts editing, as in a spreadsheet
     page.keyboard.press("Enter")         # saves and moves down
+    _closed(page)
     page.wait_for_selector("[data-testid=table-row] >> nth=0 >> [data-testid=table-cell][data-column=note]:has-text('first')")
     page.keyboard.press("Enter")         # edits the focused cell, now the second row's
     page.keyboard.type("second")
     page.keyboard.press("Tab")           # saves and moves right, to category
+    _closed(page)
     page.wait_for_selector("[data-testid=table-row] >> nth=1 >> [data-testid=table-cell][data-column=note]:has-text('second')")
     page.keyboard.press("F2")
     page.keyboard.type("portr")
     page.wait_for_selector("[data-testid=value-suggestion]:has-text('portrait')")
     page.keyboard.press("Enter")         # the completed existing tag, saved
+    _closed(page)
     page.wait_for_selector("[data-testid=table-row] >> nth=1 >> [data-testid=table-cell][data-column=category]:has-text('portrait')")
-    page.keyboard.press("ArrowDown")
-    page.keyboard.type("brand new")
+    page.keyboard.type("brand new")      # on the third row's category: Enter moved down
     page.keyboard.press("Escape")        # cancels: nothing written
+    _closed(page)
     page.keyboard.press("ArrowUp")
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("Delete")        # clears the note of the second row
