@@ -98,7 +98,9 @@ export function buildLayout(result: QueryResult, metrics: Metrics, collapsed: Se
     }
   };
 
-  if (result.groups.length > 0) walk(result.groups, [], 0, -1);
+  // An overlay's result may come without a group tree at all.
+  const groups = result.groups ?? [];
+  if (groups.length > 0) walk(groups, [], 0, -1);
   else tiles(0, result.ids.length, -1);
   return { ...metrics, segments, blocks, columns, height: y + padding, levels };
 }

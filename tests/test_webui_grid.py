@@ -1,0 +1,246 @@
+"""The grid in a real Chromium on real photographs: thumbnails, nested groups, selection by mouse and
+keyboard, batch and in-place annotation (checked in the project itself), and a result too long to lay out
+naively scrolled to its last image."""
+
+import json
+import shutil
+from urllib.parse import quote
+
+import pytest
+import skimage.data
+from PIL import Image
+
+import imagier
+from live import LAPTOP, LiveServer, screenshot
+
+pytestmark = pytest.mark.browser
+
+BY_YEAR_AND_FORMAT = {"filter": None, "sort": [{"property": "path"}],
+                      "group": [{"property": "taken", "by": "year"}, {"property": "format"}]}
+
+
+def open_view(page, server, view):
+    # The first load's query rewrites the address when it lands: it must land before the new address.
+    page.wait_for_selector("[data-testid=tile-image]")
+    page.goto(server.url + "/#view=" + quote(json.dumps(view)))
+    page.reload()  # the fixture's page is already at "/": a new hash alone is no new page load
+    page.wait_for_selector("[data-testid=group-header]" if view["group"] else "[data-testid=tile-image]")
+    page.wait_for_selector("[data-testid=tile-image]")
+
+
+def reopen(page):
+    """Reload after changing the project behind the page's back (properties created through the API)."""
+    page.reload()
+    page.wait_for_selector("[data-testid=tile-image]")
+
+
+def tile(page, index):
+    return page.locator(f"[data-testid=tile][data-index='{index}']")
+
+
+def selected_count(page):
+    bar = page.locator("[data-testid=selection-count]")
+    return int(bar.inner_text().split()[0].replace(",", "")) if bar.count() else 0
+
+
+def ids_at(page, *indices):
+    return [int(tile(page, i).get_attribute("data-id")) for i in indices]
+
+
+def test_the_grid_shows_every_thumbnail_and_the_shown_values(webui):
+    page, server, project = webui
+    page.wait_for_selector("[data-testid=tile-image]")
+    assert page.locator("[data-testid=tile]").count() == project.file_count()
+    page.wait_for_function("""() => {
+        const images = [...document.querySelectorAll('[data-testid=tile-image]')];
+        return images.length > 0 && images.every((img) => img.complete && img.naturalWidth > 0);
+    }""")
+    # The machine's labels are shown under each thumbnail, as the project has them.
+    first = int(tile(page, 0).get_attribute("data-id"))
+    labels = project.values([first])[first].get("labels", [])
+    assert tile(page, 0).locator("[data-property=labels]").inner_text() == (", ".join(labels) or "labels")
+    # Bigger thumbnails: fewer per row.
+    per_row = page.locator("[data-testid=tile]").evaluate_all(
+        "tiles => new Set(tiles.map((t) => t.getBoundingClientRect().top)).size")
+    page.locator("[data-testid=thumb-size]").fill("320")
+    page.wait_for_function(f"""() => new Set([...document.querySelectorAll('[data-testid=tile]')]
+        .map((t) => t.getBoundingClientRect().top)).size > {per_row}""")
+    screenshot(page, "grid-thumbnails")
+
+
+def test_nested_groups_show_their_counts_and_collapse(webui):
+    page, server, project = webui
+    open_view(page, server, BY_YEAR_AND_FORMAT)
+    result = project.query(**BY_YEAR_AND_FORMAT)
+    top = result["groups"]
+    headers = page.locator("[data-testid=group-header][data-depth='0']")
+    assert headers.locator("[data-testid=group-key]").all_inner_texts()[:2] == [str(g["key"]) for g in top[:2]]
+    year = headers.filter(has_text=str(top[0]["key"]))
+    assert year.locator("[data-testid=group-count]").inner_text() == str(top[0]["count"])
+    nested = page.locator("[data-testid=group-header][data-depth='1']")
+    assert nested.count() >= len(top)
+    inside = result["ids"][top[0]["start"]:top[0]["end"]]
+    first_inside = f"[data-testid=tile][data-id='{inside[0]}']"
+    assert page.locator(first_inside).is_visible()
+    year.locator("[data-testid=group-toggle]").click()
+    page.wait_for_selector(first_inside, state="detached")
+    assert year.locator("[data-testid=group-toggle]").get_attribute("aria-expanded") == "false"
+    # The next year's images move up into the room the collapsed group left.
+    following = result["ids"][top[1]["start"]]
+    assert page.locator(f"[data-testid=tile][data-id='{following}']").bounding_box()["y"] < 250
+    screenshot(page, "grid-group-collapsed")
+    year.locator("[data-testid=group-toggle]").click()
+    page.wait_for_selector(first_inside)
+
+
+def test_selection_by_click_shift_ctrl_rectangle_and_group_then_set_a_value(webui):
+    page, server, project = webui
+    project.create_property("note", "text")
+    open_view(page, server, BY_YEAR_AND_FORMAT)
+    tile(page, 0).click()
+    assert selected_count(page) == 1
+    tile(page, 2).click(modifiers=["Shift"])
+    assert selected_count(page) == 3
+    tile(page, 1).click(modifiers=["Control"])
+    assert selected_count(page) == 2 and tile(page, 1).get_attribute("aria-selected") == "false"
+    page.keyboard.press("Escape")
+    assert selected_count(page) == 0
+
+    # A rectangle from the background left of the first tile to the middle of the second one.
+    first, second = tile(page, 0).bounding_box(), tile(page, 1).bounding_box()
+    page.mouse.move(first["x"] - 6, first["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(second["x"] + 20, second["y"] + 20, steps=5)
+    screenshot(page, "grid-rectangle")
+    page.mouse.up()
+    assert selected_count(page) == 2
+    assert tile(page, 0).get_attribute("aria-selected") == tile(page, 1).get_attribute("aria-selected") == "true"
+
+    group = page.locator("[data-testid=group-header][data-depth='0']").first
+    group.locator("[data-testid=group-select]").click()
+    expected = int(group.locator("[data-testid=group-count]").inner_text())
+    assert selected_count(page) == expected
+    chosen = [int(i) for i in page.locator("[data-testid=tile][aria-selected=true]").evaluate_all(
+        "tiles => tiles.map((t) => t.dataset.id)")]
+    assert len(chosen) == expected
+
+    page.locator("[data-testid=selection-set-value]").click()
+    page.locator("[data-testid=set-value-property]").select_option("note")
+    page.locator("[data-testid=set-value-dialog] [data-testid=value-input]").fill("seen in 2019")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=set-value-dialog]", state="detached")
+    assert {v.get("note") for v in project.values(chosen).values()} == {"seen in 2019"}
+    others = set(project.query_ids(None)) - set(chosen)
+    assert all("note" not in v for v in project.values(sorted(others)).values())
+    screenshot(page, "grid-selection-set-value")
+
+
+def test_set_a_value_on_a_whole_group_from_its_header(webui):
+    page, server, project = webui
+    project.create_property("checked", "checkbox")
+    open_view(page, server, BY_YEAR_AND_FORMAT)
+    group = project.query(**BY_YEAR_AND_FORMAT)["groups"][1]
+    ids = project.query(**BY_YEAR_AND_FORMAT)["ids"][group["start"]:group["end"]]
+    header = page.locator(f"[data-testid=group-header][data-depth='0'][data-key='{group['key']}']")
+    header.locator("[data-testid=group-menu]").click()
+    page.locator("[data-testid=group-set-value]").click()
+    page.locator("[data-testid=set-value-property]").select_option("checked")
+    page.locator("[data-testid=set-value-dialog] [data-testid=value-input]").check()
+    page.wait_for_selector("[data-testid=set-value-dialog]", state="detached")
+    assert all(v.get("checked") is True for v in project.values(ids).values())
+    assert len(project.query_ids({"property": "checked", "op": "eq", "value": True})) == len(ids)
+
+
+def test_a_value_is_edited_in_place_under_its_thumbnail(webui):
+    page, server, project = webui
+    project.create_property("caption", "text")
+    reopen(page)
+    page.locator("[data-testid=tile]").first.locator("[data-property=caption]").click()
+    page.locator("[data-testid=tile-editor] [data-testid=value-input]").fill("a cat on a chair")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=tile-editor]", state="detached")
+    first = ids_at(page, 0)[0]
+    assert project.values([first])[first]["caption"] == "a cat on a chair"
+    page.wait_for_selector("[data-testid=tile][data-index='0'] [data-property=caption]:has-text('a cat on a chair')")
+
+
+def test_the_keyboard_alone_tags_images(webui):
+    page, server, project = webui
+    project.create_property("subject", "multi-tag")
+    project.create_tag("subject", "animal")
+    reopen(page)
+    page.keyboard.press("ArrowRight")  # the cursor appears on the first image
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press(" ")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press(" ")
+    assert selected_count(page) == 2
+    page.keyboard.press("t")
+    page.wait_for_selector("[data-testid=tag-box]")
+    page.keyboard.type("anim")
+    page.keyboard.press("Tab")  # completes the existing tag
+    assert page.locator("[data-testid=tag-box-input]").input_value() == "animal"
+    screenshot(page, "grid-keyboard-tag")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=tag-box]", state="detached")
+    tagged = ids_at(page, 1, 2)
+    assert all(project.values(tagged)[i]["subject"] == ["animal"] for i in tagged)
+    assert project.query_ids({"property": "subject", "op": "has_any", "value": ["animal"]}) == sorted(tagged)
+    # Shift+arrows extend from the cursor; Enter opens the image under it.
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    assert selected_count(page) == 3
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=detail]")
+
+
+@pytest.fixture
+def large_webui(chromium, tmp_path):
+    """3,000 files (one photograph copied) served and open at the laptop size."""
+    from imagier.server.app import create_app
+    folder = tmp_path / "many"
+    folder.mkdir()
+    Image.fromarray(skimage.data.chelsea()).resize((96, 64)).save(folder / "p00000.jpg", quality=80)
+    for i in range(1, 3000):
+        shutil.copyfile(folder / "p00000.jpg", folder / f"p{i:05d}.jpg")
+    with imagier.open(tmp_path / "many.imagier") as project:
+        project.import_folders([str(folder)])
+        with LiveServer(create_app(project)) as server:
+            context = chromium.new_context(viewport=LAPTOP)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            view = {"filter": None, "sort": [{"property": "name"}], "group": []}
+            page.goto(server.url + "/#view=" + quote(json.dumps(view)))
+            yield page, server, project
+            context.close()
+        assert not errors, f"the page raised: {errors}"
+
+
+def test_a_long_result_scrolls_to_its_last_image(large_webui):
+    page, server, project = large_webui
+    page.wait_for_selector("[data-testid=tile-image]")
+    assert page.locator("[data-testid=tile]").count() < 200  # only what is on screen exists
+    last = project.file_count() - 1
+    # The scrollbar dragged to its end ...
+    page.locator("[data-testid=grid-scroller]").evaluate("s => { s.scrollTop = s.scrollHeight; }")
+    page.wait_for_selector(f"[data-testid=tile][data-index='{last}'] [data-testid=tile-image]")
+    assert page.locator(f"[data-testid=tile][data-index='{last}']").is_visible()
+    screenshot(page, "grid-long-end")
+    # ... Home and End on the keyboard ...
+    page.keyboard.press("Home")
+    page.wait_for_selector("[data-testid=tile][data-index='0']")
+    page.keyboard.press("End")
+    page.wait_for_selector(f"[data-testid=tile][data-index='{last}'].focused")
+    # ... and the wheel, from the top to the end.
+    page.keyboard.press("Home")
+    page.wait_for_selector("[data-testid=tile][data-index='0']")
+    box = page.locator("[data-testid=grid-scroller]").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    height = page.locator("[data-testid=grid-scroller]").evaluate("s => s.scrollHeight")
+    for _ in range(height // 4000 + 2):
+        page.mouse.wheel(0, 4000)
+    page.wait_for_selector(f"[data-testid=tile][data-index='{last}']")
+    name = project.files([int(page.locator(f"[data-testid=tile][data-index='{last}']").get_attribute("data-id"))])[0]["name"]
+    assert name == "p02999.jpg"
