@@ -72,8 +72,7 @@ def header(page, key: str, depth: int = 0):
 def group_menu(page, head, label: str) -> None:
     """Open a group header's menu and choose an entry."""
     head.locator("[data-testid=group-menu]").click()
-    # TODO: a click, once the open menu is drawn above the next row's tiles (it is under them for now)
-    page.locator("[data-testid=group-menu-list] button", has_text=label).dispatch_event("click")
+    page.locator("[data-testid=group-menu-list] button", has_text=label).click()
 
 
 def cluster(page, k: int) -> None:
@@ -283,17 +282,27 @@ def test_the_demo_walk(demo_webui):
     page.keyboard.press("Escape")
     page.wait_for_selector("[data-testid=detail]", state="detached")
 
-    # 11. Undo (Ctrl+Z) takes the last action back, in the project too.
+    # 11. Undo (Ctrl+Z) takes the last action back, in the project too; the history shows it undone.
+    header(page, "like it").wait_for()
     page.keyboard.press("Control+z")
-    page.wait_for_function(f"() => !document.querySelector('[data-testid=group-header][data-key=\"like it\"]')")
+    header(page, "like it").wait_for(state="detached")
     assert "like it" not in [t["name"] for t in project.tags(TAG)]  # the tag it created went too
     assert tagged(project, "look-alike") == sorted(members + proposed)
-    assert project.history()[0]["state"] == "undone"
+    newest = project.history()[0]
+    assert newest["state"] == "undone"
+    page.click("[data-testid=history-toggle]")
+    undone = page.locator("[data-testid=history-item]").first
+    assert undone.get_attribute("data-state") == "undone"
+    assert newest["label"] in undone.inner_text()
     no_error_shown(page)
     screenshot(page, "demo-11-undone")
+    page.click("[data-testid=history-toggle]")
 
     # 12. Export the view as CSV: its images, with the tags given above.
     page.click("[data-testid=project-menu]")
+    export = page.locator("[data-testid=project-export-csv]")
+    assert f"({len(wide)} rows)" in export.inner_text()
+    screenshot(page, "demo-12-export")
     with page.expect_download() as download:
         page.click("[data-testid=project-export-csv]")
     rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
@@ -308,4 +317,3 @@ def test_the_demo_walk(demo_webui):
     assert {i for i, tags in exported.items() if "look-alike" in tags} == set(members + proposed) & set(wide)
     assert not any("like it" in tags for tags in exported.values())
     no_error_shown(page)
-    screenshot(page, "demo-12-exported")
