@@ -8,10 +8,10 @@ from urllib.parse import quote
 
 import pytest
 import skimage.data
+from live import LAPTOP, LiveServer, screenshot
 from PIL import Image
 
 import imagier
-from live import LAPTOP, LiveServer, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +48,7 @@ def ids_at(page, *indices):
 
 
 def test_the_grid_shows_every_thumbnail_and_the_shown_values(webui):
-    page, server, project = webui
+    page, _, project = webui
     page.wait_for_selector("[data-testid=tile-image]")
     assert page.locator("[data-testid=tile]").count() == project.file_count()
     page.wait_for_function("""() => {
@@ -152,7 +152,7 @@ def test_set_a_value_on_a_whole_group_from_its_header(webui):
 
 
 def test_a_value_is_edited_in_place_under_its_thumbnail(webui):
-    page, server, project = webui
+    page, _, project = webui
     project.create_property("caption", "text")
     reopen(page)
     page.locator("[data-testid=tile]").first.locator("[data-property=caption]").click()
@@ -165,7 +165,7 @@ def test_a_value_is_edited_in_place_under_its_thumbnail(webui):
 
 
 def test_the_keyboard_alone_tags_images(webui):
-    page, server, project = webui
+    page, _, project = webui
     project.create_property("subject", "multi-tag")
     project.create_tag("subject", "animal")
     reopen(page)
@@ -219,7 +219,7 @@ def large_webui(chromium, tmp_path):
 
 
 def test_a_long_result_scrolls_to_its_last_image(large_webui):
-    page, server, project = large_webui
+    page, _, project = large_webui
     page.wait_for_selector("[data-testid=tile-image]")
     assert page.locator("[data-testid=tile]").count() < 200  # only what is on screen exists
     last = project.file_count() - 1
@@ -244,3 +244,18 @@ def test_a_long_result_scrolls_to_its_last_image(large_webui):
     page.wait_for_selector(f"[data-testid=tile][data-index='{last}']")
     name = project.files([int(page.locator(f"[data-testid=tile][data-index='{last}']").get_attribute("data-id"))])[0]["name"]
     assert name == "p02999.jpg"
+
+
+@pytest.mark.benchmark
+def test_the_grid_at_500000_images_meets_its_targets():
+    """benchmarks/bench_webui.py on the 500,000-file project: first thumbnails, scrolling, regrouping."""
+    import importlib.util
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_webui.py"
+    spec = importlib.util.spec_from_file_location("bench_webui", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows, _ = bench.measure(bench.ensure_webui_project(500_000), scroll_steps=300)
+    print(bench.table(rows))
+    missed = [f"{what}: {value:.0f} {unit}" for what, value, unit, limit in rows if limit is not None and value >= limit]
+    assert not missed, missed

@@ -229,6 +229,8 @@ class AppState {
 }
 
 export const app = new AppState();
+// Scripts that drive the page (the web UI benchmark, a researcher's browser console) reach the state here.
+(globalThis as unknown as { imagierApp: AppState }).imagierApp = app;
 
 /** The view in the page's address (`#view=` and the view as JSON), so a link or a bookmark reopens it. */
 export function viewToHash(view: ViewState): string {
