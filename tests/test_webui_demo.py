@@ -127,6 +127,8 @@ def test_the_demo_walk(demo_webui):
     dialog.locator("[data-testid=import-start]").click()
     dialog.locator("[data-testid=job-progress]").wait_for()
     screenshot(page, "demo-01-import-progress")
+    dialog.locator("[data-testid=job-phase]").filter(has_text="embedding").wait_for(timeout=60_000)
+    screenshot(page, "demo-01-embedding-progress")
     report = dialog.locator("[data-testid=import-report]")
     report.wait_for(timeout=60_000)
     assert "Added 72" in report.inner_text()
