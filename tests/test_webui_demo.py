@@ -117,6 +117,7 @@ def test_the_demo_walk(demo_webui):
     page.click("[data-testid=project-menu]")
     page.click("[data-testid=project-import]")
     dialog = page.locator("[data-testid=import-dialog]")
+    dialog.locator("[data-testid=folder-entry]").first.wait_for()  # the allowed folders, listed first
     dialog.locator("[data-testid=import-path]").fill(str(photos.parent))
     dialog.locator("[data-testid=import-browse]").click()
     dialog.locator("[data-testid=folder-entry][data-name=photos]").click()
@@ -238,6 +239,9 @@ def test_the_demo_walk(demo_webui):
     page.keyboard.press("Enter")
     page.wait_for_selector("[data-testid=set-value-dialog]", state="detached")
     assert tagged(project, "look-alike") == sorted(members)
+    shown = page.locator(f"[data-testid=tile][data-id='{members[-1]}'] [data-property={TAG}]")
+    shown.scroll_into_view_if_needed()
+    page.wait_for_selector(f"[data-testid=tile][data-id='{members[-1]}'] [data-property={TAG}]:text-is('look-alike')")
     no_error_shown(page)
     screenshot(page, "demo-08-cluster-tagged")
 
