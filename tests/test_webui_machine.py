@@ -207,3 +207,22 @@ def test_map_shows_every_image_and_the_lasso_selects_the_points_inside(webui):
     page.get_by_test_id("tile").first.wait_for()
     selected = page.locator("[data-testid=tile][aria-selected=true]")
     assert {int(i) for i in selected.evaluate_all("els => els.map(e => e.dataset.id)")} == expected
+
+
+def test_duplicates_hide_the_others_tags_them_and_filters_them_out_of_the_view(webui, photo_dir):
+    page, server, project = webui
+    names = by_name(project, photo_dir)
+    page.get_by_test_id("mode-duplicates").click()
+    page.get_by_test_id("duplicates-find").click()
+    page.get_by_test_id("duplicates-count").wait_for(timeout=120_000)
+    expected = project.duplicates()
+    index = next(n for n, g in enumerate(expected) if names["2019/coffee.jpg"] in g["ids"])
+    group = expected[index]
+    card = page.locator(f"[data-testid=duplicate-group][data-index='{index}']")
+    card.get_by_test_id("duplicate-hide-others").click()
+    card.get_by_test_id("duplicate-done").wait_for()
+    hidden = set(project.query_ids({"property": "duplicate", "op": "has_any", "value": ["hidden"]}))
+    kept = names["2019/coffee.jpg"]  # the larger file of the two (same pixels, JPEG larger than WebP)
+    assert hidden == set(group["ids"]) - {kept}
+    total = project.file_count() - len(hidden)
+    page.wait_for_selector(f"[data-testid=view-count]:has-text('{total} images')")
