@@ -74,8 +74,7 @@ def test_recluster_a_cluster_into_nested_groups_and_save_them_under_its_tag(webu
     page.get_by_test_id("overlay-banner").wait_for()
     first = page.locator("[data-testid=group-header]").first
     first.get_by_test_id("group-menu").click()
-    # dispatched: the grid's group menu may lie under the next row of tiles (the grid's to fix)
-    page.get_by_test_id("group-action").filter(has_text="Create clusters").dispatch_event("click")
+    page.get_by_test_id("group-action").filter(has_text="Create clusters").click()
     expect_title = page.get_by_test_id("cluster-form").inner_text()
     assert "Cluster 1" in expect_title
     cluster(page, 2)
@@ -108,7 +107,7 @@ def test_suggestions_accepted_and_rejected_with_the_keyboard(webui, photo_dir):
     page.reload()
     header = page.locator("[data-testid=group-header][data-key='cat']")
     header.get_by_test_id("group-menu").click()
-    page.get_by_test_id("group-action").filter(has_text="Suggestions").dispatch_event("click")
+    page.get_by_test_id("group-action").filter(has_text="Suggestions").click()
     cards = page.get_by_test_id("suggestion")
     cards.first.wait_for()
     proposed = [int(i) for i in cards.evaluate_all("els => els.map(e => e.dataset.id)")]
@@ -202,6 +201,16 @@ def test_map_shows_every_image_and_the_lasso_selects_the_points_inside(webui):
     page.mouse.up()
     page.wait_for_selector(f"[data-testid=map-selected]:has-text('{len(expected)} selected')")
     screenshot(page, "machine-map-lasso")
+    # A click on an image opens it (the lasso is off again).
+    page.get_by_test_id("map-lasso").click()
+    # the image farthest from any other, so the click cannot land on a neighbour's thumbnail
+    lone = max(screen, key=lambda i: min(np.hypot(screen[i][0] - screen[j][0], screen[i][1] - screen[j][1])
+                                         for j in screen if j != i))
+    page.mouse.click(box["x"] + screen[lone][0], box["y"] + screen[lone][1])
+    page.get_by_test_id("detail").wait_for()
+    assert page.get_by_test_id("detail-name").inner_text() == project.files([lone])[0]["name"]
+    page.keyboard.press("Escape")
+    page.get_by_test_id("detail").wait_for(state="detached")
     # The selection is the page's: the grid shows exactly those images selected.
     page.get_by_test_id("mode-grid").click()
     page.get_by_test_id("tile").first.wait_for()
