@@ -165,6 +165,9 @@ def measure(path: Path, scroll_steps: int) -> tuple[list[tuple[str, float, str, 
     rows: list[tuple[str, float, str, float | None]] = []
     facts: dict = {}
     with imagier.open(path, create=False) as project, LiveServer(create_app(project)) as server:
+        # The page saves its view as a tab in the project: an earlier run's last view must not open first.
+        for view in project.views():
+            project.delete_view(view["id"])
         project.query()  # warm the file's pages, as a researcher's second visit would find them
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM,
