@@ -235,3 +235,23 @@ def test_duplicates_hide_the_others_tags_them_and_filters_them_out_of_the_view(w
     assert hidden == set(group["ids"]) - {kept}
     total = project.file_count() - len(hidden)
     page.wait_for_selector(f"[data-testid=view-count]:has-text('{total} images')")
+
+
+def test_hdbscan_clusters_and_a_refused_k_keeps_the_form_open(webui):
+    page, server, project = webui
+    page.get_by_test_id("cluster-view").click()
+    cluster_form = page.get_by_test_id("cluster-form")
+    page.get_by_test_id("cluster-auto").uncheck()
+    page.get_by_test_id("cluster-k").fill("99")
+    page.get_by_test_id("cluster-run").click()
+    page.wait_for_selector("[data-testid=message-error]:has-text('cannot make 99 clusters')")
+    assert cluster_form.is_visible()  # to correct the number
+    page.get_by_test_id("cluster-method").select_option("hdbscan")
+    page.get_by_test_id("cluster-min-size").fill("2")
+    page.get_by_test_id("cluster-run").click()
+    cluster_form.wait_for(state="detached")
+    page.get_by_test_id("overlay-banner").wait_for()
+    expected = project.cluster(method="hdbscan", min_cluster_size=2)
+    # the grid renders only the groups on screen: its count line tells them all
+    page.wait_for_selector(f"[data-testid=grid-count]:has-text('in {len(expected)} groups')")
+    assert page.get_by_test_id("group-key").first.inner_text() == "Cluster 1"
