@@ -120,12 +120,15 @@ class Layout:
 
 def _pca(vectors: np.ndarray, dims: int) -> np.ndarray:
     """The vectors on their first `dims` principal components (fitted on a sample of at most PCA_SAMPLE)."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    mean = vectors.mean(axis=0)
+    mean = vectors.mean(axis=0, dtype=np.float64).astype(np.float32)
     sample = vectors[:: max(1, len(vectors) // PCA_SAMPLE)] - mean
     _, _, components = np.linalg.svd(sample, full_matrices=False)
-    components = components[:min(dims, len(components))]
-    return np.ascontiguousarray((vectors - mean) @ components.T, dtype=np.float32)
+    components = np.ascontiguousarray(components[:min(dims, len(components))].T)
+    reduced = np.empty((len(vectors), components.shape[1]), dtype=np.float32)
+    # In chunks: centring 500,000 x 1280 vectors at once would copy 2.5 GB.
+    for start in range(0, len(vectors), PLACE_CHUNK):
+        reduced[start:start + PLACE_CHUNK] = (vectors[start:start + PLACE_CHUNK] - mean) @ components
+    return reduced
 
 
 def _embed_landmarks(points: np.ndarray) -> np.ndarray:
