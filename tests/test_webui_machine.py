@@ -241,6 +241,9 @@ def test_hdbscan_clusters_and_a_refused_k_keeps_the_form_open(webui):
     page, server, project = webui
     page.get_by_test_id("cluster-view").click()
     cluster_form = page.get_by_test_id("cluster-form")
+    page.keyboard.press("Escape")
+    cluster_form.wait_for(state="detached")
+    page.get_by_test_id("cluster-view").click()
     page.get_by_test_id("cluster-auto").uncheck()
     page.get_by_test_id("cluster-k").fill("99")
     page.get_by_test_id("cluster-run").click()
