@@ -395,6 +395,9 @@ def test_each_kind_through_http(palette_installed, kit, state_of):
         job = _job(client, client.post("/api/plugins/kit/explode/run", json={"ids": ids[:2]}).json()["job"])
         assert job["state"] == "failed" and "RuntimeError: the OCR engine is missing" in job["error"]["message"]
         assert job["error"]["error"] == "PluginFailed"
+        # a hung one is stopped at its timeout
+        job = _job(client, client.post("/api/plugins/kit/hang/run", json={"ids": ids[:2]}).json()["job"])
+        assert job["state"] == "failed" and "did not finish within its timeout of 1.5 s" in job["error"]["message"]
         # a cancelled one stops and keeps nothing
         started = client.post("/api/plugins/kit/patient/run", json={"ids": ids[:2]}).json()["job"]
         time.sleep(0.5)
