@@ -55,6 +55,7 @@ def test_cluster_the_view_then_save_as_tags_in_one_undoable_operation(webui):
     page.get_by_test_id("cluster-save-property").fill("visual")
     page.get_by_test_id("cluster-save-run").click()
     page.get_by_test_id("cluster-save-form").wait_for(state="detached")
+    assert page.get_by_test_id("message-error").count() == 0  # the saved clusters are the ones shown
     page.wait_for_selector("[data-testid=group-header][data-key='cluster 1']")
     values = project.values(project.query_ids())
     assert {v["visual"] for v in values.values()} == {"cluster 1", "cluster 2", "cluster 3"}
@@ -89,6 +90,7 @@ def test_recluster_a_cluster_into_nested_groups_and_save_them_under_its_tag(webu
     page.get_by_test_id("cluster-save-property").fill("visual")
     page.get_by_test_id("cluster-save-run").click()
     page.get_by_test_id("cluster-save-form").wait_for(state="detached")
+    assert page.get_by_test_id("message-error").count() == 0  # the saved clusters are the ones shown
     tags = {t["name"]: t for t in project.tags("visual")}
     assert {"cluster 1", "cluster 2", "cluster 1.1", "cluster 1.2"} <= set(tags)
     assert tags["cluster 1.1"]["parents"] == [tags["cluster 1"]["id"]]
@@ -258,3 +260,21 @@ def test_hdbscan_clusters_and_a_refused_k_keeps_the_form_open(webui):
     # the grid renders only the groups on screen: its count line tells them all
     page.wait_for_selector(f"[data-testid=grid-count]:has-text('in {len(expected)} groups')")
     assert page.get_by_test_id("group-key").first.inner_text() == "Cluster 1"
+
+
+def test_saving_clusters_after_the_vectors_changed_says_the_tags_differ_from_what_was_shown(webui):
+    page, server, project = webui
+    page.get_by_test_id("cluster-view").click()
+    cluster(page, 2)
+    page.get_by_test_id("overlay-banner").wait_for()
+    first = project.cluster(k=2)
+    # One image of cluster 1 now looks exactly like one of cluster 2: they must end up together.
+    x, y = first[0]["ids"][0], first[1]["ids"][0]
+    content_x, content_y = (project.files([i])[0]["content_id"] for i in (x, y))
+    project.put_vectors("efficientnet-lite0", [content_x], project.vectors_of("efficientnet-lite0", [content_y]))
+    page.get_by_test_id("overlay-action").filter(has_text="Save clusters as tags").click()
+    page.get_by_test_id("cluster-save-property").fill("visual")
+    page.get_by_test_id("cluster-save-run").click()
+    page.wait_for_selector("[data-testid=message-error]:has-text('differ from those shown')")
+    values = project.values([x, y])
+    assert values[x]["visual"] == values[y]["visual"]

@@ -150,12 +150,25 @@ export const saveForm = $state({ open: false });
  * cluster's sub-clusters under its tag in one more. Then show the property's groups. */
 export async function saveClusters(property: string): Promise<number> {
   let operations = 0;
+  let differing = 0;
+  const shownIds = clusterOverlay?.result.ids ?? [];
   for (const m of made) {
     const parent = m.input.within ? [...made].map((o) => o.tags.get(m.input.within!)).find(Boolean) : undefined;
-    await app.runJob(() => api.post("/api/cluster", request(m.input, m.settings, {
-      save_as: property, ...(parent ? { parent } : {}),
-    })), { changes: false });
+    const saved = await app.runJob<{ clusters: (Cluster & { tag: string })[] }>(
+      () => api.post("/api/cluster", request(m.input, m.settings, { save_as: property, ...(parent ? { parent } : {}) })),
+      { changes: false });
     operations++;
+    // The images may have changed since the clusters were shown (an import, new vectors): say so
+    // rather than let the researcher believe the tags are what they reviewed.
+    for (const [group, tag] of m.tags) {
+      const found = saved.clusters.find((c) => c.tag === tag);
+      const shown = new Set(shownIds.slice(group.start, group.end));
+      if (!found || found.ids.length !== shown.size || found.ids.some((id) => !shown.has(id))) differing++;
+    }
+  }
+  if (differing) {
+    app.say(`${differing} saved cluster(s) differ from those shown: the images or their vectors changed since `
+            + "the clustering. The tags hold the new clusters; undo (Ctrl+Z) to take them back.", "error");
   }
   clusterOverlay = null;
   made = [];
