@@ -4,6 +4,7 @@ Python API, the CLI and a real HTTP server, on the embedded photographs."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 import imagier
 from imagier.analysis import layout as layout_module
 from imagier.cli import main
-from imagier.errors import InvalidInput, NotFound
+from imagier.errors import Conflict, InvalidInput, NotFound
 from imagier.server.app import create_app
 from live import LiveServer
 
@@ -67,6 +68,41 @@ def test_a_layout_is_computed_once_per_version_of_the_vectors(embedded, monkeypa
             reopened.layout(compute=False)
         with pytest.raises(AssertionError, match="stored layout"):
             reopened.layout()
+
+
+def test_images_beyond_the_landmarks_are_placed_too(embedded, monkeypatch):
+    # A few landmarks, so most of the 14 pictures are placed (as most of a large corpus is).
+    monkeypatch.setattr(layout_module, "LANDMARKS", 7)
+    monkeypatch.setattr(layout_module, "PLACE_CHUNK", 3)
+    events = []
+    found = embedded.layout(progress=events.append)
+    assert [e["stage"] for e in events] == ["reduce", "landmarks", "place", "place", "place", "save"]
+    assert [e["done"] for e in events] == sorted(e["done"] for e in events) and events[-1]["done"] == events[-1]["total"]
+    assert found["params"]["landmarks"] == 7 and len(found["ids"]) == embedded.file_count()
+    assert found["xy"].min() >= 0 and found["xy"].max() <= 1 and len({tuple(p) for p in found["xy"]}) == 14
+
+
+def test_progress_advances_to_the_end_and_a_cancel_saves_nothing(embedded):
+    events = []
+    embedded.layout(progress=events.append)
+    assert [e["stage"] for e in events] == ["reduce", "landmarks", "save"]  # 14 pictures: all landmarks
+    assert events[-1]["done"] == events[-1]["total"]
+    embedded.create_vector_type(HIST_COPY, "test-histogram", 64)
+    embedded.put_vectors(HIST_COPY, *embedded_hist(embedded))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Conflict, match="cancelled"):
+        embedded.layout(HIST_COPY, cancel=cancel)
+    with pytest.raises(NotFound):
+        embedded.layout(HIST_COPY, compute=False)
+
+
+HIST_COPY = "hist-copy"
+
+
+def embedded_hist(project):
+    matrix = project.matrix("hist")
+    return matrix.content_ids, matrix.rows
 
 
 def test_hash_vectors_and_refusals(embedded):

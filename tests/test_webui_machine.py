@@ -278,3 +278,16 @@ def test_saving_clusters_after_the_vectors_changed_says_the_tags_differ_from_wha
     page.wait_for_selector("[data-testid=message-error]:has-text('differ from those shown')")
     values = project.values([x, y])
     assert values[x]["visual"] == values[y]["visual"]
+
+
+def test_the_map_shows_the_clusters_in_colours(webui):
+    page, server, project = webui
+    page.get_by_test_id("cluster-view").click()
+    cluster(page, 3)
+    page.get_by_test_id("overlay-banner").wait_for()
+    page.get_by_test_id("mode-map").click()
+    legend = page.get_by_test_id("map-legend")
+    legend.wait_for(timeout=60_000)
+    assert legend.inner_text().split() == ["Cluster", "1", "Cluster", "2", "Cluster", "3"]
+    page.wait_for_selector("[data-testid=map-count]:has-text('15 images')", timeout=60_000)
+    screenshot(page, "machine-map-clusters")

@@ -74,21 +74,27 @@ class Layout:
             raise InvalidInput(f"the vector type {vtype['name']!r} has no vectors yet: run `imagier embed --model "
                                f"{vtype['name']}` first", vector_type=vtype["name"])
 
-        def stage(name: str, done: int, total: int) -> None:
+        n = len(matrix.content_ids)
+        # One step for the PCA, a few for t-SNE (the slow part of a small map), one per chunk placed.
+        steps = 1 + 4 + -(-max(0, n - LANDMARKS) // PLACE_CHUNK)
+        done = 0
+
+        def stage(name: str, weight: int = 1) -> None:
+            nonlocal done
             if cancel is not None and cancel.is_set():
                 raise Conflict("the map was cancelled; nothing was saved")
             if progress is not None:
-                progress({"stage": name, "done": done, "total": total})
+                progress({"stage": name, "done": done, "total": steps})
+            done += weight
 
         vectors = matrix.rows
         if vtype["dtype"] == "bits":
             vectors = np.unpackbits(vectors, axis=1)[:, :vtype["dim"]].astype(np.float32)
-        stage("reduce", 0, 1)
+        stage("reduce")
         reduced = _pca(vectors, PCA_DIMS)
-        n = len(reduced)
         rng = np.random.default_rng(SEED)
         landmarks = np.sort(rng.choice(n, size=min(n, LANDMARKS), replace=False))
-        stage("landmarks", 0, 1)
+        stage("landmarks", 4)
         anchor = _embed_landmarks(reduced[landmarks])
         coords = np.empty((n, 2), dtype=np.float32)
         coords[landmarks] = anchor
@@ -100,7 +106,7 @@ class Layout:
             k = min(NEIGHBOURS, len(landmarks))
             spread = 0.01 * float(np.ptp(anchor, axis=0).max() or 1.0)
             for start in range(0, len(others), PLACE_CHUNK):
-                stage("place", start, len(others))
+                stage("place")
                 rows = others[start:start + PLACE_CHUNK]
                 distances, nearest = index.search(np.ascontiguousarray(reduced[rows]), k)
                 weights = 1.0 / (distances + 1e-6)
@@ -111,7 +117,7 @@ class Layout:
         coords /= float(coords.max() or 1.0)
         params = {"method": "pca + t-sne of landmarks", "pca_dims": reduced.shape[1], "landmarks": len(landmarks),
                   "neighbours": NEIGHBOURS, "seed": SEED, "seconds": round(time.monotonic() - started, 2)}
-        stage("save", len(others), len(others))
+        stage("save")
         stored = (vtype["version"], params, matrix.content_ids.copy(), coords)
         store.save(self.db, vtype["id"], *stored)
         self.__dict__.setdefault("_layouts", {})[vtype["id"]] = stored
