@@ -209,8 +209,7 @@ def test_map_shows_every_image_and_the_lasso_selects_the_points_inside(webui):
     lone = max(screen, key=lambda i: min(np.hypot(screen[i][0] - screen[j][0], screen[i][1] - screen[j][1])
                                          for j in screen if j != i))
     page.mouse.click(box["x"] + screen[lone][0], box["y"] + screen[lone][1])
-    page.get_by_test_id("detail").wait_for()
-    assert page.get_by_test_id("detail-name").inner_text() == project.files([lone])[0]["name"]
+    page.wait_for_selector(f"[data-testid=detail-name]:has-text('{project.files([lone])[0]['name']}')")
     page.keyboard.press("Escape")
     page.get_by_test_id("detail").wait_for(state="detached")
     # The selection is the page's: the grid shows exactly those images selected.
