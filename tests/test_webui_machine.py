@@ -290,3 +290,22 @@ def test_the_map_shows_the_clusters_in_colours(webui):
     assert legend.inner_text().split() == ["Cluster", "1", "Cluster", "2", "Cluster", "3"]
     page.wait_for_selector("[data-testid=map-count]:has-text('15 images')", timeout=60_000)
     screenshot(page, "machine-map-clusters")
+
+
+def test_suggestions_from_the_sidebar_and_a_click_to_accept(webui, photo_dir):
+    page, server, project = webui
+    names = by_name(project, photo_dir)
+    project.create_property("animal", "tag")
+    project.set_values("animal", [names["2020/chelsea.jpg"]], "cat")
+    page.reload()
+    page.get_by_test_id("suggest-property").select_option("animal")
+    page.get_by_test_id("suggest-value").select_option("cat")
+    page.get_by_test_id("suggest-open").click()
+    first = page.get_by_test_id("suggestion").first
+    first.wait_for()
+    chosen = int(first.get_attribute("data-id"))
+    first.get_by_test_id("suggestion-accept").click()
+    page.wait_for_selector(f"[data-testid=suggestion][data-id='{chosen}']", state="detached")
+    assert project.values([chosen])[chosen]["animal"] == "cat"
+    page.get_by_test_id("suggestions-close").click()
+    page.get_by_test_id("suggestions").wait_for(state="detached")
