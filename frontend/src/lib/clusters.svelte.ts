@@ -75,13 +75,15 @@ function request(input: ClusterInput, settings: ClusterSettings, extra: Record<s
   };
 }
 
+/** Groups of the overlay for clusters whose members start at `offset`, named "Cluster 3", or "Cluster 3.1"
+ * under "Cluster 3" (`prefix` "3."), or "Unclustered · 1" under "Unclustered". */
 function clusterGroups(clusters: Cluster[], offset: number, prefix: string): { ids: number[]; groups: Group[] } {
   const ids: number[] = [];
   const groups: Group[] = [];
   for (const c of clusters) {
     const start = offset + ids.length;
     for (const id of c.ids) ids.push(id);
-    const name = c.noise ? "Unclustered" : `Cluster ${prefix}${c.cluster}`;
+    const name = c.noise ? "Unclustered" : prefix.endsWith(" · ") ? `${prefix}${c.cluster}` : `Cluster ${prefix}${c.cluster}`;
     groups.push({ key: c.cluster, label: name, score: c.score, count: c.ids.length, start,
                   end: offset + ids.length, groups: [] });
   }
@@ -120,7 +122,8 @@ function nest(input: ClusterInput, settings: ClusterSettings, clusters: Cluster[
   const parentMade = made.find((m) => m.tags.has(old));
   const parentTag = parentMade?.tags.get(old) ?? null;
   const label = old.label ?? String(old.key);
-  const { ids, groups } = clusterGroups(clusters, old.start, label.replace(/^Cluster /, "") + ".");
+  const number = /^Cluster (.+)$/.exec(label)?.[1];
+  const { ids, groups } = clusterGroups(clusters, old.start, number ? `${number}.` : `${label} · `);
   const replaced: Group = { ...old, groups };
   const before = clusterOverlay!.result;
   const allIds = before.ids.slice();
