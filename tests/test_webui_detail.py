@@ -56,6 +56,12 @@ def test_a_tag_is_given_to_the_similar_images_above_the_slider_and_undone(webui)
     page.click("[data-testid=detail-apply-run]")
     page.wait_for_selector("[data-testid=message-info]:has-text('given to 3')")
     assert set(project.query_ids({"property": "category", "op": "has_any", "value": ["near"]})) == expected
+    # Once the page has re-read what the write changed, the original is still shown (not the blurry
+    # thumbnail) and every similar image still has its thumbnail.
+    page.wait_for_load_state("networkidle")
+    assert "hidden" not in page.get_attribute("[data-testid=detail-image]", "class")
+    shown = page.locator("[data-testid=detail-similar-item] img").count()
+    assert shown == page.locator("[data-testid=detail-similar-item]").count() == len(similar)
     screenshot(page, "detail-similar-tagged")
 
     page.keyboard.press("Control+z")

@@ -195,6 +195,17 @@ def test_the_keyboard_alone_tags_images(webui):
     page.wait_for_selector("[data-testid=detail]")
 
 
+# Tiles whose id is not the result's at their index, or whose picture or name is another image's.
+TILES_NOT_THEIR_OWN = """() => [...document.querySelectorAll('[data-testid=tile]')].filter((tile) => {
+  const app = window.imagierApp;
+  const id = Number(tile.dataset.id);
+  const item = app.item(id);
+  const image = tile.querySelector('[data-testid=tile-image]');
+  return id !== app.shownResult.ids[Number(tile.dataset.index)]
+    || (image && (!item || !image.src.includes(item.hash) || image.alt !== item.name));
+}).map((tile) => tile.dataset.index)"""
+
+
 @pytest.fixture
 def large_webui(chromium, tmp_path):
     """3,000 files (one photograph copied) served and open at the laptop size."""
@@ -228,6 +239,8 @@ def test_a_long_result_scrolls_to_its_last_image(large_webui):
     page.wait_for_selector(f"[data-testid=tile][data-index='{last}'] [data-testid=tile-image]")
     assert page.locator(f"[data-testid=tile][data-index='{last}']").is_visible()
     screenshot(page, "grid-long-end")
+    # The tiles were reused for the rows the jump landed on: each shows its own image, none one from before.
+    assert page.evaluate(TILES_NOT_THEIR_OWN) == []
     # ... Home and End on the keyboard ...
     page.keyboard.press("Home")
     page.wait_for_selector("[data-testid=tile][data-index='0']")

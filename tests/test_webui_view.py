@@ -161,14 +161,29 @@ def test_tabs_keep_their_views_across_switches_and_a_reload(webui):
     saved = {"name": "JPEGs", "filter": {"property": "format", "op": "eq", "value": "JPEG"}}
     eventually(lambda: saved in [{"name": v["name"], "filter": v["state"]["filter"]} for v in project.views()])
 
-    page.reload()
+    queries: list[dict] = []
+    page.on("request", lambda r: queries.append(r.post_data_json) if r.url.endswith("/api/query") else None)
+    page.goto(server.url + "/")  # the project's address alone: the page opens the tab open last time
     count_is(page, jpegs)
     page.wait_for_selector("[data-testid=tab-name][aria-selected=true]:text-is('JPEGs')")
+    # The remembered tab is chosen before the first query: one query at load, for that tab's view.
+    assert [q["filter"] for q in queries] == [saved["filter"]]
     screenshot(page, "view-tabs")
     page.locator("[data-testid=tab]").nth(1).locator("[data-testid=tab-close]").click()
     count_is(page, total)
     page.wait_for_function("() => document.querySelectorAll('[data-testid=tab]').length === 1")
     assert "JPEGs" not in {v["name"] for v in project.views()}
+
+
+def test_a_link_opened_in_the_page_shows_its_view(webui):
+    page, server, project = webui
+    count_is(page, project.file_count())
+    view = {"filter": {"property": "format", "op": "eq", "value": "PNG"}, "sort": [], "group": []}
+    # A new address in the same page (a pasted link, the browser's Back) is no new page load.
+    page.evaluate("view => { location.hash = '#view=' + encodeURIComponent(JSON.stringify(view)); }", view)
+    count_is(page, len(project.query_ids(view["filter"])))
+    assert hash_view(page) == view
+    assert page.locator("[data-testid=filter-value]").input_value() == "PNG"
 
 
 def test_an_invalid_filter_shows_the_server_s_message(webui):

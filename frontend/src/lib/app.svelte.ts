@@ -57,18 +57,32 @@ class AppState {
 
   // ---- reading -------------------------------------------------------------------------------
 
+  /** Set by the tabs: chooses the view the project opens with (the remembered tab) and sets `view`. */
+  chooseView: ((info: Promise<Info>) => Promise<void>) | null = null;
+
   async loadProject(): Promise<void> {
     const linked = viewFromHash(location.hash);
     if (linked) this.view = linked;
-    await Promise.all([this.refreshInfo(), this.refreshHistory()]);
+    // The first query is the slowest request (every id of the project): it leaves once, for the view the
+    // page opens with, as soon as that is known and before anything renders.
+    const info = api.get<Info>("/api/info");
+    const loaded = Promise.all([this.refreshInfo(info), this.refreshHistory()]);
+    if (this.chooseView) await this.chooseView(info);
+    const query = this.runQuery();
+    // From now on a new address (a link pasted into this tab) opens its view.
+    window.addEventListener("hashchange", () => {
+      const view = viewFromHash(location.hash);
+      if (view && JSON.stringify(view) !== JSON.stringify($state.snapshot(this.view))) this.setView(view);
+    });
+    await loaded;
     if (this.shown.length === 0) {
       this.shown = this.properties.filter((p) => !p.builtin).map((p) => p.name).slice(0, 3);
     }
-    await this.runQuery();
+    await query;
   }
 
-  async refreshInfo(): Promise<void> {
-    const [info, properties] = await Promise.all([api.get<Info>("/api/info"), api.get<Property[]>("/api/properties")]);
+  async refreshInfo(answer: Promise<Info> = api.get<Info>("/api/info")): Promise<void> {
+    const [info, properties] = await Promise.all([answer, api.get<Property[]>("/api/properties")]);
     this.info = info;
     this.properties = properties;
     this.shown = this.shown.filter((name) => properties.some((p) => p.name === name));
