@@ -56,6 +56,30 @@ def test_the_folder_browser_stays_inside_the_roots_and_imports_with_progress(web
     screenshot(page, "io-imported")
 
 
+# The allowed roots' listing answered late, after any other listing.
+SLOW_ROOTS = """(() => {
+  const fetch = window.fetch;
+  window.fetch = (url, ...rest) => String(url).endsWith('/api/folders')
+    ? new Promise((resolve) => setTimeout(() => resolve(fetch(url, ...rest)), 1500))
+    : fetch(url, ...rest);
+})();"""
+
+
+def test_a_typed_folder_stays_shown_when_the_roots_answer_after_it(webui, tmp_path):
+    page, server, project = webui
+    page.add_init_script(SLOW_ROOTS)
+    page.reload()
+    page.wait_for_selector("[data-testid=project-counts]:has-text('files')")
+    open_menu(page, "project-import")
+    page.fill("[data-testid=import-path]", str(tmp_path))
+    with page.expect_response(lambda r: r.url.endswith("/api/folders")):
+        page.click("[data-testid=import-browse]")
+        page.wait_for_selector(f"[data-testid=folder-path]:text-is('{tmp_path}')")
+    page.wait_for_load_state("networkidle")
+    assert page.inner_text("[data-testid=folder-path]") == str(tmp_path)
+    assert page.input_value("[data-testid=import-path]") == str(tmp_path)
+
+
 def test_a_running_import_shows_in_the_top_bar_and_can_be_cancelled(webui, tmp_path):
     page, server, project = webui
     noise = tmp_path / "noise"
