@@ -24,3 +24,40 @@ def test_a_link_with_a_view_opens_that_view(webui):
     expected = len(project.query_ids({"property": "width", "op": "gt", "value": 520}))
     assert 0 < expected < project.file_count()
     page.wait_for_selector(f"[data-testid=view-count]:has-text('{expected} images')")
+
+
+def test_every_dialog_closes_on_escape_and_only_it(webui):
+    page, server, project = webui
+    project.create_property("category", "multi-tag")
+    project.create_property("note", "text")
+    page.reload()
+    page.wait_for_selector("[data-testid=tile-image]")
+    page.click("[data-testid=tile] >> nth=1")
+    assert page.locator("[data-testid=tile][aria-selected=true]").count() == 1
+
+    def closes(opened: str, open_it) -> None:
+        open_it()
+        page.wait_for_selector(opened)
+        page.keyboard.press("Escape")
+        page.wait_for_selector(opened, state="detached")
+        # The page's own Escape (clear the selection) did not run as well.
+        assert page.locator("[data-testid=tile][aria-selected=true]").count() == 1
+
+    closes("[data-testid=tag-box]", lambda: page.keyboard.press("t"))
+    closes("[data-testid=set-value-dialog]", lambda: page.click("[data-testid=selection-set-value]"))
+    closes("[data-testid=tile-editor]",
+           lambda: page.click("[data-testid=tile] >> nth=1 >> [data-testid=tile-value][data-property=note]"))
+    closes("[data-testid=tag-manager]",
+           lambda: page.click("[data-testid=property-row][data-property=category] [data-testid=property-tags]"))
+
+    # In the detail, Escape first leaves a property's editor, then closes the detail.
+    page.dblclick("[data-testid=tile] >> nth=1")
+    page.click("[data-testid=detail-property][data-property=note] [data-testid=detail-value]")
+    page.wait_for_selector("[data-testid=detail-property][data-property=note] [data-testid=value-editor]")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-testid=detail-property][data-property=note] [data-testid=value-editor]", state="detached")
+    assert page.locator("[data-testid=detail]").count() == 1
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-testid=detail]", state="detached")
+    assert page.locator("[data-testid=tile][aria-selected=true]").count() == 1
+    assert project.values(project.query_ids(None), ["note"]) == {i: {} for i in project.query_ids(None)}
