@@ -309,3 +309,21 @@ def test_suggestions_from_the_sidebar_and_a_click_to_accept(webui, photo_dir):
     assert project.values([chosen])[chosen]["animal"] == "cat"
     page.get_by_test_id("suggestions-close").click()
     page.get_by_test_id("suggestions").wait_for(state="detached")
+
+
+def test_duplicates_decided_from_the_keyboard(webui):
+    page, server, project = webui
+    page.get_by_test_id("mode-duplicates").click()
+    page.get_by_test_id("duplicates-find").click()
+    page.get_by_test_id("duplicates-count").wait_for(timeout=120_000)
+    expected = project.duplicates()
+    assert len(expected) >= 2
+    page.keyboard.press("ArrowDown")  # the second group
+    page.keyboard.press("2")          # keep its second copy
+    page.keyboard.press("t")          # tag the others
+    page.locator("[data-testid=duplicate-group][data-index='1'] [data-testid=duplicate-done]").wait_for()
+    tagged = set(project.query_ids({"property": "duplicate", "op": "has_any", "value": ["copy"]}))
+    assert tagged == set(expected[1]["ids"]) - {expected[1]["ids"][1]}
+    # the focus moved on to the next group
+    page.wait_for_selector("[data-testid=duplicate-group][data-index='2'].focused" if len(expected) > 2
+                           else "[data-testid=duplicate-group][data-index='1'].focused")
