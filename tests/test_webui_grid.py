@@ -92,6 +92,32 @@ def test_nested_groups_show_their_counts_and_collapse(webui):
     year.locator("[data-testid=group-toggle]").click()
     page.wait_for_selector(first_inside)
 
+    # A nested header scrolled to the top joins its parent's sticky header, under it.
+    parent = next(g for g in top if len(g["groups"]) >= 2)
+    child = parent["groups"][1]
+    page.evaluate(SCROLL_HEADER_TO_TOP, result["ids"][child["start"]])
+    stuck = page.locator(".stuck [data-testid=group-header]")
+    page.wait_for_function("() => document.querySelectorAll('.stuck [data-testid=group-header]').length === 2")
+    shown = [stuck.nth(i).get_attribute("data-key") for i in range(2)]
+    assert shown == ["(no value)" if g["key"] is None else str(g["key"]) for g in (parent, child)]
+    assert stuck.nth(1).bounding_box()["y"] - stuck.nth(0).bounding_box()["y"] == 30
+    screenshot(page, "grid-nested-sticky")
+
+
+# Scrolls until the tile of an image is drawn, then puts the header just above it (a group's first
+# image) at the top of the grid.
+SCROLL_HEADER_TO_TOP = """async (id) => {
+  const scroller = document.querySelector('[data-testid=grid-scroller]');
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  let tile;
+  while (!(tile = scroller.querySelector(`[data-testid=tile][data-id='${id}']`))) {
+    scroller.scrollTop += 200;
+    await frame();
+  }
+  scroller.scrollTop += tile.getBoundingClientRect().y - 30 - scroller.getBoundingClientRect().y;
+  await frame();
+}"""
+
 
 def test_selection_by_click_shift_ctrl_rectangle_and_group_then_set_a_value(webui):
     page, server, project = webui

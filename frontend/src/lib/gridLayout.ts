@@ -224,14 +224,25 @@ export function firstVisibleIndex(layout: Layout): number {
   return first ? first.start : -1;
 }
 
-/** The headers of the groups enclosing the segment at y, outermost first (the sticky headers). */
+/** The sticky headers at y, outermost first: at each depth, the header of the group under the stack of
+ * its parents (so a nested header scrolled just under its parent's sticky header joins the stack). */
 export function enclosingHeaders(layout: Layout, y: number): HeaderSegment[] {
-  if (layout.segments.length === 0) return [];
+  const stack: HeaderSegment[] = [];
+  if (layout.segments.length === 0) return stack;
+  for (let depth = 0; depth < layout.levels; depth++) {
+    const header = headersAt(layout, y + depth * layout.headerHeight)[depth];
+    if (!header || (depth > 0 && layout.segments[header.parent] !== stack[depth - 1])) break;
+    stack.push(header);
+  }
+  return stack;
+}
+
+/** The headers of the groups the point y lies in (a header's own row counts as inside), outermost first. */
+function headersAt(layout: Layout, y: number): HeaderSegment[] {
   const chain: HeaderSegment[] = [];
   let s = segmentAt(layout, y);
-  const segment = layout.segments[s];
-  // A header at the very top is shown by itself; the stack is of the groups it is inside.
-  s = segment.kind === "header" && segment.y >= y ? segment.parent : (segment.kind === "header" ? s : segment.parent);
+  if (layout.segments[s].y > y) return chain;  // above the first segment
+  if (layout.segments[s].kind !== "header") s = layout.segments[s].parent;
   while (s >= 0) {
     const header = layout.segments[s] as HeaderSegment;
     chain.unshift(header);
