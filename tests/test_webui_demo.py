@@ -193,7 +193,7 @@ def test_the_demo_walk(demo_webui):
             page.wait_for_selector("[data-testid=value-suggestion]:has-text('astronaut')")
         page.keyboard.press("Enter")
         page.wait_for_selector("[data-testid=tile-editor]", state="detached")
-    page.wait_for_selector(f"[data-testid=tile][data-id='{first_two[1]}'] [data-property={TAG}]:text-is('astronaut')")
+    page.locator(f"[data-testid=tile][data-id='{first_two[1]}'] [data-property={TAG}]:text-is('astronaut')").wait_for()
     assert tagged(project, "astronaut") == sorted(first_two)
     assert [t["name"] for t in project.tags(TAG)] == ["astronaut"]
     no_error_shown(page)
@@ -241,7 +241,7 @@ def test_the_demo_walk(demo_webui):
     assert tagged(project, "look-alike") == sorted(members)
     shown = page.locator(f"[data-testid=tile][data-id='{members[-1]}'] [data-property={TAG}]")
     shown.scroll_into_view_if_needed()
-    page.wait_for_selector(f"[data-testid=tile][data-id='{members[-1]}'] [data-property={TAG}]:text-is('look-alike')")
+    shown.filter(has_text="look-alike").wait_for()
     no_error_shown(page)
     screenshot(page, "demo-08-cluster-tagged")
 
@@ -283,6 +283,11 @@ def test_the_demo_walk(demo_webui):
     page.click("[data-testid=detail-apply-run]")
     page.wait_for_selector("[data-testid=message-info]:has-text('given to')")
     assert tagged(project, "like it") == sorted(above)
+    # After the write the detail still shows the original and every similar image's thumbnail.
+    page.wait_for_selector("[data-testid=detail-image]")
+    page.wait_for_function("""n => [...document.querySelectorAll('[data-testid=detail-similar-item]')].slice(0, n)
+        .every((e) => { const img = e.querySelector('img'); return img && img.complete && img.naturalWidth > 0; })""",
+                           arg=len(above) + 2)
     no_error_shown(page)
     screenshot(page, "demo-10-similar-tagged")
     page.keyboard.press("Escape")
@@ -319,7 +324,7 @@ def test_the_demo_walk(demo_webui):
     exported = {files[row[0]]: sorted(t for t in row[column].split(",") if t) for row in rows[1:]}
     expected = project.values(wide, [TAG])
     assert exported == {i: sorted(expected[i].get(TAG) or []) for i in wide}
-    assert [i for i, tags in exported.items() if "astronaut" in tags] == sorted(first_two)
+    assert sorted(i for i, tags in exported.items() if "astronaut" in tags) == sorted(first_two)
     assert {i for i, tags in exported.items() if "look-alike" in tags} == set(members + proposed) & set(wide)
     assert not any("like it" in tags for tags in exported.values())
     no_error_shown(page)
