@@ -86,6 +86,15 @@ def cluster(page, k: int) -> None:
     form.wait_for(state="detached")
 
 
+def top_groups(page) -> list[tuple[str, int]]:
+    """The outermost groups' keys and counts in the order they are on screen (the grid reuses its rows,
+    so the DOM's order is not the screen's)."""
+    found = page.eval_on_selector_all("[data-testid=group-header][data-depth='0']", """els => els
+        .map((e) => [e.getBoundingClientRect().top, e.dataset.key,
+                     Number(e.querySelector('[data-testid=group-count]').textContent.replace(/,/g, ''))])""")
+    return [(key, count) for _, key, count in sorted(found)]
+
+
 def cluster_members(page, sizes: list[int]) -> list[list[int]]:
     """The ids of each top-level cluster: the overlay lists clusters one after the other, so a cluster's
     images are the tiles whose result index falls in its span."""
@@ -207,9 +216,9 @@ def test_the_demo_walk(demo_webui):
     group_menu(page, header(page, year["key"]), "Create clusters")
     cluster(page, 3)
     page.wait_for_selector("[data-testid=overlay-title]:has-text('3 clusters of')")
-    clusters = page.locator("[data-testid=group-header][data-depth='0']")
-    assert clusters.count() == 3
-    sizes = [int(n) for n in clusters.locator("[data-testid=group-count]").all_inner_texts()]
+    clusters = top_groups(page)
+    assert len(clusters) == 3
+    sizes = [count for _, count in clusters]
     assert sum(sizes) == len(in_year)
     assert sorted(tile_ids(page)) == sorted(in_year)  # every image of the year, each in one cluster
     no_error_shown(page)
@@ -217,9 +226,9 @@ def test_the_demo_walk(demo_webui):
 
     # 7. Sub-cluster the largest cluster: its sub-clusters nest under it.
     big = max(range(3), key=lambda n: sizes[n])
-    big_key = clusters.nth(big).get_attribute("data-key")
+    big_key = clusters[big][0]
     before = cluster_members(page, sizes)[big]
-    group_menu(page, clusters.nth(big), "Create clusters")
+    group_menu(page, header(page, big_key), "Create clusters")
     cluster(page, 2)
     subs = page.locator("[data-testid=group-header][data-depth='1']")
     subs.first.wait_for()
@@ -233,7 +242,7 @@ def test_the_demo_walk(demo_webui):
     # 8. Tag a whole cluster at once from its header.
     other = next(n for n in range(3) if n != big)
     members = cluster_members(page, sizes)[other]
-    group_menu(page, clusters.nth(other), "Set value")
+    group_menu(page, header(page, clusters[other][0]), "Set value")
     page.locator("[data-testid=set-value-property]").select_option(TAG)
     page.locator("[data-testid=set-value-editor] [data-testid=value-input]").fill("look-alike")
     page.keyboard.press("Enter")
