@@ -45,8 +45,12 @@ def demo_webui(chromium, tmp_path):
 # ---- helpers ------------------------------------------------------------------------------------------
 
 def no_error_shown(page) -> None:
+    """No error message on the page, and the page fits the laptop's screen (it never scrolls as a whole:
+    only its panels do)."""
     shown = page.locator("[data-testid=message-error]")
     assert shown.count() == 0, f"the page shows an error: {shown.all_inner_texts()}"
+    width, height = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    assert width <= LAPTOP["width"] and height <= LAPTOP["height"], f"the page is {width} x {height}"
 
 
 def count_is(page, expected: int) -> None:
