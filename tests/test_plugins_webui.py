@@ -16,6 +16,7 @@ SHADE = '''
 from typing import Annotated, Literal
 import numpy as np
 from imagier.plugins import Property, Range, action
+from imagier.vectors.registry import Embedder
 
 def _brightness(image):
     return float(np.asarray(image.convert("L"), dtype=np.float32).mean() / 255)
@@ -51,6 +52,22 @@ def mark(ctx, word: str, into: Property["multi-tag"], loud: bool = False,
     tag = word.upper() if loud else word
     ctx.project.add_values(into, ctx.ids, [tag if style == "plain" else f"~{tag}~"])
     return {"message": f"marked {len(ctx.ids)} images with {tag}"}
+
+class Tone(Embedder):
+    name = "tone"
+    model = "shade tone 1"
+    dim = 2
+    dtype = "float32"
+    metric = "cosine"
+
+    def embed(self, images):
+        grey = [np.asarray(im.convert("L"), dtype=np.float32) / 255 for im in images]
+        return np.array([[g.mean() + 0.01, g.std() + 0.01] for g in grey], dtype=np.float32)
+
+@action(kind="embed", label="Embed tones")
+def tones(ctx):
+    """Each image's brightness and contrast as a vector type "tone"."""
+    return Tone()
 
 @action(kind="execute")
 def explode(ctx) -> dict:
@@ -127,9 +144,17 @@ def test_plugin_forms_run_each_kind_and_show_their_results(webui):
     assert page.locator("[data-testid=tile-score]").count() == 4
     screenshot(page, "plugins-similar")
 
+    # embed, on the whole view: a new vector type, filled for every image
+    page.get_by_test_id("overlay-close").click()
+    page.get_by_test_id("plugin-run-view").click()
+    open_form(page, "shade.tones")
+    run(page)
+    page.get_by_test_id("plugin-form").wait_for(state="detached")
+    page.get_by_test_id("message-info").filter(has_text="embedded").wait_for()
+    assert project.vector_type("tone")["count"] == project.content_count()
+
     # a failing plugin: its error is shown, the form stays open, the project is unchanged
     before = project.values(project.query_ids())
-    page.get_by_test_id("overlay-close").click()
     page.get_by_test_id("plugin-run-view").click()
     open_form(page, "shade.explode")
     run(page)
