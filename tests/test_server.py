@@ -550,3 +550,15 @@ def test_openapi_lists_every_route_with_a_summary(client):
     assert routes == documented and len(routes) >= 28
     assert all(op.get("summary") for methods in schema["paths"].values() for op in methods.values())
     assert "ViewState" in schema["components"]["schemas"]
+
+
+def test_the_data_version_moves_with_writes_from_any_connection(tmp_path):
+    path = tmp_path / "watched.imagier"
+    with imagier.open(path) as served, imagier.open(path) as elsewhere:
+        first = served.data_version()
+        assert served.data_version() == first  # reading changes nothing
+        served.create_property("a", "text")
+        second = served.data_version()
+        elsewhere.create_property("b", "text")  # another connection, as another process would be
+        assert len({first, second, served.data_version()}) == 3
+        assert served.info()["version"] == served.data_version()

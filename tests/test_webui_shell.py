@@ -61,3 +61,17 @@ def test_every_dialog_closes_on_escape_and_only_it(webui):
     page.wait_for_selector("[data-testid=detail]", state="detached")
     assert page.locator("[data-testid=tile][aria-selected=true]").count() == 1
     assert project.values(project.query_ids(None), ["note"]) == {i: {} for i in project.query_ids(None)}
+
+
+def test_the_page_follows_changes_made_elsewhere(webui):
+    page, server, project = webui
+    project.create_property("seen", "text")
+    view = '{"filter":{"property":"seen","op":"is_set"},"sort":[],"group":[]}'
+    page.wait_for_selector("[data-testid=view-count]")
+    page.goto(server.url + "/#view=" + quote(view))
+    page.reload()
+    page.wait_for_selector("[data-testid=view-count]:has-text('0 images')")
+    # a write from outside the page (a notebook, the CLI, a plugin job): the page catches up by itself
+    project.set_values("seen", project.query_ids()[:2], "from a notebook")
+    page.wait_for_selector("[data-testid=view-count]:has-text('2 images')", timeout=10_000)
+    screenshot(page, "shell-followed-a-change")

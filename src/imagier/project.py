@@ -43,9 +43,11 @@ class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchan
         return self.db.path
 
     def info(self) -> dict:
-        """A summary: counts of files and contents, the properties, the vector types."""
+        """A summary: counts of files and contents, the properties, the vector types, and the file's
+        `data_version` when they were read."""
         return {
             "path": str(self.path),
+            "version": self.data_version(),
             "files": self.file_count(),
             "contents": self.content_count(),
             "properties": [{"name": p["name"], "type": p["type"], "scope": p["scope"]}
@@ -83,6 +85,11 @@ class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchan
     def history(self, limit: int = 100) -> list[dict]:
         """The operation log, newest first."""
         return self.oplog.history(limit)
+
+    def data_version(self) -> int:
+        """A number that changes whenever the project file changes: a write here, by a job, or by another
+        process (the CLI, a notebook). Open pages watch it to stay current."""
+        return self.db.data_version()
 
     def save_copy(self, destination: str | Path) -> Path:
         """Write a consistent copy of the project, everything in it, to a new file (safe while the project

@@ -84,6 +84,7 @@ class AppState {
   async refreshInfo(answer: Promise<Info> = api.get<Info>("/api/info")): Promise<void> {
     const [info, properties] = await Promise.all([answer, api.get<Property[]>("/api/properties")]);
     this.info = info;
+    this.fileVersion = info.version;
     this.properties = properties;
     this.shown = this.shown.filter((name) => properties.some((p) => p.name === name));
   }
@@ -166,6 +167,7 @@ class AppState {
 
   /** The project changed (here, by a job, or by another page): drop cached values and re-read. */
   async changed({ query = true } = {}): Promise<void> {
+    this.refreshedAt = performance.now();
     this.items.clear();
     this.version++;
     await Promise.all([this.refreshInfo(), this.refreshHistory(), query ? this.runQuery() : Promise.resolve()]);
@@ -223,6 +225,32 @@ class AppState {
     return api.post(`/api/jobs/${id}/cancel`).catch((error) => this.report(error));
   }
 
+  // ---- changes made elsewhere ---------------------------------------------------------------
+
+  /** The project file's version when the page last read it (from /api/info). */
+  private fileVersion: number | null = null;
+  private refreshedAt = 0;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Keep the page current when the project changes elsewhere: another page, a plugin or embedding job,
+   * the CLI, a notebook. The server says when the file changed; the page refreshes at most every
+   * REFRESH_GAP ms (a long job commits often), and not for a version it has already read. */
+  watchChanges(): void {
+    let latest: number | null = null;
+    const source = new EventSource("/api/changes");
+    source.onmessage = (event) => {
+      latest = (JSON.parse(event.data) as { version: number }).version;
+      if (this.refreshTimer !== null) return;
+      const wait = REFRESH_GAP - (performance.now() - this.refreshedAt);
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = null;
+        // The page's own writes refresh it and read the new version: their echo is no news.
+        if (latest === null || latest === this.fileVersion) return;
+        this.changed().catch((error) => this.report(error));
+      }, Math.max(wait, ECHO_WAIT));
+    };
+  }
+
   // ---- messages ------------------------------------------------------------------------------
 
   /** Show a failure as the server's own readable message. */
@@ -241,6 +269,11 @@ class AppState {
     this.messages = this.messages.filter((m) => m.id !== id);
   }
 }
+
+/** The shortest time between two refreshes caused by changes made elsewhere. */
+const REFRESH_GAP = 2000;
+/** How long news of a change waits: time for this page's own write to finish its refresh. */
+const ECHO_WAIT = 300;
 
 export const app = new AppState();
 // Scripts that drive the page (the web UI benchmark, a researcher's browser console) reach the state here.

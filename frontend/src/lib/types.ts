@@ -77,6 +77,8 @@ export interface Item {
 
 export interface Info {
   path: string;
+  /** Changes whenever the project file does (see GET /api/changes). */
+  version: number;
   files: number;
   contents: number;
   properties: { name: string; type: PropertyType; scope: string }[];

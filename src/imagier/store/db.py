@@ -88,6 +88,10 @@ class Database:
         except apsw.Error as e:
             raise ProjectFileError(f"cannot open {self.path} as a project: {e}", path=str(self.path)) from e
         self.write_lock = threading.RLock()
+        # A connection that never writes: its PRAGMA data_version moves on every commit of any other
+        # connection to the file, this process's writer and other processes alike.
+        self._watcher: apsw.Connection | None = None
+        self._watcher_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[apsw.Connection] = []
         self._readers_lock = threading.Lock()
@@ -116,6 +120,13 @@ class Database:
             finally:
                 self._local.writing -= 1
 
+    def data_version(self) -> int:
+        """A number that changes whenever anything is committed to the file, by any connection or process."""
+        with self._watcher_lock:
+            if self._watcher is None:
+                self._watcher = _connect(self.path, 1)
+            return self._watcher.execute("PRAGMA data_version").fetchall()[0][0]
+
     def backup(self, destination: str | Path) -> None:
         """Write a consistent copy of the whole project to `destination` with SQLite's backup API: copying
         the file itself could miss the pages still in its write-ahead log."""
@@ -134,4 +145,8 @@ class Database:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
+        with self._watcher_lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
         self.writer.close()

@@ -1,10 +1,19 @@
-"""The project as a whole: its summary and the undo/redo log."""
+"""The project as a whole: its summary, the undo/redo log, and a stream that says when it changed."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+import asyncio
+import json
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from . import ProjectDep
+
+# How often the change stream looks at the file, and how often it proves it is alive when nothing changes.
+CHANGES_INTERVAL = 0.5
+CHANGES_KEEPALIVE = 15.0
 
 router = APIRouter(prefix="/api", tags=["project"])
 
@@ -27,3 +36,26 @@ def undo(project: ProjectDep) -> dict:
 @router.post("/redo", summary="Redo the operation undone last")
 def redo(project: ProjectDep) -> dict:
     return project.redo()
+
+
+@router.get("/changes", summary="Server-sent events, one {\"version\": n} each time the project file changes "
+                                "(a write from any page, job or process), so open pages can refresh",
+            response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
+async def changes(request: Request) -> StreamingResponse:
+    return StreamingResponse(_changes(request), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _changes(request: Request):
+    sent, quiet = None, 0.0
+    while not await request.is_disconnected():
+        # Read the serving project each time: the page may have switched the server to another one.
+        version = await run_in_threadpool(request.app.state.project.data_version)
+        if version != sent:
+            sent, quiet = version, 0.0
+            yield f"data: {json.dumps({'version': version})}\n\n"
+        elif quiet >= CHANGES_KEEPALIVE:
+            quiet = 0.0
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(CHANGES_INTERVAL)
+        quiet += CHANGES_INTERVAL
