@@ -4,7 +4,6 @@ action's change show in the page and in the project, and a failing plugin's erro
 
 from __future__ import annotations
 
-import time
 
 import pytest
 

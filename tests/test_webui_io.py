@@ -4,7 +4,6 @@ preview, CSV export of a view, the project file, background jobs, history, help 
 import csv
 import io
 import shutil
-import time
 from urllib.parse import quote
 
 import numpy as np
