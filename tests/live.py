@@ -57,3 +57,13 @@ def eventually(check, timeout: float = 10.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "the page's write never reached the project"
         time.sleep(0.05)
+
+
+def finished_job(client, job_id: str, timeout: float = 120) -> dict:
+    """Poll a background job through the HTTP API (an httpx or TestClient client) until it ends; its
+    last snapshot, whatever its state."""
+    deadline = time.monotonic() + timeout
+    while (job := client.get(f"/api/jobs/{job_id}").json())["state"] == "running":
+        assert time.monotonic() < deadline, f"the job did not end within {timeout} s: {job}"
+        time.sleep(0.05)
+    return job

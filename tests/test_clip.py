@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import httpx
 import huggingface_hub.constants
@@ -21,7 +20,7 @@ import imagier
 from clipmodel import TOKENIZER, cached
 from conftest import sample_pixels
 from imagier.server.app import create_app
-from live import LiveServer
+from live import LiveServer, finished_job
 from imagier.errors import InvalidInput, NotFound
 from imagier.vectors import clip
 
@@ -192,11 +191,6 @@ def test_http_embed_with_a_model_folder(imported, clip_path, monkeypatch):
         assert refused.status_code == 404 and "/nowhere" in refused.json()["message"]
         started = client.post("/api/embed", json={"model": clip.NAME, "model_path": str(clip_path)})
         assert started.status_code == 202
-        job = started.json()["job"]
-        for _ in range(600):
-            snapshot = client.get(f"/api/jobs/{job}").json()
-            if snapshot["state"] != "running":
-                break
-            time.sleep(0.1)
+        snapshot = finished_job(client, started.json()["job"])
         assert snapshot["state"] == "done", snapshot
     assert imported.vector_type(clip.NAME)["count"] == imported.content_count()

@@ -4,7 +4,6 @@ saving as (hierarchical) tags in one undoable operation with provenance, errors,
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from imagier.errors import Conflict, InvalidInput, NotFound
 from imagier.server.app import create_app
 
 from conftest import HIST
+from live import finished_job
 from test_similarity import fid, names
 
 TWINS = [{"2019/coffee.jpg", "formats/coffee.webp"}, {"2021/camera.jpg", "formats/camera.png"},
@@ -174,12 +174,7 @@ def test_http_cluster_runs_as_a_job(embedded):
     client = TestClient(create_app(embedded), base_url="http://127.0.0.1")
     started = client.post("/api/cluster", json={"k": 2, "save_as": "web"})
     assert started.status_code == 202
-    job = started.json()["job"]
-    for _ in range(200):
-        snapshot = client.get(f"/api/jobs/{job}").json()
-        if snapshot["state"] != "running":
-            break
-        time.sleep(0.05)
+    snapshot = finished_job(client, started.json()["job"])
     assert snapshot["state"] == "done", snapshot
     result = snapshot["result"]
     assert len(result["clusters"]) == 2 and result["provenance"]["property"] == "web"

@@ -7,7 +7,6 @@ import io
 import json
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 import imagier
+from live import finished_job
 from conftest import sample_pixels
 from imagier.analysis import duplicates as duplicates_module
 from imagier.cli import main
@@ -181,11 +181,7 @@ def test_http_finds_duplicates_as_a_job(corpus):
     started = client.post("/api/duplicates", json={"filter": {"property": "name", "op": "startswith",
                                                               "value": "astronaut"}})
     assert started.status_code == 202
-    job_id = started.json()["job"]
-    deadline = time.monotonic() + 60
-    while (job := client.get(f"/api/jobs/{job_id}").json())["state"] == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    job = finished_job(client, started.json()["job"])
     assert job["state"] == "done", job
     [group] = job["result"]
     assert len(group["ids"]) == 1 + len(RELATIONS)

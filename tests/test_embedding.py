@@ -26,7 +26,7 @@ from imagier.vectors.registry import get_embedder, names
 from imagier.vectors.torchfile import load_state_dict
 
 from conftest import sample_pixels
-from live import LiveServer
+from live import LiveServer, finished_job
 
 CATS = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
 
@@ -328,10 +328,7 @@ def test_http_embed_runs_as_a_job_with_progress(imported):
 def test_http_import_embeds_the_new_images(project, photo_dir):
     with LiveServer(create_app(project)) as live, httpx.Client(base_url=live.url, timeout=60) as client:
         job = client.post("/api/imports", json={"folders": [str(photo_dir)], "model": "colour"}).json()["job"]
-        deadline = time.monotonic() + 120
-        while (snapshot := client.get(f"/api/jobs/{job}").json())["state"] == "running":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        snapshot = finished_job(client, job)
         assert snapshot["state"] == "done", snapshot
         assert snapshot["result"]["embedding"]["embedded"] == project.content_count() == 14
         assert project.vector_type()["name"] == "colour"

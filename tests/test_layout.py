@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ from imagier.analysis import layout as layout_module
 from imagier.cli import main
 from imagier.errors import Conflict, InvalidInput, NotFound
 from imagier.server.app import create_app
-from live import LiveServer
+from live import LiveServer, finished_job
 
 
 def test_every_image_gets_a_point_and_copies_share_it(embedded, photo_dir):
@@ -122,12 +121,7 @@ def test_http_layout_is_a_job_then_binary_points(embedded):
         assert client.post("/api/layout", json={"vector_type": "nope"}).status_code == 404
         started = client.post("/api/layout", json={})
         assert started.status_code == 202
-        job = started.json()["job"]
-        for _ in range(600):
-            snapshot = client.get(f"/api/jobs/{job}").json()
-            if snapshot["state"] != "running":
-                break
-            time.sleep(0.05)
+        snapshot = finished_job(client, started.json()["job"])
         assert snapshot["state"] == "done", snapshot
         assert snapshot["result"]["points"] == embedded.file_count()
         answer = client.get("/api/layout")

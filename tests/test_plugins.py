@@ -22,7 +22,7 @@ import imagier
 from imagier.errors import InvalidInput, NotFound
 from imagier.plugins import DefinitionError, Property, PluginFailed, Range, VectorType, action
 from imagier.server.app import create_app
-from live import LiveServer
+from live import LiveServer, finished_job
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "imagier-palette" / "src"
@@ -348,16 +348,6 @@ def test_a_failing_plugin_gives_a_clear_error_and_leaves_the_project_unchanged(k
 
 # ---- HTTP ---------------------------------------------------------------------------------------------------
 
-def _job(client: httpx.Client, job_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.get(f"/api/jobs/{job_id}").json()
-        if job["state"] != "running":
-            return job
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-
-
 def test_each_kind_through_http(palette_installed, kit, state_of):
     with LiveServer(create_app(kit)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         listed = client.get("/api/plugins").json()
@@ -368,20 +358,20 @@ def test_each_kind_through_http(palette_installed, kit, state_of):
         ids = kit.query_ids()
         run = client.post("/api/plugins/palette/dominant-colour/run", json={"params": {"min_share": 0.3}, "ids": ids[:5]})
         assert run.status_code == 202
-        job = _job(client, run.json()["job"])
+        job = finished_job(client, run.json()["job"])
         assert job["state"] == "done" and job["result"]["images"] == 5 and job["params"]["kind"] == "execute"
         assert all("dominant colour" in v for v in kit.values(ids[:5]).values())
         assert "dominant colour" not in kit.values(ids[5:6]).get(ids[5], {})
         assert client.post("/api/undo").json()["label"].startswith("Dominant colour")
         assert "dominant colour" not in kit.values(ids[:1]).get(ids[0], {})
 
-        job = _job(client, client.post("/api/plugins/palette/by-colour/run", json={"ids": ids}).json()["job"])
+        job = finished_job(client, client.post("/api/plugins/palette/by-colour/run", json={"ids": ids}).json()["job"])
         assert job["state"] == "done" and sorted(i for g in job["result"] for i in g["ids"]) == sorted(ids)
         assert all(len(g["ids"]) == len(g["paths"]) for g in job["result"])
 
-        job = _job(client, client.post("/api/plugins/palette/palette/run", json={}).json()["job"])
+        job = finished_job(client, client.post("/api/plugins/palette/palette/run", json={}).json()["job"])
         assert job["state"] == "done" and job["result"]["embedded"] == kit.content_count()
-        job = _job(client, client.post("/api/plugins/palette/similar-palette/run",
+        job = finished_job(client, client.post("/api/plugins/palette/similar-palette/run",
                                        json={"params": {"top_k": 3}, "ids": ids[:1]}).json()["job"])
         assert job["state"] == "done" and [set(r) for r in job["result"]] == [{"id", "path", "score"}] * 3
 
@@ -392,17 +382,17 @@ def test_each_kind_through_http(palette_installed, kit, state_of):
 
         # a failing plugin: a failed job with the reason, the project unchanged
         before = state_of(kit)
-        job = _job(client, client.post("/api/plugins/kit/explode/run", json={"ids": ids[:2]}).json()["job"])
+        job = finished_job(client, client.post("/api/plugins/kit/explode/run", json={"ids": ids[:2]}).json()["job"])
         assert job["state"] == "failed" and "RuntimeError: the OCR engine is missing" in job["error"]["message"]
         assert job["error"]["error"] == "PluginFailed"
         # a hung one is stopped at its timeout
-        job = _job(client, client.post("/api/plugins/kit/hang/run", json={"ids": ids[:2]}).json()["job"])
+        job = finished_job(client, client.post("/api/plugins/kit/hang/run", json={"ids": ids[:2]}).json()["job"])
         assert job["state"] == "failed" and "did not finish within its timeout of 1.5 s" in job["error"]["message"]
         # a cancelled one stops and keeps nothing
         started = client.post("/api/plugins/kit/patient/run", json={"ids": ids[:2]}).json()["job"]
         time.sleep(0.5)
         assert client.post(f"/api/jobs/{started}/cancel").status_code == 202
-        job = _job(client, started, timeout=20)
+        job = finished_job(client, started, timeout=20)
         assert job["state"] == "cancelled" and "nothing was saved" in job["error"]["message"]
         assert state_of(kit) == before
 
