@@ -205,6 +205,6 @@ def test_the_help_panel_lists_the_shortcuts(webui):
     assert "EVERYWHERE" in listed.upper()
     screenshot(page, "io-help")
     page.keyboard.press("Escape")
-    page.wait_for_selector("[data-testid=help-panel]:not([open])", state="attached")
+    page.wait_for_selector("[data-testid=help-panel]", state="detached")
     page.click("[data-testid=help-open]")
     page.wait_for_selector("[data-testid=help-panel][open]")
