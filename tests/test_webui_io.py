@@ -42,8 +42,8 @@ def test_the_folder_browser_stays_inside_the_roots_and_imports_with_progress(web
 
     page.click(f"[data-testid=folder-entry][data-name='{tmp_path}']")
     page.click("[data-testid=folder-entry][data-name='new photos']")
-    assert page.input_value("[data-testid=import-path]") == str(new)
     page.wait_for_selector("[data-testid=folder-path]:has-text('new photos')")
+    assert page.input_value("[data-testid=import-path]") == str(new)
     assert "3 images here" in page.inner_text("[data-testid=folder-browser]")
     screenshot(page, "io-folder-browser")
     page.click("[data-testid=import-start]")
