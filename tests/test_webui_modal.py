@@ -1,0 +1,108 @@
+"""The page's one dialog (Modal.svelte) in a real Chromium: how it closes, what it keeps from the page behind
+it, and that a tall one fits the laptop's screen. Each dialog's own work is tested with its area."""
+
+import pytest
+
+from live import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def _selected(page) -> int:
+    return page.locator("[data-testid=tile][aria-selected=true]").count()
+
+
+def test_a_dialog_closes_on_a_click_outside_and_keeps_its_keys_from_the_page(webui):
+    page, server, project = webui
+    project.create_property("category", "multi-tag")
+    for n in range(60):
+        project.create_tag("category", f"tag {n:02}")
+    page.reload()
+    page.wait_for_selector("[data-testid=tile-image]")
+    page.click("[data-testid=tile] >> nth=1")
+    page.click("[data-testid=property-row][data-property=category] [data-testid=property-tags]")
+    manager = page.locator("[data-testid=tag-manager]")
+    manager.locator("[data-testid=tag-row] >> nth=59").wait_for(state="attached")
+
+    # Sixty tags are taller than the screen: the list scrolls inside, the heading and its close stay in view.
+    box = manager.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 768 and box["x"] + box["width"] <= 1366
+    assert page.locator("[data-testid=tag-manager-close]").is_visible()
+    close = page.locator("[data-testid=tag-manager-close]").bounding_box()
+    assert 0 <= close["y"] and close["y"] + close["height"] <= 768
+    screenshot(page, "modal-tall-tag-manager")
+
+    # A single key pressed in the dialog is not a shortcut of the grid behind it ("t" opens the tag box).
+    page.locator("[data-testid=tag-manager-close]").focus()
+    page.keyboard.press("t")
+    assert page.locator("[data-testid=tag-box]").count() == 0
+
+    # Escape in a field that has its own Escape (renaming a tag) leaves that field, not the dialog.
+    manager.locator("[data-testid=tag-rename] >> nth=0").click()
+    page.wait_for_selector("[data-testid=tag-rename-input]")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-testid=tag-rename-input]", state="detached")
+    assert manager.is_visible()
+
+    # Selecting text by dragging from a field out onto the backdrop does not close it; a click there does.
+    search = manager.locator("[data-testid=tag-search]").bounding_box()
+    page.mouse.move(search["x"] + 5, search["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(5, 5)
+    page.mouse.up()
+    assert manager.is_visible()
+    page.mouse.click(5, 5)
+    manager.wait_for(state="detached")
+    assert _selected(page) == 1  # the click went to the backdrop, not to the grid under it
+    assert [t["name"] for t in project.tags("category")][:1] == ["tag 00"]  # nothing renamed
+
+    # Closed, the focus is back where it was: the button that opened the dialog.
+    page.click("[data-testid=selection-set-value]")
+    page.wait_for_selector("[data-testid=set-value-dialog][open]")
+    page.locator("[data-testid=set-value-cancel]").click()
+    page.wait_for_selector("[data-testid=set-value-dialog]", state="detached")
+    assert page.evaluate("document.activeElement?.dataset.testid") == "selection-set-value"
+
+
+def test_a_busy_dialog_stays_open_until_its_request_answers(webui, tmp_path):
+    page, server, project = webui
+    path = project.files(project.query_ids()[:1])[0]["path"]
+    (tmp_path / "values.csv").write_text(f"path,note[text]\n{path},first\n")
+    held = []
+    page.route("**/api/import-csv", lambda route: held.append(route))
+    page.wait_for_selector("[data-testid=view-count]:has-text('images')")
+    page.click("[data-testid=project-menu]")
+    page.click("[data-testid=project-import-csv]")
+    page.set_input_files("[data-testid=csv-file]", str(tmp_path / "values.csv"))
+    page.wait_for_function("document.body.innerText.includes('Reading…')")
+    assert held, "the dry run was sent"
+
+    # While the dry run is held, neither Escape nor a click outside closes the dialog.
+    page.keyboard.press("Escape")
+    page.mouse.click(5, 5)
+    assert page.locator("[data-testid=csv-dialog]").is_visible()
+
+    held[0].continue_()
+    page.wait_for_selector("[data-testid=csv-preview]")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-testid=csv-dialog]", state="detached")
+    assert "note" not in [p["name"] for p in project.properties()]
+
+
+def test_a_form_opens_with_its_first_field_ready_for_the_keyboard(webui):
+    page, server, project = webui
+    page.get_by_test_id("cluster-view").click()
+    page.wait_for_selector("[data-testid=cluster-form][open]")
+    assert page.evaluate("document.activeElement?.dataset.testid") == "cluster-method"
+    page.get_by_test_id("cluster-auto").uncheck()
+    page.get_by_test_id("cluster-k").fill("2")
+    page.keyboard.press("Enter")  # the dialog is a form: Enter in a field runs it
+    page.get_by_test_id("cluster-form").wait_for(state="detached")
+    page.get_by_test_id("overlay-action").filter(has_text="Save clusters as tags").click()
+    page.wait_for_selector("[data-testid=cluster-save-form][open]")
+    # the suggested name is selected: typing replaces it
+    page.keyboard.type("visual")
+    page.keyboard.press("Enter")
+    page.get_by_test_id("cluster-save-form").wait_for(state="detached")
+    assert {p["name"] for p in project.properties()} >= {"visual"}
+    screenshot(page, "modal-form-saved")
