@@ -44,13 +44,17 @@ def demo_webui(chromium, tmp_path):
 
 # ---- helpers ------------------------------------------------------------------------------------------
 
-def no_error_shown(page) -> None:
-    """No error message on the page, and the page fits the laptop's screen (it never scrolls as a whole:
-    only its panels do)."""
+def page_is_sound(page) -> None:
+    """No error message on the page; the page fits the laptop's screen (only its panels scroll, never the
+    page as a whole); and no clipped box is scrolled out of place (no user could scroll it back)."""
     shown = page.locator("[data-testid=message-error]")
     assert shown.count() == 0, f"the page shows an error: {shown.all_inner_texts()}"
     width, height = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
     assert width <= LAPTOP["width"] and height <= LAPTOP["height"], f"the page is {width} x {height}"
+    shifted = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter((e) => (e.scrollTop > 0 || e.scrollLeft > 0) && !/auto|scroll/.test(getComputedStyle(e).overflow))
+        .map((e) => e.className)""")
+    assert not shifted, f"clipped boxes scrolled out of place: {shifted}"
 
 
 def count_is(page, expected: int) -> None:
@@ -73,8 +77,23 @@ def header(page, key: str, depth: int = 0):
     return page.locator(f"[data-testid=group-header][data-depth='{depth}'][data-key='{key}']")
 
 
+def scroll_to(page, locator, room: float = 0) -> None:
+    """Scroll the grid with the mouse wheel until the element is on screen, as a user would (Playwright's
+    own scrolling would scroll the grid's clipped inner box instead, which no user can do)."""
+    locator.wait_for(state="attached")
+    for _ in range(40):
+        if on_screen(page, locator, room):
+            return
+        grid = page.locator("[data-testid=grid-scroller]").bounding_box()
+        page.mouse.move(grid["x"] + grid["width"] / 2, grid["y"] + grid["height"] / 2)
+        page.mouse.wheel(0, 150 if locator.bounding_box()["y"] > grid["y"] else -150)
+        page.wait_for_timeout(30)
+    assert on_screen(page, locator, room), "the grid scrolls to it"
+
+
 def group_menu(page, head, label: str) -> None:
-    """Open a group header's menu and choose an entry."""
+    """Open a group header's menu (room for it below the header: the grid clips it) and choose an entry."""
+    scroll_to(page, head, room=220)
     head.locator("[data-testid=group-menu]").click()
     page.locator("[data-testid=group-menu-list] button", has_text=label).click()
 
@@ -97,6 +116,13 @@ def top_groups(page) -> list[tuple[str, int]]:
         .map((e) => [e.getBoundingClientRect().top, e.dataset.key,
                      Number(e.querySelector('[data-testid=group-count]').textContent.replace(/,/g, ''))])""")
     return [(key, count) for _, key, count in sorted(found)]
+
+
+def on_screen(page, locator, room: float = 0) -> bool:
+    """Whether the element lies inside the grid's visible area, with `room` pixels to spare below it."""
+    box, grid = locator.bounding_box(), page.locator("[data-testid=grid-scroller]").bounding_box()
+    return box is not None and grid["y"] - 1 <= box["y"] \
+        and box["y"] + box["height"] + room <= grid["y"] + grid["height"] + 1
 
 
 def cluster_members(page, sizes: list[int]) -> list[list[int]]:
@@ -152,7 +178,7 @@ def test_the_demo_walk(demo_webui):
     dialog.wait_for(state="detached")
     count_is(page, 72)
     page.wait_for_selector("[data-testid=tile-image]")
-    no_error_shown(page)
+    page_is_sound(page)
     screenshot(page, "demo-01-imported")
 
     # 2. Group by the date taken, by month.
@@ -165,7 +191,7 @@ def test_the_demo_walk(demo_webui):
     head = header(page, first["key"])
     assert head.locator("[data-testid=group-count]").inner_text() == str(first["count"])
     assert view_in_address(page)["group"] == [{"property": "taken", "by": "month"}]
-    no_error_shown(page)
+    page_is_sound(page)
     screenshot(page, "demo-02-grouped-by-month")
 
     # 3. Filter: only the wider photographs.
@@ -179,7 +205,7 @@ def test_the_demo_walk(demo_webui):
     count_is(page, len(wide))
     assert view_in_address(page)["filter"] == WIDE
     assert set(tile_ids(page)) <= set(wide)
-    no_error_shown(page)
+    page_is_sound(page)
     screenshot(page, "demo-03-filtered")
 
     # 4. A multi-tag property, created in the properties panel (and shown under the thumbnails).
@@ -197,7 +223,9 @@ def test_the_demo_walk(demo_webui):
     first_two = tile_ids(page)[:2]
     assert [f["name"] for f in project.files(first_two)] == ["astronaut.jpg"] * 2
     for number, id_ in enumerate(first_two):
-        page.locator(f"[data-testid=tile][data-id='{id_}'] [data-property={TAG}]").click()
+        value = page.locator(f"[data-testid=tile][data-id='{id_}'] [data-property={TAG}]")
+        scroll_to(page, value)
+        value.click()
         editor = page.locator("[data-testid=tile-editor] [data-testid=value-input]")
         if number == 0:
             editor.fill("astronaut")
@@ -209,7 +237,7 @@ def test_the_demo_walk(demo_webui):
     page.locator(f"[data-testid=tile][data-id='{first_two[1]}'] [data-property={TAG}]:text-is('astronaut')").wait_for()
     assert tagged(project, "astronaut") == sorted(first_two)
     assert [t["name"] for t in project.tags(TAG)] == ["astronaut"]
-    no_error_shown(page)
+    page_is_sound(page)
     screenshot(page, "demo-05-tagged-in-place")
 
     # 6. Cluster a group: the photographs of one year (a month holds one or two, too few to cluster).
@@ -222,10 +250,11 @@ def test_the_demo_walk(demo_webui):
     page.wait_for_selector("[data-testid=overlay-title]:has-text('3 clusters of')")
     clusters = top_groups(page)
     assert len(clusters) == 3
+    assert on_screen(page, header(page, clusters[0][0])), "the clusters are shown from their top"
     sizes = [count for _, count in clusters]
     assert sum(sizes) == len(in_year)
     assert sorted(tile_ids(page)) == sorted(in_year)  # every image of the year, each in one cluster
-    no_error_shown(page)
+    page_is_sound(page)
     screenshot(page, "demo-06-clusters")
 
     # 7. Sub-cluster the largest cluster: its sub-clusters nest under it.
@@ -240,7 +269,7 @@ def test_the_demo_walk(demo_webui):
     assert all(key.startswith(big_key + ".") for key in subs.evaluate_all("els => els.map(e => e.dataset.key)"))
     assert sum(int(n) for n in subs.locator("[data-testid=group-count]").all_inner_texts()) == sizes[big]
     assert sorted(cluster_members(page, sizes)[big]) == sorted(before)
-    no_error_shown(page)
+    page_is_sound(page)
     screenshot(page, "demo-07-sub-clusters")
 
     # 8. Tag a whole cluster at once from its header.
@@ -253,9 +282,9 @@ def test_the_demo_walk(demo_webui):
     page.wait_for_selector("[data-testid=set-value-dialog]", state="detached")
     assert tagged(project, "look-alike") == sorted(members)
     shown = page.locator(f"[data-testid=tile][data-id='{members[-1]}'] [data-property={TAG}]")
-    shown.scroll_into_view_if_needed()
+    scroll_to(page, shown)
     shown.filter(has_text="look-alike").wait_for()
-    no_error_shown(page)
+    page_is_sound(page)
     screenshot(page, "demo-08-cluster-tagged")
 
     # 9. Suggestions for the new tag's group, two accepted with the keyboard alone.
@@ -273,13 +302,14 @@ def test_the_demo_walk(demo_webui):
     assert tagged(project, "look-alike") == sorted(members + proposed)
     page.wait_for_selector(f"[data-testid=group-header][data-key='look-alike'] "
                            f"[data-testid=group-count]:text-is('{len(set(members + proposed) & set(wide))}')")
-    no_error_shown(page)
+    page_is_sound(page)
     screenshot(page, "demo-09-suggestions-accepted")
     page.keyboard.press("Escape")
     page.wait_for_selector("[data-testid=suggestions]", state="detached")
 
     # 10. Open an image and tag the images similar to it above the slider's score.
     opened = tile_ids(page)[0]
+    scroll_to(page, page.locator(f"[data-testid=tile][data-id='{opened}']"))
     page.locator(f"[data-testid=tile][data-id='{opened}']").dblclick()
     page.wait_for_selector("[data-testid=detail-image]")
     similar = page.locator("[data-testid=detail-similar-item]")
@@ -301,7 +331,7 @@ def test_the_demo_walk(demo_webui):
     page.wait_for_function("""n => [...document.querySelectorAll('[data-testid=detail-similar-item]')].slice(0, n)
         .every((e) => { const img = e.querySelector('img'); return img && img.complete && img.naturalWidth > 0; })""",
                            arg=len(above) + 2)
-    no_error_shown(page)
+    page_is_sound(page)
     screenshot(page, "demo-10-similar-tagged")
     page.keyboard.press("Escape")
     page.wait_for_selector("[data-testid=detail]", state="detached")
@@ -318,7 +348,7 @@ def test_the_demo_walk(demo_webui):
     undone = page.locator("[data-testid=history-item]").first
     assert undone.get_attribute("data-state") == "undone"
     assert newest["label"] in undone.inner_text()
-    no_error_shown(page)
+    page_is_sound(page)
     screenshot(page, "demo-11-undone")
     page.click("[data-testid=history-toggle]")
 
@@ -340,4 +370,4 @@ def test_the_demo_walk(demo_webui):
     assert sorted(i for i, tags in exported.items() if "astronaut" in tags) == sorted(first_two)
     assert {i for i, tags in exported.items() if "look-alike" in tags} == set(members + proposed) & set(wide)
     assert not any("like it" in tags for tags in exported.values())
-    no_error_shown(page)
+    page_is_sound(page)
