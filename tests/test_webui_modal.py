@@ -1,7 +1,10 @@
 """The page's one dialog (Modal.svelte) in a real Chromium: how it closes, what it keeps from the page behind
 it, and that a tall one fits the laptop's screen. Each dialog's own work is tested with its area."""
 
+import io
+
 import pytest
+from PIL import Image
 
 from live import screenshot
 
@@ -82,7 +85,19 @@ def test_a_busy_dialog_stays_open_until_its_request_answers(webui, tmp_path):
     page.mouse.click(5, 5)
     assert page.locator("[data-testid=csv-dialog]").is_visible()
 
-    held[0].continue_()
+    # The server's refusal is shown above the dialog (not dimmed behind it), which stays open to try again.
+    held[0].fulfill(status=400, json={"error": "CsvError", "message": "row 1 is held up"})
+    error = page.locator("[data-testid=message-error]:has-text('row 1 is held up')")
+    error.wait_for()
+    box = error.bounding_box()
+    corner = Image.open(io.BytesIO(page.screenshot(clip={"x": box["x"] + box["width"] - 6, "y": box["y"] + 4,
+                                                           "width": 1, "height": 1}))).convert("RGB")
+    assert corner.getpixel((0, 0)) == (255, 255, 255), "the error's panel is white, not dimmed by the backdrop"
+    assert page.locator("[data-testid=csv-dialog]").is_visible()
+    screenshot(page, "modal-error-above")
+    page.unroute("**/api/import-csv")
+    page.set_input_files("[data-testid=csv-file]", [])
+    page.set_input_files("[data-testid=csv-file]", str(tmp_path / "values.csv"))
     page.wait_for_selector("[data-testid=csv-preview]")
     page.keyboard.press("Escape")
     page.wait_for_selector("[data-testid=csv-dialog]", state="detached")
