@@ -121,3 +121,28 @@ def test_a_form_opens_with_its_first_field_ready_for_the_keyboard(webui):
     page.get_by_test_id("cluster-save-form").wait_for(state="detached")
     assert {p["name"] for p in project.properties()} >= {"visual"}
     screenshot(page, "modal-form-saved")
+
+
+def test_tag_suggestions_in_the_set_value_dialog_are_not_cut_off_by_its_edge(webui):
+    page, server, project = webui
+    project.create_property("category", "multi-tag")
+    for n in range(12):
+        project.create_tag("category", f"tag {n:02}")
+    page.reload()
+    page.wait_for_selector("[data-testid=tile-image]")
+    page.click("[data-testid=tile] >> nth=1")
+    page.click("[data-testid=selection-set-value]")
+    page.locator("[data-testid=set-value-property]").select_option("category")
+    page.locator("[data-testid=set-value-dialog] [data-testid=value-input]").fill("tag")
+    last = page.locator("[data-testid=value-suggestion]").last
+    box = last.bounding_box()
+    dialog = page.locator("[data-testid=set-value-dialog]").bounding_box()
+    assert box["y"] > dialog["y"] + dialog["height"]  # the list reaches below the short dialog...
+    hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.closest('[data-testid=value-suggestion]')"
+                        "?.textContent.trim()", [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+    assert hit == last.inner_text().strip()  # ...and its last entry is there to click
+    last.click()
+    page.locator("[data-testid=set-value-dialog] [data-testid=value-input]").press("Enter")
+    page.wait_for_selector("[data-testid=set-value-dialog]", state="detached")
+    selected = int(page.locator("[data-testid=tile][aria-selected=true]").get_attribute("data-id"))
+    assert project.values([selected], ["category"])[selected]["category"] == ["tag"]
