@@ -285,6 +285,22 @@ def test_a_long_result_scrolls_to_its_last_image(large_webui):
     assert name == "p02999.jpg"
 
 
+def test_bringing_an_offscreen_tile_into_view_never_shifts_the_grid(large_webui):
+    page, _, _ = large_webui
+    page.wait_for_selector("[data-testid=tile-image]")
+    # A tile drawn below the screen (the rows kept ready for scrolling), brought into view the way find in
+    # page or a screen reader would: the page must not scroll the box that clips the rows.
+    shifted = page.evaluate("""() => {
+        const tiles = [...document.querySelectorAll('[data-testid=tile]')];
+        const below = tiles.find(t => t.getBoundingClientRect().top > window.innerHeight);
+        if (!below) return 'no tile below the screen';
+        below.scrollIntoView();
+        return [...document.querySelectorAll('[data-testid=Grid] *')].filter(e => e.scrollTop > 0 &&
+            e.getAttribute('data-testid') !== 'grid-scroller').map(e => e.className);
+    }""")
+    assert shifted == []
+
+
 @pytest.mark.benchmark
 def test_the_grid_at_500000_images_meets_its_targets():
     """benchmarks/bench_webui.py on the 500,000-file project: first thumbnails, scrolling, regrouping."""
