@@ -4,7 +4,7 @@ from urllib.parse import quote
 
 import pytest
 
-from live import screenshot
+from live import eventually, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -75,3 +75,19 @@ def test_the_page_follows_changes_made_elsewhere(webui):
     project.set_values("seen", project.query_ids()[:2], "from a notebook")
     page.wait_for_selector("[data-testid=view-count]:has-text('2 images')", timeout=10_000)
     screenshot(page, "shell-followed-a-change")
+
+
+def test_ctrl_z_in_a_text_field_undoes_the_typing_not_the_project(webui):
+    page, server, project = webui
+    project.create_property("first", "text")
+    project.create_property("second", "text")
+    page.wait_for_selector("[data-testid=tile-image]")
+    field = page.get_by_test_id("search-input")
+    field.click()
+    page.keyboard.type("cat")
+    page.keyboard.press("Control+z")  # the field's own undo
+    field.blur()
+    page.keyboard.press("Control+z")  # the page's: the project's last operation
+    eventually(lambda: project.history(1)[0]["state"] == "undone")
+    page.wait_for_timeout(1500)  # time for a second undo to land, had the field's Ctrl+Z sent one
+    assert [op["state"] for op in project.history(2)] == ["undone", "done"]

@@ -12,6 +12,9 @@ export interface Shortcut {
 
 const registered = new Set<Shortcut>();
 
+/** Keys a text field handles itself. */
+const TEXT_EDITING = new Set(["mod+z", "mod+shift+z", "mod+y", "mod+a", "mod+c", "mod+v", "mod+x"]);
+
 /** Register shortcuts; returns the function that removes them (call it from a component's teardown). */
 export function shortcuts(...list: Shortcut[]): () => void {
   for (const s of list) registered.add(s);
@@ -35,10 +38,21 @@ function keysOf(event: KeyboardEvent): string {
   return parts.join("+");
 }
 
-function typing(target: EventTarget | null): boolean {
+/** Inputs that take no text: they keep the arrows and such, but Ctrl+Z there is the page's undo. */
+const NOT_TEXT = new Set(["range", "checkbox", "radio", "button", "submit", "reset", "color", "file"]);
+
+/** Whether the event's target is a form field (which keeps the plain keys for itself). */
+function inField(target: EventTarget | null): boolean {
   const element = target as HTMLElement | null;
   if (!element) return false;
   return element.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(element.tagName);
+}
+
+/** Whether the event's target takes typed text (and so keeps its own undo, copy and paste). */
+function inText(target: EventTarget | null): boolean {
+  const element = target as HTMLElement | null;
+  if (element instanceof HTMLInputElement) return !NOT_TEXT.has(element.type);
+  return !!element && (element.isContentEditable || element.tagName === "TEXTAREA");
 }
 
 /** Whether the event's target is a control that Enter or Space activates (a button, a link, a menu item). */
@@ -50,8 +64,10 @@ function activates(target: EventTarget | null): boolean {
 /** The page's one keydown listener (installed by App.svelte). */
 export function dispatchShortcut(event: KeyboardEvent): void {
   const keys = keysOf(event);
-  // While typing in a field, only shortcuts with a modifier (undo, ...) or Escape apply.
-  if (typing(event.target) && !keys.startsWith("mod+") && keys !== "escape") return;
+  // In a form field only shortcuts with a modifier, and Escape, apply; a text field also keeps its own
+  // editing keys: Ctrl+Z there undoes the typing, not the project's last operation.
+  if (inField(event.target) && !keys.startsWith("mod+") && keys !== "escape") return;
+  if (inText(event.target) && TEXT_EDITING.has(keys)) return;
   // A focused button keeps its own Enter and Space, so keyboard users can press it.
   if ((keys === "enter" || keys === " ") && activates(event.target)) return;
   const matches = [...registered].filter((s) => s.keys === keys && (s.when?.() ?? true));
