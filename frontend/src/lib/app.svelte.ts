@@ -40,6 +40,7 @@ class AppState {
   anchor = $state<number | null>(null);
   /** Properties shown under each thumbnail and as table columns. */
   shown = $state<string[]>([]);
+  private shownChosen = false;
   thumbSize = $state(160);
   mode = $state<Mode>("grid");
   /** The image open in the detail view. */
@@ -75,9 +76,6 @@ class AppState {
       if (view && JSON.stringify(view) !== JSON.stringify($state.snapshot(this.view))) this.setView(view);
     });
     await loaded;
-    if (this.shown.length === 0) {
-      this.shown = this.properties.filter((p) => !p.builtin).map((p) => p.name).slice(0, 3);
-    }
     await query;
   }
 
@@ -87,6 +85,12 @@ class AppState {
     this.fileVersion = info.version;
     this.properties = properties;
     this.shown = this.shown.filter((name) => properties.some((p) => p.name === name));
+    // Until the project has properties of its own (a new project, before its first import has made
+    // labels) there is nothing to show; the first ones that appear are shown, then the user decides.
+    if (!this.shownChosen && properties.some((p) => !p.builtin)) {
+      this.shown = properties.filter((p) => !p.builtin).map((p) => p.name).slice(0, 3);
+      this.shownChosen = true;
+    }
   }
 
   async refreshHistory(): Promise<void> {

@@ -53,7 +53,7 @@ class Suggestions:
         undoable operation; returns the number of images."""
         prop, _ = self._suggestion_group(property, value)
         ids = list(ids)
-        with self.oplog.record("accept_suggestions", f"accept {len(ids)} suggestions for {prop['name']} = {value}",
+        with self.oplog.record("accept_suggestions", f"accept {len(ids)} suggestion{'' if len(ids) == 1 else 's'} for {prop['name']} = {value}",
                                {"property": prop["name"], "value": value, "ids": ids[:1000]}):
             if prop["type"] in TAG_TYPES:
                 return self.add_values(prop["id"], ids, value)
