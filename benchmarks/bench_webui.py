@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import statistics
 import shutil
 import sys
 from pathlib import Path
@@ -234,14 +235,19 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=500_000)
     parser.add_argument("--steps", type=int, default=300, help="frames to scroll from the top to the bottom")
+    parser.add_argument("--runs", type=int, default=1, help="whole runs, each with a fresh browser; medians shown")
     parser.add_argument("--write-results", action="store_true", help="write the table into RESULTS.md")
     args = parser.parse_args(argv)
     path = ensure_webui_project(args.files)
-    rows, facts = measure(path, args.steps)
+    runs = [measure(path, args.steps) for _ in range(args.runs)]
+    facts = runs[0][1]
+    rows = [(what, statistics.median(run[0][i][1] for run in runs), unit, limit)
+            for i, (what, _, unit, limit) in enumerate(runs[0][0])]
     load = os.getloadavg()[0]
     report = (f"Machine: {machine('Chromium (Debian, headless, no GPU)')}\n\n"
               f"{facts['total']:,} files with real-photograph thumbnails, page at 1366x768; the scroller's "
-              f"spacer is {facts['spacer']:,} px for the whole layout; one run, load average {load:.1f} when it ended "
+              f"spacer is {facts['spacer']:,} px for the whole layout; the median of {args.runs} run(s), each with a "
+              f"fresh browser, load average {load:.1f} when they ended "
               f"(the 2 cores are shared with the server and the browser, so figures vary).\n\n" + table(rows))
     print(report)
     if args.write_results:
