@@ -412,7 +412,8 @@ def test_an_import_with_an_unknown_model_is_refused_before_any_job(client, proje
 
 
 def test_import_job_streams_progress_to_its_result(client, project, photo_dir, tmp_path):
-    folder = write_noise_photos(tmp_path / "noise", 60)
+    # Enough work that the import is still running when the client has read the job id and connected.
+    folder = write_noise_photos(tmp_path / "noise", 200, size=320)
     shutil.copy(photo_dir / "2021/camera.jpg", folder / "camera-again.jpg")
     (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
     before = project.file_count()
@@ -425,10 +426,10 @@ def test_import_job_streams_progress_to_its_result(client, project, photo_dir, t
     assert events and all(e["id"] == job_id for e in events)
     assert [e["seq"] for e in events] == sorted(set(e["seq"] for e in events))
     assert all(e["state"] == "running" for e in events[:-1])
-    assert any(e["progress"].get("total") == 62 for e in events[:-1])
+    assert any(e["progress"].get("total") == 202 for e in events[:-1])
     final = events[-1]
     assert final["state"] == "done", final
-    assert final["result"]["added"] == 61 and final["result"]["total"] == before + 61
+    assert final["result"]["added"] == 201 and final["result"]["total"] == before + 201
     assert [f["path"] for f in final["result"]["failed"]] == [str(folder / "broken.jpg")]
     assert client.get(f"/api/jobs/{job_id}").json()["state"] == "done"
     assert job_id in [j["id"] for j in client.get("/api/jobs").json()]
