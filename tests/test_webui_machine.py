@@ -39,6 +39,14 @@ def cluster(page, k: int) -> None:
     page.get_by_test_id("cluster-form").wait_for(state="detached")
 
 
+def save_clusters_as(page, name: str) -> None:
+    """Save the overlay's clusters as tags of the property `name`, through its form."""
+    page.get_by_test_id("overlay-action").filter(has_text="Save clusters as tags").click()
+    page.get_by_test_id("cluster-save-property").fill(name)
+    page.get_by_test_id("cluster-save-run").click()
+    page.get_by_test_id("cluster-save-form").wait_for(state="detached")
+
+
 def test_cluster_the_view_then_save_as_tags_in_one_undoable_operation(webui):
     page, server, project = webui
     page.get_by_test_id("cluster-view").click()
@@ -52,10 +60,7 @@ def test_cluster_the_view_then_save_as_tags_in_one_undoable_operation(webui):
     assert sorted(ids) == sorted(project.query_ids())  # every image once
     screenshot(page, "machine-clusters")
 
-    page.get_by_test_id("overlay-action").filter(has_text="Save clusters as tags").click()
-    page.get_by_test_id("cluster-save-property").fill("visual")
-    page.get_by_test_id("cluster-save-run").click()
-    page.get_by_test_id("cluster-save-form").wait_for(state="detached")
+    save_clusters_as(page, "visual")
     assert page.get_by_test_id("message-error").count() == 0  # the saved clusters are the ones shown
     page.wait_for_selector("[data-testid=group-header][data-key='cluster 1']")
     values = project.values(project.query_ids())
@@ -87,10 +92,7 @@ def test_recluster_a_cluster_into_nested_groups_and_save_them_under_its_tag(webu
     assert sorted(tile_ids(page)) == sorted(project.query_ids())
     screenshot(page, "machine-clusters-nested")
 
-    page.get_by_test_id("overlay-action").filter(has_text="Save clusters as tags").click()
-    page.get_by_test_id("cluster-save-property").fill("visual")
-    page.get_by_test_id("cluster-save-run").click()
-    page.get_by_test_id("cluster-save-form").wait_for(state="detached")
+    save_clusters_as(page, "visual")
     assert page.get_by_test_id("message-error").count() == 0  # the saved clusters are the ones shown
     tags = {t["name"]: t for t in project.tags("visual")}
     assert {"cluster 1", "cluster 2", "cluster 1.1", "cluster 1.2"} <= set(tags)
