@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import Forbidden, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from .scan import is_image_name
 
 # A folder with more sub-folders than this is listed in part (the page says so): counting the images of
@@ -38,6 +38,22 @@ class FolderRoots:
         if not self.allows(resolved):
             raise Forbidden(f"{path} is outside the folders this server may show ({self.describe()}); "
                             "serve with `imagier serve --root DIR` to allow another folder", path=str(path))
+        return resolved
+
+    def project_file(self, path: str | os.PathLike, create: bool = False) -> Path:
+        """The resolved path of a project file to open (it must exist) or to create (it must not yet; the
+        .imagier suffix is added when missing, and its folder must exist), inside the roots."""
+        resolved = self.check(path)
+        if not create:
+            if not resolved.is_file():
+                raise NotFound(f"no project file at {resolved}", path=str(resolved))
+            return resolved
+        if resolved.suffix != ".imagier":
+            resolved = self.check(resolved.with_name(resolved.name + ".imagier"))
+        if resolved.exists():
+            raise Conflict(f"{resolved} already exists; open it instead, or choose another name", path=str(resolved))
+        if not resolved.parent.is_dir():
+            raise NotFound(f"no folder {resolved.parent} to create the project in", path=str(resolved.parent))
         return resolved
 
     def allows(self, resolved: Path) -> bool:

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from pydantic import Field
 from starlette.background import BackgroundTask
 
-from ...errors import Conflict, NotFound
+from ...errors import Conflict
 from ...ingest.browse import FolderRoots
 from ...project import Project
 from . import Body, ProjectDep, RunnerDep
@@ -38,18 +38,7 @@ class OpenRequest(Body):
 
 @router.post("/project/open", summary="Serve another project: open an existing one or create a new one")
 def open_project(request: Request, runner: RunnerDep, body: OpenRequest) -> dict:
-    roots = _roots(request)
-    path = roots.check(body.path)
-    if body.create:
-        if path.suffix != ".imagier":
-            path = path.with_name(path.name + ".imagier")
-            roots.check(path)
-        if path.exists():
-            raise Conflict(f"{path} already exists; open it instead, or choose another name", path=str(path))
-        if not path.parent.is_dir():
-            raise NotFound(f"no folder {path.parent} to create the project in", path=str(path.parent))
-    elif not path.is_file():
-        raise NotFound(f"no project file at {path}", path=str(path))
+    path = _roots(request).project_file(body.path, create=body.create)
     busy = [job.kind for job in runner.jobs() if job.running]
     if busy:
         # A running job holds the open project: switching now would pull the file from under it.
