@@ -355,7 +355,7 @@ def _groups(project, raw) -> list[dict]:
 def _ranked(project, raw) -> list[dict]:
     if not isinstance(raw, list):
         raise _Malformed(f"a similar action returns a list of {{\"id\", \"score\"}}, not {type(raw).__name__}")
-    ranked = []
+    scored = []  # (where, id, score): the paths are then looked up in one query for all items
     for n, item in enumerate(raw):
         where = f"item {n + 1}"
         if not isinstance(item, dict):
@@ -366,12 +366,17 @@ def _ranked(project, raw) -> list[dict]:
         if "id" in item:
             if isinstance(item["id"], bool) or not isinstance(item["id"], int):
                 raise _Malformed(f"{where}: \"id\" is an image id")
-            ids = [item["id"]]
+            file_id = item["id"]
         elif isinstance(item.get("path"), str):
-            ids = _file_ids(project, {"paths": [item["path"]]}, where)
+            file_id = _file_ids(project, {"paths": [item["path"]]}, where)[0]
         else:
             raise _Malformed(f"{where} needs an \"id\" or a \"path\"")
-        ranked.append({"id": ids[0], "path": _paths(project, ids, where)[0], "score": score})
+        scored.append((where, file_id, score))
+    paths = {f["id"]: f["path"] for f in project.files([file_id for _, file_id, _ in scored])}
+    for where, file_id, _ in scored:
+        if file_id not in paths:
+            raise _Malformed(f"{where}: no image with id {file_id}")
+    ranked = [{"id": file_id, "path": paths[file_id], "score": score} for _, file_id, score in scored]
     ranked.sort(key=lambda r: -r["score"])
     return ranked
 
