@@ -156,12 +156,16 @@ def imported_template(photo_dir, tmp_path_factory) -> Path:
     return path
 
 
+def open_copy(template: Path, path: Path):
+    """Open a copy of a project made once for the session, so that a test's writes stay its own."""
+    shutil.copyfile(template, path)
+    return imagier.open(path)
+
+
 @pytest.fixture
 def imported(imported_template, tmp_path):
     """A project of its own with photo_dir imported (a copy of one import made for the session)."""
-    path = tmp_path / "test.imagier"
-    shutil.copyfile(imported_template, path)
-    with imagier.open(path) as p:
+    with open_copy(imported_template, tmp_path / "test.imagier") as p:
         yield p
 
 
@@ -198,9 +202,7 @@ def embedded_template(photo_dir, tmp_path_factory) -> Path:
 @pytest.fixture
 def embedded(embedded_template, tmp_path):
     """A project of its own with the photos imported and embedded (a copy of one made for the session)."""
-    path = tmp_path / "embedded.imagier"
-    shutil.copyfile(embedded_template, path)
-    with imagier.open(path) as p:
+    with open_copy(embedded_template, tmp_path / "embedded.imagier") as p:
         yield p
 
 

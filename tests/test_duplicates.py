@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 import imagier
 from live import finished_job
-from conftest import sample_pixels
+from conftest import open_copy, sample_pixels
 from imagier.analysis import duplicates as duplicates_module
 from imagier.cli import main
 from imagier.errors import InvalidInput, NotFound
@@ -69,9 +69,7 @@ def corpus_template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def corpus(corpus_template, tmp_path):
-    path = tmp_path / "dups.imagier"
-    shutil.copyfile(corpus_template, path)
-    with imagier.open(path) as p:
+    with open_copy(corpus_template, tmp_path / "dups.imagier") as p:
         yield p
 
 

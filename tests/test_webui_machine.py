@@ -4,24 +4,15 @@ map. Every flow is checked in the project itself afterwards."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
 import pytest
 
-from live import screenshot
+from live import eventually, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-def until(condition, timeout: float = 10) -> None:
-    """Wait for a change the page makes in the project (the page's own waits cannot see the project)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the project did not change in time"
-        time.sleep(0.05)
 
 
 def tile_ids(page) -> list[int]:
@@ -30,6 +21,14 @@ def tile_ids(page) -> list[int]:
 
 def by_name(project, photo_dir) -> dict[str, int]:
     return {Path(f["path"]).relative_to(photo_dir).as_posix(): f["id"] for f in project.files(project.query_ids())}
+
+
+def find_duplicates(page, project) -> list[dict]:
+    """Open the duplicates view and find them; the groups the project finds, to compare with the page's."""
+    page.get_by_test_id("mode-duplicates").click()
+    page.get_by_test_id("duplicates-find").click()
+    page.get_by_test_id("duplicates-count").wait_for(timeout=120_000)
+    return project.duplicates()
 
 
 def cluster(page, k: int) -> None:
@@ -68,7 +67,7 @@ def test_cluster_the_view_then_save_as_tags_in_one_undoable_operation(webui):
     assert page.get_by_test_id("overlay-banner").count() == 0
 
     page.keyboard.press("Control+z")  # one operation: one undo takes the tags and the new property back
-    until(lambda: project.history(1)[0]["state"] == "undone")
+    eventually(lambda: project.history(1)[0]["state"] == "undone")
     assert project.history(1)[0]["label"] == "save 3 clusters as visual"
     assert all("visual" not in v for v in project.values(project.query_ids()).values())
     assert "visual" not in {p["name"] for p in project.properties()}
@@ -159,10 +158,7 @@ def test_text_search_shows_ranked_results_with_scores(webui, photo_dir):
 def test_duplicates_view_tags_exactly_the_other_copies(webui, photo_dir):
     page, server, project = webui
     names = by_name(project, photo_dir)
-    page.get_by_test_id("mode-duplicates").click()
-    page.get_by_test_id("duplicates-find").click()
-    page.get_by_test_id("duplicates-count").wait_for(timeout=120_000)
-    expected = project.duplicates()
+    expected = find_duplicates(page, project)
     cards = page.get_by_test_id("duplicate-group")
     assert cards.count() == len(expected)
     # The byte-identical copy is in a group with its original.
@@ -225,10 +221,7 @@ def test_map_shows_every_image_and_the_lasso_selects_the_points_inside(webui):
 def test_duplicates_hide_the_others_tags_them_and_filters_them_out_of_the_view(webui, photo_dir):
     page, server, project = webui
     names = by_name(project, photo_dir)
-    page.get_by_test_id("mode-duplicates").click()
-    page.get_by_test_id("duplicates-find").click()
-    page.get_by_test_id("duplicates-count").wait_for(timeout=120_000)
-    expected = project.duplicates()
+    expected = find_duplicates(page, project)
     index = next(n for n, g in enumerate(expected) if names["2019/coffee.jpg"] in g["ids"])
     group = expected[index]
     card = page.locator(f"[data-testid=duplicate-group][data-index='{index}']")
@@ -316,10 +309,7 @@ def test_suggestions_from_the_sidebar_and_a_click_to_accept(webui, photo_dir):
 
 def test_duplicates_decided_from_the_keyboard(webui):
     page, server, project = webui
-    page.get_by_test_id("mode-duplicates").click()
-    page.get_by_test_id("duplicates-find").click()
-    page.get_by_test_id("duplicates-count").wait_for(timeout=120_000)
-    expected = project.duplicates()
+    expected = find_duplicates(page, project)
     assert len(expected) >= 2
     page.keyboard.press("ArrowDown")  # the second group
     page.keyboard.press("2")          # keep its second copy

@@ -15,15 +15,20 @@ def _selected(page) -> int:
     return page.locator("[data-testid=tile][aria-selected=true]").count()
 
 
-def test_a_dialog_closes_on_a_click_outside_and_keeps_its_keys_from_the_page(webui):
-    page, server, project = webui
+def _select_one_with_tags(page, project, count: int) -> None:
+    """Give the project a multi-tag property "category" with COUNT tags, reload the page and select one image."""
     project.create_property("category", "multi-tag")
-    project.create_property("note", "text")
-    for n in range(60):
+    for n in range(count):
         project.create_tag("category", f"tag {n:02}")
     page.reload()
     page.wait_for_selector("[data-testid=tile-image]")
     page.click("[data-testid=tile] >> nth=1")
+
+
+def test_a_dialog_closes_on_a_click_outside_and_keeps_its_keys_from_the_page(webui):
+    page, server, project = webui
+    project.create_property("note", "text")
+    _select_one_with_tags(page, project, 60)
     page.click("[data-testid=property-row][data-property=category] [data-testid=property-tags]")
     manager = page.locator("[data-testid=tag-manager]")
     manager.locator("[data-testid=tag-row] >> nth=59").wait_for(state="attached")
@@ -127,12 +132,7 @@ def test_a_form_opens_with_its_first_field_ready_for_the_keyboard(webui):
 
 def test_tag_suggestions_in_the_set_value_dialog_are_not_cut_off_by_its_edge(webui):
     page, server, project = webui
-    project.create_property("category", "multi-tag")
-    for n in range(12):
-        project.create_tag("category", f"tag {n:02}")
-    page.reload()
-    page.wait_for_selector("[data-testid=tile-image]")
-    page.click("[data-testid=tile] >> nth=1")
+    _select_one_with_tags(page, project, 12)
     page.click("[data-testid=selection-set-value]")
     page.locator("[data-testid=set-value-property]").select_option("category")
     page.locator("[data-testid=set-value-dialog] [data-testid=value-input]").fill("tag")

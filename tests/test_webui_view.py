@@ -2,22 +2,13 @@
 their own saved views."""
 
 import json
-import time
 from urllib.parse import unquote
 
 import pytest
 
-from live import screenshot
+from live import eventually, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-def eventually(check, timeout: float = 10.0) -> None:
-    """Wait for something the page does in the background (a debounced save) to reach the project."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "the page did not save in time"
-        time.sleep(0.05)
 
 
 def count_is(page, expected: int) -> None:
