@@ -227,9 +227,10 @@ def measure(path: Path, runs: int) -> list[tuple[str, float, str, float | None]]
     return rows
 
 
-def table(rows: list[tuple[str, float, str, float | None]]) -> str:
+def table(rows: list[tuple[str, float, str, float | None]], decimals: int = 0) -> str:
+    """The rows (what, value, unit, limit or None) as a Markdown table, the values to DECIMALS places."""
     lines = ["| operation | measured | target |", "|---|---:|---|"]
-    lines += [f"| {what} | {value:,.0f} {unit} | {'' if limit is None else f'< {limit:,} {unit}'} |"
+    lines += [f"| {what} | {value:,.{decimals}f} {unit} | {'' if limit is None else f'< {limit:,} {unit}'} |"
               for what, value, unit, limit in rows]
     return "\n".join(lines)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scale import MAIN_VIEW, ensure_project  # noqa: E402
+from bench_scale import MAIN_VIEW, ensure_project, table  # noqa: E402
 from common import machine, write_results  # noqa: E402
 
 HEADING = "## Server at 500,000 files"
@@ -102,13 +102,6 @@ def measure(path: Path, runs: int) -> list[tuple[str, float, str, float | None]]
     return rows
 
 
-def table(rows) -> str:
-    lines = ["| operation | measured | target |", "|---|---:|---|"]
-    lines += [f"| {what} | {value:,.1f} {unit} | {'' if limit is None else f'< {limit:,} {unit}'} |"
-              for what, value, unit, limit in rows]
-    return "\n".join(lines)
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=500_000)
@@ -119,7 +112,7 @@ def main(argv=None) -> None:
     rows = measure(path, args.runs)
     report = (f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} when the runs ended\n\n"
               f"`imagier serve` on the {args.files:,}-file project of bench_scale.py, driven over HTTP on loopback "
-              f"by another process (httpx), median of {args.runs} runs for the queries.\n\n{table(rows)}\n")
+              f"by another process (httpx), median of {args.runs} runs for the queries.\n\n{table(rows, decimals=1)}\n")
     print(report)
     if args.write_results:
         write_results(f"{HEADING}\n\n{report}")
