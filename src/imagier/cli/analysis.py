@@ -10,6 +10,13 @@ from . import _emit, _json_option, command, main
 _vector_type_option = click.option("--vector-type", help="the vector type to use (default: the project's default)")
 
 
+def _suggested_images(command):
+    """The arguments of suggest-accept and suggest-reject: the group and the suggested images."""
+    command = click.option("--id", "ids", multiple=True, type=int, required=True,
+                           help="a suggested image (repeatable)")(command)
+    return click.argument("property_name")(click.argument("value")(command))
+
+
 def _scored(results: list[dict]) -> tuple[list[dict], str]:
     """Scored images as the JSON documents' items and as text lines."""
     items = [{"path": r["path"], "score": r["score"], "similarity": r["similarity"], "rank": r["rank"], "id": r["id"]}
@@ -70,9 +77,7 @@ def suggest(project: Project, as_json: bool, property_name, value, top, filter, 
 
 
 @command(main, "suggest-accept")
-@click.argument("property_name")
-@click.argument("value")
-@click.option("--id", "ids", multiple=True, type=int, required=True, help="a suggested image (repeatable)")
+@_suggested_images
 def suggest_accept(project: Project, as_json: bool, property_name, value, ids):
     """Give the suggested images --id the group's value VALUE of PROPERTY_NAME (undoable)."""
     count = project.accept_suggestions(property_name, value, list(ids))
@@ -80,9 +85,7 @@ def suggest_accept(project: Project, as_json: bool, property_name, value, ids):
 
 
 @command(main, "suggest-reject")
-@click.argument("property_name")
-@click.argument("value")
-@click.option("--id", "ids", multiple=True, type=int, required=True, help="a suggested image (repeatable)")
+@_suggested_images
 def suggest_reject(project: Project, as_json: bool, property_name, value, ids):
     """Remember that the images --id do not belong to the group PROPERTY_NAME = VALUE."""
     count = project.reject_suggestions(property_name, value, list(ids))
