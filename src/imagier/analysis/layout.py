@@ -124,6 +124,12 @@ class Layout:
         return stored
 
 
+def summary(found: dict) -> dict:
+    """A map as reported without its points (the CLI's output, the result of the server's layout job)."""
+    return {"vector_type": found["vector_type"], "version": found["version"], "params": found["params"],
+            "points": len(found["ids"]), "missing": found["missing"]}
+
+
 def _pca(vectors: np.ndarray, dims: int) -> np.ndarray:
     """The vectors on their first `dims` principal components (fitted on a sample of at most PCA_SAMPLE)."""
     mean = vectors.mean(axis=0, dtype=np.float64).astype(np.float32)

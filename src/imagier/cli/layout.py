@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..analysis.layout import summary
 from ..project import Project
 from . import _emit, command, main
 
@@ -14,7 +15,5 @@ def layout(project: Project, as_json: bool, vector_type):
     """Compute the similarity map of PROJECT (kept in the project file until its vectors change), so the
     web page's map opens at once on a large corpus."""
     found = project.layout(vector_type)
-    report = {"vector_type": found["vector_type"], "version": found["version"], "points": len(found["ids"]),
-              "missing": found["missing"], "params": found["params"]}
     missing = f"; {found['missing']} image(s) without a vector are not on it" if found["missing"] else ""
-    _emit(as_json, report, f"map of {found['vector_type']}: {len(found['ids'])} images{missing}")
+    _emit(as_json, summary(found), f"map of {found['vector_type']}: {len(found['ids'])} images{missing}")

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import Field
 
+from ...analysis.layout import summary
 from . import Body, ProjectDep, RunnerDep
 
 router = APIRouter(prefix="/api", tags=["similarity map"])
@@ -25,9 +26,7 @@ def compute_layout(project: ProjectDep, runner: RunnerDep, body: LayoutRequest) 
     project.vector_type(body.vector_type)  # an unknown vector type is a 404 now rather than a failed job later
 
     def run(progress, cancel):
-        found = project.layout(body.vector_type, progress=progress, cancel=cancel)
-        return {"vector_type": found["vector_type"], "version": found["version"], "params": found["params"],
-                "points": len(found["ids"]), "missing": found["missing"]}
+        return summary(project.layout(body.vector_type, progress=progress, cancel=cancel))
 
     return {"job": runner.start("layout", run, params=body.model_dump()).id}
 
