@@ -234,15 +234,7 @@ def chromium():
 def webui(embedded, chromium):
     """The web UI on a project of its own (the photographs imported and embedded), served on loopback and
     open in a fresh 1366x768 page: yields (page, server, project). Errors the page logs fail the test."""
-    from imagier.server.app import create_app
-    from live import LAPTOP, LiveServer
-    with LiveServer(create_app(embedded)) as server:
-        context = chromium.new_context(viewport=LAPTOP)
-        page = context.new_page()
-        page_errors: list[str] = []
-        page.on("pageerror", lambda error: page_errors.append(str(error)))
-        page.goto(server.url + "/")
+    from live import served_page
+    with served_page(chromium, embedded) as (page, server):
         server.project = embedded
         yield page, server, embedded
-        context.close()
-    assert not page_errors, f"the page raised: {page_errors}"

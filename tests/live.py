@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -41,6 +42,22 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+
+
+@contextmanager
+def served_page(chromium, project, address: str = "/", **context_options):
+    """PROJECT's web UI served on loopback and open at ADDRESS in a fresh page of the laptop's size:
+    yields (page, server). Errors the page raises fail the test when it ends."""
+    from imagier.server.app import create_app
+    with LiveServer(create_app(project)) as server:
+        context = chromium.new_context(viewport=LAPTOP, **context_options)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server.url + address)
+        yield page, server
+        context.close()
+    assert not errors, f"the page raised: {errors}"
 
 
 def screenshot(page, name: str) -> Path:

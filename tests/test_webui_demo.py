@@ -15,7 +15,7 @@ import pytest
 
 import imagier
 from imagier.demo import write_demo_photos
-from live import LAPTOP, LiveServer, screenshot
+from live import LAPTOP, screenshot, served_page
 
 pytestmark = pytest.mark.browser
 
@@ -27,19 +27,12 @@ TAG = "subject"
 def demo_webui(chromium, tmp_path):
     """An empty project served on loopback, open at the laptop's size, and beside it (inside the folders
     the page may browse) the demo's 72 photographs, with EXIF dates spread over five years, not imported."""
-    from imagier.server.app import create_app
     photos = tmp_path / "photos"
     write_demo_photos(photos)
-    with imagier.open(tmp_path / "demo.imagier") as project, LiveServer(create_app(project)) as server:
-        context = chromium.new_context(viewport=LAPTOP, accept_downloads=True)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(server.url + "/")
+    with imagier.open(tmp_path / "demo.imagier") as project, \
+            served_page(chromium, project, accept_downloads=True) as (page, server):
         yield page, project, photos
         screenshot(page, "demo-last")  # where the walk ended, to see why when it stopped early
-        context.close()
-    assert not errors, f"the page raised: {errors}"
 
 
 # ---- helpers ------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 import skimage.data
-from live import LAPTOP, LiveServer, screenshot
+from live import screenshot, served_page
 from PIL import Image
 
 import imagier
@@ -235,7 +235,6 @@ TILES_NOT_THEIR_OWN = """() => [...document.querySelectorAll('[data-testid=tile]
 @pytest.fixture
 def large_webui(chromium, tmp_path):
     """3,000 files (one photograph copied) served and open at the laptop size."""
-    from imagier.server.app import create_app
     folder = tmp_path / "many"
     folder.mkdir()
     Image.fromarray(skimage.data.chelsea()).resize((96, 64)).save(folder / "p00000.jpg", quality=80)
@@ -243,16 +242,9 @@ def large_webui(chromium, tmp_path):
         shutil.copyfile(folder / "p00000.jpg", folder / f"p{i:05d}.jpg")
     with imagier.open(tmp_path / "many.imagier") as project:
         project.import_folders([str(folder)])
-        with LiveServer(create_app(project)) as server:
-            context = chromium.new_context(viewport=LAPTOP)
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            view = {"filter": None, "sort": [{"property": "name"}], "group": []}
-            page.goto(server.url + "/#view=" + quote(json.dumps(view)))
+        view = {"filter": None, "sort": [{"property": "name"}], "group": []}
+        with served_page(chromium, project, "/#view=" + quote(json.dumps(view))) as (page, server):
             yield page, server, project
-            context.close()
-        assert not errors, f"the page raised: {errors}"
 
 
 def test_a_long_result_scrolls_to_its_last_image(large_webui):
