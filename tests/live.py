@@ -69,10 +69,11 @@ def screenshot(page, name: str) -> Path:
 
 
 def eventually(check, timeout: float = 10.0) -> None:
-    """Wait for a write the page sent to reach the project, where the page shows no sign of it."""
+    """Wait until check() holds: for a write done in the background (the page's save, where the page shows
+    no sign of it; a job's) to reach the project."""
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, "the page's write never reached the project"
+        assert time.monotonic() < deadline, f"the write never reached the project within {timeout} s"
         time.sleep(0.05)
 
 

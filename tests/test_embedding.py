@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from imagier.vectors.registry import get_embedder, names
 from imagier.vectors.torchfile import load_state_dict
 
 from conftest import sample_pixels
-from live import LiveServer, finished_job
+from live import LiveServer, eventually, finished_job
 
 CATS = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
 
@@ -315,10 +314,7 @@ def test_http_embed_runs_as_a_job_with_progress(imported):
         assert snapshots[-1]["result"]["embedded"] == imported.content_count()
         assert snapshots[-1]["progress"]["model"] == "efficientnet-lite0"
         assert client.post("/api/embed", json={"model": "phash"}).status_code == 202
-        deadline = time.monotonic() + 60
-        while client.get("/api/vector-types").json()[-1]["count"] < imported.content_count():
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        eventually(lambda: client.get("/api/vector-types").json()[-1]["count"] >= imported.content_count(), timeout=60)
         chosen = client.put("/api/vector-types/default", json={"name": "phash"})
         assert chosen.status_code == 200 and chosen.json()["default"] is True
         assert client.put("/api/vector-types/default", json={"name": "ghost"}).status_code == 404
