@@ -204,7 +204,9 @@ def test_the_keyboard_alone_tags_images(webui):
     page.keyboard.press("t")
     page.wait_for_selector("[data-testid=tag-box]")
     page.keyboard.type("anim")
-    page.keyboard.press("Tab")  # completes the existing tag
+    # Tab completes what the box proposes, so wait until the proposal is shown, as a user would.
+    page.wait_for_selector("[data-testid=tag-box-option]:has-text('animal')")
+    page.keyboard.press("Tab")
     assert page.locator("[data-testid=tag-box-input]").input_value() == "animal"
     screenshot(page, "grid-keyboard-tag")
     page.keyboard.press("Enter")
