@@ -171,7 +171,9 @@ def test_set_a_value_on_a_whole_group_from_its_header(webui):
     header.locator("[data-testid=group-menu]").click()
     page.locator("[data-testid=group-set-value]").click()
     page.locator("[data-testid=set-value-property]").select_option("checked")
-    page.locator("[data-testid=set-value-dialog] [data-testid=value-input]").check()
+    # A click, not check(): ticking applies the value and closes the dialog, so the box may be gone
+    # before Playwright could read it back.
+    page.locator("[data-testid=set-value-dialog] [data-testid=value-input]").click()
     page.wait_for_selector("[data-testid=set-value-dialog]", state="detached")
     assert all(v.get("checked") is True for v in project.values(ids).values())
     assert len(project.query_ids({"property": "checked", "op": "eq", "value": True})) == len(ids)
