@@ -322,7 +322,8 @@ def test_http_embed_runs_as_a_job_with_progress(imported):
 
 
 def test_http_import_embeds_the_new_images(project, photo_dir):
-    with LiveServer(create_app(project)) as live, httpx.Client(base_url=live.url, timeout=60) as client:
+    with LiveServer(create_app(project, roots=[photo_dir])) as live, \
+            httpx.Client(base_url=live.url, timeout=60) as client:
         job = client.post("/api/imports", json={"folders": [str(photo_dir)], "model": "colour"}).json()["job"]
         snapshot = finished_job(client, job)
         assert snapshot["state"] == "done", snapshot

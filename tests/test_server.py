@@ -55,7 +55,8 @@ def live(imported_template, tmp_path_factory):
     path = tmp_path_factory.mktemp("served") / "served.imagier"
     shutil.copyfile(imported_template, path)
     with imagier.open(path) as project:
-        app = create_app(project)
+        # Tests import folders from pytest's temporary tree.
+        app = create_app(project, roots=[tmp_path_factory.getbasetemp()])
 
         @app.get("/api/test-failure", include_in_schema=False)
         def fail():  # stands for a bug anywhere in an operation
@@ -223,7 +224,8 @@ BAD_REQUESTS = [
      400, "header"),
     ("post", "/api/import-csv", {"json": {"csv": "path\n"}}, 422, "text"),
     ("post", "/api/import-csv", {"content": b"[1]", "headers": {"content-type": "application/json"}}, 422, ""),
-    ("post", "/api/imports", {"json": {"folders": ["/no/such/folder"]}}, 400, "no such folder"),
+    ("post", "/api/imports", {"json": {"folders": ["/etc"]}}, 403, "outside the folders this server may show"),
+    ("post", "/api/imports", {"json": {"folders": ["~/no/such/folder"]}}, 400, "no such folder"),
     ("post", "/api/imports", {"json": {"folders": []}}, 422, "folders"),
     ("get", "/api/jobs/nope", {}, 404, "nope"),
     ("get", "/api/jobs/nope/events", {}, 404, "nope"),

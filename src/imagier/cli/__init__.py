@@ -367,7 +367,7 @@ def history(project: Project, as_json: bool, limit):
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", help="access token (generated when serving beyond this machine)")
 @click.option("--root", "roots", multiple=True, type=click.Path(exists=True, file_okay=False),
-              help="a folder the page may browse, besides the project's and your home (repeatable)")
+              help="a folder the page may browse and import, besides the project's and your home (repeatable)")
 def serve(project, host, port, token, roots):
     """Serve PROJECT to the browser and the HTTP API."""
     from ..server.serve import serve as run_server

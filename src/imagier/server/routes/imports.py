@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
@@ -21,7 +21,8 @@ KEEPALIVE = 15.0
 
 
 class ImportRequest(Body):
-    folders: list[str] = Field(..., min_length=1, description="folders on the server's machine, imported recursively")
+    folders: list[str] = Field(..., min_length=1, description="folders inside the allowed roots (see GET /api/folders), "
+                                                              "imported recursively")
     store_originals: bool = Field(False, description="keep the original files inside the project, for sharing")
     workers: int | None = Field(None, ge=1, le=64)
     embed: bool = Field(True, description="then embed the new images (as `imagier import` does)")
@@ -30,8 +31,11 @@ class ImportRequest(Body):
 
 
 @router.post("/imports", status_code=202, summary="Start importing folders in the background; returns the job id")
-def start_import(project: ProjectDep, runner: RunnerDep, body: ImportRequest) -> dict:
-    # A missing folder or an unknown model is a 400 now rather than a failed job later.
+def start_import(request: Request, project: ProjectDep, runner: RunnerDep, body: ImportRequest) -> dict:
+    # The page may read only the folders it may browse; a missing folder or an unknown model is a 400
+    # now rather than a failed job later.
+    for folder in body.folders:
+        request.app.state.roots.check(folder)
     project.check_import(body.folders, embed=body.embed, model=body.model)
 
     def run(progress, cancel):
