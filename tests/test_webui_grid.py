@@ -310,3 +310,24 @@ def test_the_grid_at_500000_images_meets_its_targets():
     print(bench.table(rows))
     missed = [f"{what}: {value:.0f} {unit}" for what, value, unit, limit in rows if limit is not None and value >= limit]
     assert not missed, missed
+
+
+def test_a_group_menu_low_in_the_grid_opens_upwards_inside_it(webui):
+    page, server, _ = webui
+    open_view(page, server, BY_YEAR_AND_FORMAT)
+    page.locator("[data-testid=thumb-size]").fill("120")  # headers spread over the whole grid
+    grid = page.get_by_test_id("grid-scroller").bounding_box()
+    middle = grid["y"] + grid["height"] / 2
+    headers = page.locator("[data-testid=group-header]")
+    boxes = [headers.nth(i).bounding_box() for i in range(headers.count())]
+    upper = next(i for i, box in enumerate(boxes) if box["y"] + box["height"] < middle)
+    lower = max((i for i, box in enumerate(boxes) if box["y"] > middle and box["y"] + box["height"] <= grid["y"] + grid["height"]),
+                key=lambda i: boxes[i]["y"])
+    for index, opens_down in ((upper, True), (lower, False)):
+        headers.nth(index).get_by_test_id("group-menu").click()
+        menu = page.get_by_test_id("group-menu-list").bounding_box()
+        assert (menu["y"] > boxes[index]["y"]) == opens_down
+        assert grid["y"] <= menu["y"] and menu["y"] + menu["height"] <= grid["y"] + grid["height"]
+        page.keyboard.press("Escape")
+        page.get_by_test_id("group-menu-list").wait_for(state="detached")
+    screenshot(page, "grid-menu-low")

@@ -128,8 +128,11 @@ class AppState {
     return this.runQuery();
   }
 
-  /** The cached values of an image, or undefined until `ensureItems` has fetched them. */
+  /** The cached values of an image, or undefined until `ensureItems` has fetched them. Reactive: a
+   * component showing it re-renders when values arrive or a write empties the cache. */
   item(id: number): Item | undefined {
+    void this.itemsLoaded;
+    void this.version;
     return this.items.get(id);
   }
 

@@ -33,3 +33,12 @@ export function registerGroupAction(action: GroupAction): () => void {
 export function groupActions(): GroupAction[] {
   return [...actions];
 }
+
+/** How a group is named on its header, in the grid and the table alike. */
+export function groupName(group: Group): string {
+  if (group.label) return group.label;
+  const key = group.key;
+  if (key === null || key === undefined || key === "") return "(no value)";
+  if (typeof key === "boolean") return key ? "yes" : "no";
+  return String(key);
+}

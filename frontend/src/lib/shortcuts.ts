@@ -5,7 +5,8 @@ export interface Shortcut {
   keys: string;            // "mod+shift+z", "arrowright", "?", "a"
   description: string;
   section: string;         // where it works: "Everywhere", "Grid", "Image detail", ...
-  run: (event: KeyboardEvent) => void;
+  /** Left out for a key that is only listed in the help: the focused element handles it itself. */
+  run?: (event: KeyboardEvent) => void;
   /** Only active while this returns true (say, while the detail view is open). */
   when?: () => boolean;
 }
@@ -70,10 +71,10 @@ export function dispatchShortcut(event: KeyboardEvent): void {
   if (inText(event.target) && TEXT_EDITING.has(keys)) return;
   // A focused button keeps its own Enter and Space, so keyboard users can press it.
   if ((keys === "enter" || keys === " ") && activates(event.target)) return;
-  const matches = [...registered].filter((s) => s.keys === keys && (s.when?.() ?? true));
+  const matches = [...registered].filter((s) => s.run && s.keys === keys && (s.when?.() ?? true));
   // The most recently registered wins: an open dialog's Escape before the page's.
   const shortcut = matches[matches.length - 1];
-  if (shortcut) {
+  if (shortcut?.run) {
     event.preventDefault();
     shortcut.run(event);
   }
