@@ -56,6 +56,9 @@ def test_a_tag_is_given_to_the_similar_images_above_the_slider_and_undone(webui)
     page.click("[data-testid=detail-apply-run]")
     page.wait_for_selector("[data-testid=message-info]:has-text('given to 3')")
     assert set(project.query_ids({"property": "category", "op": "has_any", "value": ["near"]})) == expected
+    page.wait_for_load_state("networkidle")
+    messages = page.locator("[data-testid=message-info]").all_inner_texts()
+    assert len(messages) == 1, f"one action, one message: {messages}"
     # Once the page has re-read what the write changed, the original is still shown (not the blurry
     # thumbnail) and every similar image still has its thumbnail.
     page.wait_for_load_state("networkidle")
