@@ -166,6 +166,29 @@ def test_tabs_keep_their_views_across_switches_and_a_reload(webui):
     assert "JPEGs" not in {v["name"] for v in project.views()}
 
 
+def test_each_tab_keeps_how_it_shows_its_images(webui):
+    page, server, project = webui
+    count_is(page, project.file_count())
+    page.click("[data-testid=tab-add]")
+    page.wait_for_selector("[data-testid=tab] >> nth=1")
+    page.click("[data-testid=mode-table]")
+    page.wait_for_selector("[data-testid=Table]")
+    eventually(lambda: [v["state"].get("display", {}).get("mode") for v in project.views()][-1:] == ["table"])
+
+    page.locator("[data-testid=tab-name]").nth(0).click()
+    page.wait_for_selector("[data-testid=Grid]")
+    page.locator("[data-testid=thumb-size]").fill("240")
+    eventually(lambda: [v["state"].get("display", {}).get("thumbSize") for v in project.views()][:1] == [240])
+    page.locator("[data-testid=tab-name]").nth(1).click()
+    page.wait_for_selector("[data-testid=Table]")
+
+    page.goto(server.url + "/")  # reopened on the tab open last time, as that tab shows its images
+    page.wait_for_selector("[data-testid=Table]")
+    page.locator("[data-testid=tab-name]").nth(0).click()
+    page.wait_for_selector("[data-testid=Grid]")
+    assert page.locator("[data-testid=thumb-size]").input_value() == "240"
+
+
 def test_a_link_opened_in_the_page_shows_its_view(webui):
     page, server, project = webui
     count_is(page, project.file_count())

@@ -10,6 +10,13 @@ import type { Filter, GroupKey, Info, Item, Job, Operation, Property, QueryResul
 
 export type Mode = "grid" | "table" | "map" | "duplicates";
 
+/** How a tab shows its images, kept with its view. */
+export interface Display {
+  mode: Mode;
+  shown: string[];
+  thumbSize: number;
+}
+
 export interface Message { id: number; text: string; kind: "error" | "info" }
 
 /** A result shown instead of the view's own for a while: clusters, a text search, similar images. The
@@ -89,6 +96,21 @@ class AppState {
     // labels) there is nothing to show; the first ones that appear are shown, then the user decides.
     if (!this.shownChosen && properties.some((p) => !p.builtin)) {
       this.shown = properties.filter((p) => !p.builtin).map((p) => p.name).slice(0, 3);
+      this.shownChosen = true;
+    }
+  }
+
+  get display(): Display {
+    return { mode: this.mode, shown: [...this.shown], thumbSize: this.thumbSize };
+  }
+
+  /** Show the images as a tab kept them (a tab saved before tabs kept this has none: nothing changes). */
+  applyDisplay(display: Partial<Display> | undefined): void {
+    if (!display) return;
+    if (display.mode) this.mode = display.mode;
+    if (display.thumbSize) this.thumbSize = display.thumbSize;
+    if (display.shown) {
+      this.shown = [...display.shown];
       this.shownChosen = true;
     }
   }
