@@ -130,6 +130,61 @@ def test_a_multi_tag_property_keeps_its_other_tags(embedded):
         assert all(v["themes"] == sorted(["photo", c["tag"]]) for v in embedded.values(c["ids"], ["themes"]).values())
 
 
+def test_clusters_already_made_are_saved_as_given_with_their_sub_clusters_in_one_operation(embedded, state_of):
+    # A partition no clustering of these photographs would make: what is saved is what was given.
+    ids = sorted(embedded.query_ids())
+    first, second, rest = ids[:6], ids[6:9], ids[9:]
+    tree = [{"cluster": 1, "ids": first, "clusters": [{"cluster": 1, "ids": first[:2]}, {"cluster": 2, "ids": first[2:5]},
+                                                      {"noise": True, "ids": first[5:]}]},
+            {"cluster": 2, "ids": second}, {"noise": True, "ids": rest}]
+    before = state_of(embedded)
+    embedded.save_clusters("reviewed", tree, provenance={"algorithm": "kmeans", "k": 3})
+    tags = {t["name"]: t for t in embedded.tags("reviewed")}
+    assert set(tags) == {"cluster 1", "cluster 1.1", "cluster 1.2", "cluster 1.unclustered", "cluster 2", "unclustered"}
+    assert tags["cluster 1.2"]["parents"] == [tags["cluster 1"]["id"]] and tags["cluster 2"]["parents"] == []
+    values = {i: v["reviewed"] for i, v in embedded.values(ids, ["reviewed"]).items()}
+    assert values == {**{i: "cluster 1.1" for i in first[:2]}, **{i: "cluster 1.2" for i in first[2:5]},
+                      first[5]: "cluster 1.unclustered", **{i: "cluster 2" for i in second},
+                      **{i: "unclustered" for i in rest}}
+    assert sorted(embedded.query_ids({"property": "reviewed", "op": "eq", "value": "cluster 1"})) == first
+    op = embedded.history(1)[0]
+    assert op["kind"] == "cluster" and op["params"] == {"algorithm": "kmeans", "k": 3, "property": "reviewed"}
+    embedded.undo()
+    assert state_of(embedded) == {**before, "ops": state_of(embedded)["ops"]}
+
+
+@pytest.mark.parametrize("tree, error", [
+    ([], "no clusters to save"),
+    ([{"cluster": 1, "ids": [1, 2]}, {"cluster": 2, "ids": [2, 3]}], "image 2 is in both cluster 1 and cluster 2"),
+    ([{"cluster": 1, "ids": [1, 2], "clusters": [{"cluster": 1, "ids": [3]}]}], "image 3 of cluster 1.1 is not among"),
+    ([{"cluster": 1, "ids": [1]}, {"cluster": 1, "ids": [2]}], "both be named cluster 1"),
+    ([{"cluster": 0, "ids": [1]}], "positive integer, not 0"),
+    ([{"cluster": 1, "ids": []}], "non-empty list of image ids"),
+    ([{"cluster": 1, "ids": ["1"]}], "integers, not '1'"),
+    ([{"cluster": 1, "ids": [1, 999]}], "no image with id 999"),
+])
+def test_saving_bad_clusters_is_refused_and_changes_nothing(embedded, state_of, tree, error):
+    before = state_of(embedded)
+    with pytest.raises((InvalidInput, NotFound), match=error):
+        embedded.save_clusters("reviewed", tree)
+    assert state_of(embedded) == before
+
+
+def test_http_saves_the_clusters_it_is_given(embedded):
+    client = TestClient(create_app(embedded), base_url="http://127.0.0.1")
+    ids = sorted(embedded.query_ids())
+    tree = [{"cluster": 1, "ids": ids[:5], "clusters": [{"cluster": 1, "ids": ids[:2]}, {"cluster": 2, "ids": ids[2:5]}]},
+            {"cluster": 2, "ids": ids[5:]}]
+    saved = client.post("/api/clusters/save", json={"property": "web", "clusters": tree, "provenance": {"k": 2}})
+    assert saved.status_code == 200, saved.text
+    assert saved.json() == {"property": "web", "tags": ["cluster 1", "cluster 1.1", "cluster 1.2", "cluster 2"]}
+    assert embedded.history(1)[0]["params"] == {"k": 2, "property": "web"}
+    clash = client.post("/api/clusters/save", json={"property": "web", "clusters": tree})
+    assert clash.status_code == 409 and "already has tags cluster 1" in clash.json()["message"]
+    bad = client.post("/api/clusters/save", json={"property": "web2", "clusters": [{"ids": [ids[0]]}]})
+    assert bad.status_code == 400 and "positive integer" in bad.json()["message"]
+
+
 def test_bad_requests_are_refused_and_change_nothing(embedded, imported, state_of):
     before = state_of(embedded)
     with pytest.raises(InvalidInput, match="nothing to cluster"):
@@ -178,5 +233,6 @@ def test_http_cluster_runs_as_a_job(embedded):
     assert snapshot["state"] == "done", snapshot
     result = snapshot["result"]
     assert len(result["clusters"]) == 2 and result["provenance"]["property"] == "web"
+    assert all("paths" not in c for c in result["clusters"])  # ids only: paths would double a large answer
     assert sum(c["size"] for c in result["clusters"]) == 15
     assert client.post("/api/cluster", json={"method": "spectral"}).status_code == 422

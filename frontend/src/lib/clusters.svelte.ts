@@ -1,8 +1,8 @@
 // Clusters shown as an overlay of groups: clustering any group (or the whole view) opens a form, the
 // server clusters in a background job, and the clusters become the overlay's groups. A cluster's
 // header offers "Create clusters…" again, which nests its sub-clusters under it. "Save clusters as
-// tags" asks the server to cluster the same images again with the same settings (clustering is seeded,
-// so the clusters are the same) and store them as tags, sub-clusters under their parent's tag.
+// tags" sends the overlay's groups, sub-clusters included, to be saved as tags in one operation: what
+// is saved is what the researcher reviewed, with how each level was made (the jobs' provenance).
 
 import { api } from "./api";
 import { app, type Overlay } from "./app.svelte";
@@ -30,8 +30,10 @@ export interface ClusterInput {
 
 interface Cluster { cluster: number; score: number; size: number; ids: number[]; noise: boolean }
 
-/** How each group of the overlay was made, to save it again as tags. */
-interface Made { input: ClusterInput; settings: ClusterSettings; tags: Map<Group, string> }
+type Provenance = Record<string, unknown>;
+
+/** A group of the cluster overlay; a reclustered one keeps how its sub-clusters were made. */
+interface ClusterGroup extends Group { provenance?: Provenance }
 
 // Raw: a deep proxy would copy a group's ids (maybe 500,000) and lose the identity of `within`.
 class ClusterFormState {
@@ -39,9 +41,9 @@ class ClusterFormState {
 }
 export const clusterForm = new ClusterFormState();
 
-/** The overlay's cluster groups and how they were made (the overlay itself lives in `app`). */
-let made: Made[] = [];
+/** The cluster overlay (shown through `app.overlay`) and how its top level was made. */
 let clusterOverlay: Overlay | null = null;
+let topProvenance: Provenance = {};
 
 /** Open the form for a group action's target (a cluster of the overlay is reclustered in place). */
 export function openClusterForm(target: GroupTarget): void {
@@ -92,15 +94,15 @@ function clusterGroups(clusters: Cluster[], offset: number, prefix: string): { i
 
 /** Run the clustering the form describes and show it. */
 export async function runClustering(input: ClusterInput, settings: ClusterSettings): Promise<void> {
-  const found = await app.runJob<{ clusters: Cluster[] }>(
+  const found = await app.runJob<{ clusters: Cluster[]; provenance: Provenance }>(
     () => api.post("/api/cluster", request(input, settings)), { changes: false });
   const clusters = found.clusters;
   if (input.within && clusterOverlay && app.overlay === clusterOverlay) {
-    nest(input, settings, clusters);
+    nest(input.within, clusters, found.provenance);
     return;
   }
   const { ids, groups } = clusterGroups(clusters, 0, "");
-  made = [{ input, settings, tags: new Map(groups.map((g, n) => [g, tagName(clusters[n], null)])) }];
+  topProvenance = found.provenance;
   const result: QueryResult = { total: ids.length, rows: ids.length, ids, groups };
   clusterOverlay = {
     title: `${groups.length} clusters of ${input.title}`,
@@ -110,73 +112,39 @@ export async function runClustering(input: ClusterInput, settings: ClusterSettin
   app.overlay = clusterOverlay;
 }
 
-/** The tag name the server gives a cluster (see analysis/clustering.py). */
-function tagName(c: Cluster, parent: string | null): string {
-  if (parent) return `${parent}.${c.noise ? "unclustered" : c.cluster}`;
-  return c.noise ? "unclustered" : `cluster ${c.cluster}`;
-}
-
 /** Replace the reclustered group with one whose sub-groups are the new clusters. */
-function nest(input: ClusterInput, settings: ClusterSettings, clusters: Cluster[]): void {
-  const old = input.within!;
-  const parentMade = made.find((m) => m.tags.has(old));
-  const parentTag = parentMade?.tags.get(old) ?? null;
+function nest(old: Group, clusters: Cluster[], provenance: Provenance): void {
   const label = old.label ?? String(old.key);
   const number = /^Cluster (.+)$/.exec(label)?.[1];
   const { ids, groups } = clusterGroups(clusters, old.start, number ? `${number}.` : `${label} · `);
-  const replaced: Group = { ...old, groups };
+  const replaced: ClusterGroup = { ...old, groups, provenance };
   const before = clusterOverlay!.result;
   const allIds = before.ids.slice();
   for (let i = 0; i < ids.length; i++) allIds[old.start + i] = ids[i];  // no spread: a cluster may be huge
   const swap = (list: Group[]): Group[] => list.map((g) => (g === old ? replaced : { ...g, groups: swap(g.groups) }));
-  // Groups are rebuilt, so the recorded provenance follows them to their new objects.
-  const rebuilt = swap(before.groups);
-  const mapping = new Map<Group, Group>();
-  const pair = (a: Group[], b: Group[]) => a.forEach((g, i) => { mapping.set(g, b[i]); if (g !== old) pair(g.groups, b[i].groups); });
-  pair(before.groups, rebuilt);
-  // What was nested in the old group is replaced: only provenance of groups still shown is kept.
-  made = made.filter((m) => !m.input.within || (m.input.within !== old && mapping.has(m.input.within))).map((m) => ({
-    ...m, input: { ...m.input, within: m.input.within && mapping.get(m.input.within) },
-    tags: new Map([...m.tags].map(([g, t]) => [mapping.get(g) ?? g, t])),
-  }));
-  if (parentTag) {
-    made.push({ input: { ...input, within: replaced },
-                settings, tags: new Map(groups.map((g, n) => [g, tagName(clusters[n], parentTag)])) });
-  }
-  clusterOverlay = { ...clusterOverlay!, result: { ...before, ids: allIds, groups: rebuilt } };
+  clusterOverlay = { ...clusterOverlay!, result: { ...before, ids: allIds, groups: swap(before.groups) } };
   app.overlay = clusterOverlay;
 }
 
 export const saveForm = $state({ open: false });
 
-/** Save the overlay's clusters as tags of `property`: the top level in one operation, each reclustered
- * cluster's sub-clusters under its tag in one more. Then show the property's groups. */
-export async function saveClusters(property: string): Promise<number> {
-  let operations = 0;
-  let differing = 0;
-  const shownIds = clusterOverlay?.result.ids ?? [];
-  for (const m of made) {
-    const parent = m.input.within ? [...made].map((o) => o.tags.get(m.input.within!)).find(Boolean) : undefined;
-    const saved = await app.runJob<{ clusters: (Cluster & { tag: string })[] }>(
-      () => api.post("/api/cluster", request(m.input, m.settings, { save_as: property, ...(parent ? { parent } : {}) })),
-      { changes: false });
-    operations++;
-    // The images may have changed since the clusters were shown (an import, new vectors): say so
-    // rather than let the researcher believe the tags are what they reviewed.
-    for (const [group, tag] of m.tags) {
-      const found = saved.clusters.find((c) => c.tag === tag);
-      const shown = new Set(shownIds.slice(group.start, group.end));
-      if (!found || found.ids.length !== shown.size || found.ids.some((id) => !shown.has(id))) differing++;
-    }
-  }
-  if (differing) {
-    app.say(`${differing} saved cluster(s) differ from those shown: the images or their vectors changed since `
-            + "the clustering. The tags hold the new clusters; undo (Ctrl+Z) to take them back.", "error");
-  }
+interface ClusterTree { cluster: number; noise: boolean; ids: number[]; clusters: ClusterTree[] }
+
+/** Save the overlay's clusters, as shown, as tags of `property` in one operation; then show the
+ * property's groups. */
+export async function saveClusters(property: string): Promise<void> {
+  if (!clusterOverlay) return;
+  const shown = clusterOverlay.result.ids;
+  const nested: Provenance[] = [];
+  const tree = (groups: ClusterGroup[]): ClusterTree[] => groups.map((g) => {
+    if (g.provenance) nested.push({ of: g.label ?? String(g.key), ...g.provenance });
+    // A cluster's key is its number; the images that fit no cluster have 0 (see clusterGroups).
+    return { cluster: Number(g.key), noise: g.key === 0, ids: shown.slice(g.start, g.end), clusters: tree(g.groups) };
+  });
+  const clusters = tree(clusterOverlay.result.groups);
+  const provenance = nested.length ? { ...topProvenance, "sub-clusters": nested } : topProvenance;
+  await app.write(() => api.post("/api/clusters/save", { property, clusters, provenance }), { query: false });
   clusterOverlay = null;
-  made = [];
   app.overlay = null;
-  await app.changed({ query: false });
   await app.setView({ group: [{ property }] });
-  return operations;
 }

@@ -15,6 +15,8 @@ Choices a user relies on:
   (created when missing) in one undoable operation whose params hold the provenance (algorithm,
   parameters, vector type and version). Sub-clustering the images of a tag (`parent="cluster 2"`)
   makes tags "cluster 2.1", "cluster 2.2", ... whose parent is "cluster 2".
+- `save_clusters` stores clusters already made (what the web page showed, sub-clusters included) the
+  same way, so what is saved is exactly what the researcher reviewed, without clustering again.
 - Clustering writes nothing until it has finished, so a cancelled run leaves the project unchanged
   and is resumed by running it again.
 """
@@ -91,7 +93,7 @@ class Clustering:
         clusters = ClusterList(self._describe_clusters(index, vectors, labels, contents, files))
         if save_as is not None:
             provenance["property"] = save_as
-            self._save_clusters(save_as, parent, clusters, provenance)
+            self.save_clusters(save_as, clusters, parent=parent, provenance=provenance)
         clusters.provenance = provenance
         return clusters
 
@@ -137,31 +139,87 @@ class Clustering:
         found.sort(key=lambda c: (c["noise"], -c["size"], -c["score"]))
         return [{"cluster": 0 if c["noise"] else number, **c} for number, c in enumerate(found, 1)]
 
-    def _save_clusters(self, save_as: str, parent: str | None, clusters: list[dict], provenance: dict) -> None:
-        label = f"save {len(clusters)} clusters as {save_as}" + (f" under {parent}" if parent else "")
-        with self.oplog.record("cluster", label, provenance):
+    def save_clusters(self, property: str, clusters: list[dict], *, parent: str | None = None,
+                      provenance: dict | None = None) -> list[dict]:
+        """Save clusters as tags of the tag property `property` (created when missing) in one undoable
+        operation whose params are `provenance` (how the clusters were made).
+
+        Each cluster is {"ids": file ids, "cluster": its number, "noise": bool, "clusters": its
+        sub-clusters (optional, the same shape, among its images)}; clusters of one level share no image.
+        Tags are named "cluster N" ("unclustered" for noise), a sub-cluster's "cluster N.M" under its
+        cluster's tag; with `parent` (a tag of the property) the top level is named "PARENT.N" under it.
+        An image gets the tag of the deepest cluster holding it (a multi-tag property adds every level's
+        tag). Sets "tag" in each cluster dict, sub-clusters included, and returns `clusters`."""
+        named = _name_clusters(clusters, parent)
+        if not named:
+            raise InvalidInput("no clusters to save")
+        wanted = list({i for c, _ in named for i in c["ids"]})
+        found = {f["id"] for f in self.files(wanted)}
+        if len(found) != len(wanted):
+            missing = sorted(set(wanted) - found)
+            raise NotFound(f"no image with id {', '.join(map(str, missing[:10]))}", ids=missing[:100])
+        label = f"save {len(named)} clusters as {property}" + (f" under {parent}" if parent else "")
+        with self.oplog.record("cluster", label, {**(provenance or {}), "property": property}):
             try:
-                prop = self.property(save_as)
+                prop = self.property(property)
             except NotFound:
-                prop = self.create_property(save_as, "tag")
+                prop = self.create_property(property, "tag")
             if prop["type"] not in TAG_TYPES:
                 raise InvalidInput(f"clusters are saved as tags, but {prop['name']!r} is a {prop['type']} property",
                                    property=prop["name"])
             existing = {t["name"] for t in self.tags(prop["id"])}
-            for c in clusters:
-                suffix = "unclustered" if c["noise"] else str(c["cluster"])
-                c["tag"] = f"{parent}.{suffix}" if parent else ("unclustered" if c["noise"] else f"cluster {suffix}")
-            clash = [c["tag"] for c in clusters if c["tag"] in existing]
+            if parent is not None and parent not in existing:
+                raise NotFound(f"{prop['name']} has no tag {parent!r} to save the clusters under", tag=parent)
+            clash = [c["tag"] for c, _ in named if c["tag"] in existing]
             if clash:
                 raise Conflict(f"{prop['name']} already has tags {', '.join(clash[:5])}: save the clusters under "
                                "another property name, or delete those tags first", property=prop["name"])
-            for c in clusters:
-                self.create_tag(prop["id"], c["tag"], parents=[parent] if parent else ())
+            for c, above in named:
+                self.create_tag(prop["id"], c["tag"], parents=[above] if above else ())
             if prop["type"] == "tag":
-                self.set_many(prop["id"], {i: c["tag"] for c in clusters for i in c["ids"]})
+                # Parents come before their sub-clusters, so the deepest cluster's tag is the one kept.
+                self.set_many(prop["id"], {i: c["tag"] for c, _ in named for i in c["ids"]})
             else:
-                for c in clusters:
+                for c, _ in named:
                     self.add_values(prop["id"], c["ids"], [c["tag"]])
+        return clusters
+
+
+def _name_clusters(clusters, parent: str | None) -> list[tuple[dict, str | None]]:
+    """Check a tree of clusters and name each: [(cluster, its parent's tag)], parents first."""
+    named: list[tuple[dict, str | None]] = []
+    names: set[str] = set()
+
+    def walk(level, above: str | None, within: set | None) -> None:
+        if not isinstance(level, list):
+            raise InvalidInput("clusters are a list of objects with ids")
+        seen: dict[int, str] = {}
+        for c in level:
+            if not isinstance(c, dict) or not isinstance(c.get("ids"), list) or not c["ids"]:
+                raise InvalidInput(f"a cluster needs a non-empty list of image ids: {str(c)[:80]}")
+            noise = bool(c.get("noise"))
+            number = c.get("cluster")
+            if not noise and (not isinstance(number, int) or isinstance(number, bool) or number < 1):
+                raise InvalidInput(f"a cluster's number is a positive integer, not {number!r}")
+            suffix = "unclustered" if noise else str(number)
+            c["tag"] = f"{above}.{suffix}" if above else ("unclustered" if noise else f"cluster {suffix}")
+            for i in c["ids"]:
+                if not isinstance(i, int) or isinstance(i, bool):
+                    raise InvalidInput(f"image ids are integers, not {i!r}", cluster=c["tag"])
+                if i in seen:
+                    raise InvalidInput(f"image {i} is in both {seen[i]} and {c['tag']}: clusters of one level "
+                                       "share no image", id=i)
+                if within is not None and i not in within:
+                    raise InvalidInput(f"image {i} of {c['tag']} is not among the images of {above}", id=i)
+                seen[i] = c["tag"]
+            if c["tag"] in names:
+                raise InvalidInput(f"two clusters would both be named {c['tag']}", cluster=c["tag"])
+            named.append((c, above))
+            names.add(c["tag"])
+            walk(c.get("clusters") or [], c["tag"], set(c["ids"]))
+
+    walk(clusters, parent, None)
+    return named
 
 
 def _kmeans(vectors: np.ndarray, k: int) -> np.ndarray:

@@ -35,6 +35,21 @@ class ClusterRequest(Body):
     parent: str | None = Field(None, description="a tag of save_as: sub-cluster its images under it")
 
 
+class ClusterTree(Body):
+    ids: list[int] = Field(..., min_length=1, description="the cluster's images")
+    cluster: int = Field(0, ge=0, description="its number: the tag is \"cluster N\" (sub-clusters: \"cluster N.M\")")
+    noise: bool = Field(False, description="the images that fit no cluster: the tag is \"unclustered\"")
+    clusters: list[ClusterTree] = Field([], description="its sub-clusters, among its images")
+
+
+class SaveClustersRequest(Body):
+    property: str = Field(..., description="the tag property to save them in (created when missing)")
+    clusters: list[ClusterTree] = Field(..., min_length=1)
+    parent: str | None = Field(None, description="a tag of the property to save the top level under")
+    provenance: dict[str, Any] = Field({}, description="how the clusters were made (the clustering jobs' "
+                                                       "provenance), kept in the operation log")
+
+
 class SuggestionsRequest(Body):
     property: str
     value: Any
@@ -67,9 +82,23 @@ def cluster(project: ProjectDep, runner: RunnerDep, body: ClusterRequest) -> dic
         clusters = project.cluster(body.filter, ids=body.ids, k=body.k, method=body.method,
                                    vector_type=body.vector_type, save_as=body.save_as, parent=body.parent,
                                    min_cluster_size=body.min_cluster_size, cancel=cancel)
-        return {"clusters": list(clusters), "provenance": clusters.provenance}
+        # Without the paths: the page needs the ids only, and at 500,000 images paths would double the answer.
+        return {"clusters": [{k: v for k, v in c.items() if k != "paths"} for c in clusters],
+                "provenance": clusters.provenance}
 
     return {"job": runner.start("cluster", run, params=body.model_dump()).id}
+
+
+@router.post("/clusters/save", summary="Save clusters already made (sub-clusters included) as tags, as one "
+                                       "undoable operation: what the page shows is what is saved")
+def save_clusters(project: ProjectDep, body: SaveClustersRequest) -> dict:
+    saved = project.save_clusters(body.property, body.model_dump()["clusters"], parent=body.parent,
+                                  provenance=body.provenance)
+
+    def tags(level: list[dict]) -> list[str]:
+        return [name for c in level for name in (c["tag"], *tags(c["clusters"]))]
+
+    return {"property": body.property, "tags": tags(saved)}
 
 
 @router.post("/suggestions", summary="Images that probably belong to the group property = value, best first")
