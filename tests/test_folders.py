@@ -32,18 +32,23 @@ def tree(tmp_path, photo_dir):
     return root, outside
 
 
-def test_a_listing_counts_images_and_leaves_out_hidden_folders_and_escaping_links(tree):
+def test_a_listing_counts_images_and_leaves_out_hidden_folders_and_escaping_links(tree, photo_dir):
     root, outside = tree
     roots = FolderRoots([root])
     listing = roots.listing(root)
     names = [f["name"] for f in listing["folders"]]
     assert names == ["inside", "photos"]  # not .hidden, not the link to outside
     photos = next(f for f in listing["folders"] if f["name"] == "photos")
-    assert (photos["images"], photos["folders"]) == (2, 1)
+    assert (photos["images"], photos["folders"], photos["complete"]) == (2, 1, True)
+    # Images in sub-folders count, as an import finds them; a linked folder is not followed.
+    shutil.copy(photo_dir / "2020" / "chelsea.jpg", root / "photos" / "more")
+    listing = roots.listing(root)
+    assert next(f for f in listing["folders"] if f["name"] == "photos")["images"] == 3
+    assert (listing["images"], listing["complete"]) == (3, True)  # not 6: "inside" links to photos
     assert listing["parent"] is None  # the root's parent is outside
     (root / "photos" / "corpus.imagier").write_bytes(b"")
     inner = roots.listing(root / "photos")
-    assert inner["images"] == 2 and inner["parent"] == str(root) and inner["projects"] == ["corpus.imagier"]
+    assert inner["images"] == 3 and inner["parent"] == str(root) and inner["projects"] == ["corpus.imagier"]
     assert roots.listing(None)["folders"][0]["path"] == str(root)
 
 
@@ -105,3 +110,20 @@ def test_switching_projects_opens_and_creates_inside_the_roots_only(served, tmp_
     assert outside.status_code == 403
     missing = client.post("/api/project/open", json={"path": str(tmp_path / "nope.imagier")})
     assert missing.status_code == 404
+
+
+def test_counting_stops_at_its_time_budget_and_says_the_count_is_a_lower_bound(tmp_path, monkeypatch):
+    from imagier.ingest import browse
+    deep = tmp_path / "deep"
+    folder = deep
+    for level in range(30):
+        folder = folder / f"level{level}"
+        folder.mkdir(parents=True)
+        (folder / "a.jpg").write_bytes(b"")
+    monkeypatch.setattr(browse, "COUNT_BUDGET", 0.0)
+    listing = FolderRoots([tmp_path]).listing(tmp_path)
+    assert listing["complete"] is False and listing["folders"][0]["complete"] is False
+    assert listing["folders"][0]["images"] < 30
+    monkeypatch.setattr(browse, "COUNT_BUDGET", 10.0)
+    listing = FolderRoots([tmp_path]).listing(tmp_path)
+    assert listing["complete"] is True and listing["folders"][0]["images"] == 30

@@ -9,6 +9,7 @@ lead out of them.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -17,6 +18,9 @@ from .scan import is_image_name
 # A folder with more sub-folders than this is listed in part (the page says so): counting the images of
 # each costs a directory read.
 MAX_ENTRIES = 2000
+# Seconds a listing may spend counting images in sub-folders; counts it could not finish are lower
+# bounds, marked incomplete ("at least").
+COUNT_BUDGET = 1.0
 
 
 class FolderRoots:
@@ -63,15 +67,19 @@ class FolderRoots:
         return ", ".join(str(root) for root in self.roots) or "none"
 
     def listing(self, path: str | os.PathLike | None = None) -> dict:
-        """A folder's sub-folders, each with its number of images (not counting deeper folders) and
-        whether it holds more folders; without a path, the roots themselves.
+        """A folder's sub-folders, each with its number of images and of folders directly in it; without a
+        path, the roots themselves. Images are counted as an import would find them, in sub-folders too
+        (hidden ones and linked folders left out), within COUNT_BUDGET seconds: a count not finished
+        by then is a lower bound, with "complete": false.
 
-        {"path", "parent", "images", "projects": [file name], "folders": [{"name", "path", "images",
-        "folders"}], "truncated"}; `projects` are the .imagier files there. Hidden folders and links that
-        lead out of the roots are left out."""
+        {"path", "parent", "images", "complete", "projects": [file name], "folders": [{"name", "path",
+        "images", "complete", "folders"}], "truncated"}; `projects` are the .imagier files there. Hidden
+        folders and links that lead out of the roots are left out."""
+        deadline = time.monotonic() + COUNT_BUDGET
         if path is None or str(path).strip() == "":
-            folders = [self._entry(root, str(root)) for root in self.roots]
-            return {"path": None, "parent": None, "images": 0, "projects": [], "folders": folders, "truncated": False}
+            folders = [self._entry(root, str(root), deadline) for root in self.roots]
+            return {"path": None, "parent": None, "images": 0, "complete": True, "projects": [], "folders": folders,
+                    "truncated": False}
         folder = self.check(path)
         if not folder.is_dir():
             raise NotFound(f"no folder at {folder}", path=str(folder))
@@ -79,7 +87,7 @@ class FolderRoots:
             children = sorted(os.scandir(folder), key=lambda e: e.name.lower())
         except OSError as e:
             raise Forbidden(f"cannot read {folder}: {e.strerror}", path=str(folder)) from None
-        images, projects, folders, truncated = 0, [], [], False
+        images, projects, folders, truncated, complete = 0, [], [], False, True
         for child in children:
             if child.name.startswith("."):
                 continue
@@ -96,25 +104,33 @@ class FolderRoots:
             if len(folders) == MAX_ENTRIES:
                 truncated = True
                 continue
-            folders.append(self._entry(resolved, child.name))
+            entry = self._entry(resolved, child.name, deadline)
+            folders.append(entry)
+            if not child.is_symlink():  # an import does not follow linked folders either
+                images += entry["images"]
+                complete = complete and entry["complete"]
         parent = folder.parent if folder not in self.roots and self.allows(folder.parent) else None
         return {"path": str(folder), "parent": None if parent is None else str(parent), "images": images,
-                "projects": projects, "folders": folders, "truncated": truncated}
+                "complete": complete and not truncated, "projects": projects, "folders": folders, "truncated": truncated}
 
-    def _entry(self, folder: Path, name: str) -> dict:
-        images, subfolders = 0, 0
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if entry.name.startswith("."):
-                        continue
-                    if _is_file(entry):
-                        images += is_image_name(entry.name)
-                    elif _is_dir(entry):
-                        subfolders += 1
-        except OSError:
-            pass  # an unreadable folder is still listed; opening it says why it cannot be read
-        return {"name": name, "path": str(folder), "images": images, "folders": subfolders}
+    def _entry(self, folder: Path, name: str, deadline: float) -> dict:
+        images, subfolders, pending = 0, 0, [folder]
+        while pending and time.monotonic() < deadline:
+            current = pending.pop()
+            try:
+                with os.scandir(current) as entries:
+                    for entry in entries:
+                        if entry.name.startswith("."):
+                            continue
+                        if _is_file(entry):
+                            images += is_image_name(entry.name)
+                        elif _is_dir(entry):
+                            subfolders += current == folder
+                            if not entry.is_symlink():
+                                pending.append(entry.path)
+            except OSError:
+                pass  # an unreadable folder is still listed; opening it says why it cannot be read
+        return {"name": name, "path": str(folder), "images": images, "complete": not pending, "folders": subfolders}
 
 
 def _is_file(entry: os.DirEntry) -> bool:
