@@ -67,11 +67,10 @@ def dominant_colour(ctx, colour_property: str = "dominant colour", names_propert
         min_share: a colour is named when it covers at least this share of the image.
     """
     project = ctx.project
-    for name, kind in ((colour_property, "colour"), (names_property, "multi-tag")):
-        existing = {p["name"]: p["type"] for p in project.properties()}
-        if name not in existing:
-            project.create_property(name, kind)
-        elif existing[name] != kind:
+    wanted = ((colour_property, "colour"), (names_property, "multi-tag"))
+    existing = {p["name"]: p["type"] for p in project.properties()}
+    for name, kind in wanted:  # checked before the work, so a wrong property fails at once
+        if name in existing and existing[name] != kind:
             raise ValueError(f"the property {name!r} is a {existing[name]} property, not a {kind} one")
     dominant, names = {}, {}
     for done, (image_id, image) in enumerate(ctx.images(), start=1):
@@ -81,7 +80,11 @@ def dominant_colour(ctx, colour_property: str = "dominant colour", names_propert
         names[image_id] = sorted({colour_name(v) for v, s in zip(values, shares) if s >= min_share})
         if done % 50 == 0:
             ctx.progress(done, len(ctx.ids))
-    # Both writes join the run's transaction: one undoable step, kept only if the whole run succeeds.
+    # Every write comes last, so the project's write lock is held for a moment rather than the whole run.
+    # They join the run's transaction: one undoable step, kept only if the whole run succeeds.
+    for name, kind in wanted:
+        if name not in existing:
+            project.create_property(name, kind)
     project.set_many(colour_property, dominant)
     project.set_many(names_property, names)
     return {"message": f"wrote the dominant colour of {len(dominant)} images", "images": len(dominant)}
