@@ -331,3 +331,28 @@ def test_a_group_menu_low_in_the_grid_opens_upwards_inside_it(webui):
         page.keyboard.press("Escape")
         page.get_by_test_id("group-menu-list").wait_for(state="detached")
     screenshot(page, "grid-menu-low")
+
+
+def test_a_rectangle_dragged_past_the_bottom_edge_scrolls_and_keeps_selecting(webui):
+    page, _, project = webui
+    page.locator("[data-testid=thumb-size]").fill("360")  # rows taller than the screen can hold
+    box = page.get_by_test_id("grid-scroller").bounding_box()
+    assert page.evaluate(f"() => {SCROLLER}.scrollHeight > {SCROLLER}.clientHeight")
+    first = tile(page, 0).bounding_box()
+    columns = sum(1 for i in range(project.file_count())
+                  if tile(page, i).count() and tile(page, i).bounding_box()["y"] == first["y"])
+    page.mouse.move(first["x"] - 6, first["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(first["x"] + 40, box["y"] + box["height"] - 60, steps=4)
+    page.mouse.move(first["x"] + 40, box["y"] + box["height"] + 30, steps=2)  # below the grid: it scrolls
+    page.wait_for_function(f"() => {SCROLLER}.scrollTop + {SCROLLER}.clientHeight >= {SCROLLER}.scrollHeight - 1")
+    page.mouse.move(first["x"] + 40, box["y"] + box["height"] - 5)  # the rectangle ends in the last row
+    page.mouse.up()
+    # The rectangle spans the first column from the top row to the last: one image a row.
+    rows = -(-project.file_count() // columns)
+    assert columns > 1 and selected_count(page) == rows
+    assert page.evaluate(f"() => {SCROLLER}.scrollTop") > 0
+    screenshot(page, "grid-rectangle-scrolled")
+
+
+SCROLLER = "document.querySelector('[data-testid=grid-scroller]')"
