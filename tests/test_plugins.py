@@ -391,6 +391,12 @@ def test_each_kind_through_http(palette_installed, kit, state_of):
         # a cancelled one stops and keeps nothing
         started = client.post("/api/plugins/kit/patient/run", json={"ids": ids[:2]}).json()["job"]
         time.sleep(0.5)
+        # meanwhile: the same action is refused, another one runs beside it
+        again = client.post("/api/plugins/kit/patient/run", json={"ids": ids[:2]})
+        assert again.status_code == 409 and "kit.patient is already running" in again.json()["message"]
+        beside = finished_job(client, client.post("/api/plugins/kit/halves/run", json={"ids": ids}).json()["job"])
+        assert beside["state"] == "done" and len(beside["result"]) == 2
+        assert client.get(f"/api/jobs/{started}").json()["state"] == "running"
         assert client.post(f"/api/jobs/{started}/cancel").status_code == 202
         job = finished_job(client, started, timeout=20)
         assert job["state"] == "cancelled" and "nothing was saved" in job["error"]["message"]

@@ -40,9 +40,10 @@ def _now() -> str:
 class Job:
     """One background run of an operation. Read it with `snapshot()`; never mutate it from outside."""
 
-    def __init__(self, kind: str, params: dict | None = None):
+    def __init__(self, kind: str, params: dict | None = None, scope: str | None = None):
         self.id = uuid.uuid4().hex[:12]
         self.kind = kind
+        self.scope = scope or kind
         self.params = params or {}
         self.state = RUNNING
         self.progress: dict = {}
@@ -125,15 +126,16 @@ class JobRunner:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
 
-    def start(self, kind: str, operation: Callable, params: dict | None = None) -> Job:
-        """Run `operation(progress=..., cancel=...)` in a new thread. One job of a kind runs at a time:
-        two imports into one project at once would compete for the same files."""
+    def start(self, kind: str, operation: Callable, params: dict | None = None, scope: str | None = None) -> Job:
+        """Run `operation(progress=..., cancel=...)` in a new thread. One job of a scope (by default its
+        kind) runs at a time: two imports into one project at once would compete for the same files.
+        A narrower scope lets jobs of a kind run side by side (two different plugin actions)."""
         with self._lock:
-            busy = next((j for j in self._jobs.values() if j.kind == kind and j.running), None)
+            busy = next((j for j in self._jobs.values() if j.scope == (scope or kind) and j.running), None)
             if busy is not None:
-                raise Conflict(f"a {kind} job is already running ({busy.id}); wait for it or cancel it",
-                               job=busy.id)
-            job = Job(kind, params)
+                what = scope if scope else f"a {kind} job"
+                raise Conflict(f"{what} is already running ({busy.id}); wait for it or cancel it", job=busy.id)
+            job = Job(kind, params, scope)
             self._jobs[job.id] = job
             self._forget_old()
         threading.Thread(target=job._run, args=(operation,), name=f"imagier-{kind}-{job.id}", daemon=True).start()

@@ -35,5 +35,7 @@ def run(project: ProjectDep, runner: RunnerDep, plugin: str, action: str, body: 
         return project.run_action(qualified, body.params, ids=body.ids, filter=body.filter, progress=progress,
                                   cancel=cancel)
 
+    # One run of an action at a time; different actions may run side by side (their writes take turns).
     return {"job": runner.start("plugin", run_it, params={"action": qualified, "kind": chosen["kind"],
-                                                          "label": chosen["label"], "params": body.params}).id}
+                                                          "label": chosen["label"], "params": body.params},
+                                scope=qualified).id}
