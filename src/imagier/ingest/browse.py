@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
-from .scan import is_image_name
+from .scan import is_image_name, walk
 
 # A folder with more sub-folders than this is listed in part (the page says so): counting the images of
 # each costs a directory read.
@@ -114,23 +114,17 @@ class FolderRoots:
                 "complete": complete and not truncated, "projects": projects, "folders": folders, "truncated": truncated}
 
     def _entry(self, folder: Path, name: str, deadline: float) -> dict:
-        images, subfolders, pending = 0, 0, [folder]
-        while pending and time.monotonic() < deadline:
-            current = pending.pop()
-            try:
-                with os.scandir(current) as entries:
-                    for entry in entries:
-                        if entry.name.startswith("."):
-                            continue
-                        if _is_file(entry):
-                            images += is_image_name(entry.name)
-                        elif _is_dir(entry):
-                            subfolders += current == folder
-                            if not entry.is_symlink():
-                                pending.append(entry.path)
-            except OSError:
-                pass  # an unreadable folder is still listed; opening it says why it cannot be read
-        return {"name": name, "path": str(folder), "images": images, "complete": not pending, "folders": subfolders}
+        # An unreadable folder is still listed (walk skips it); opening it says why it cannot be read.
+        images, subfolders, complete = 0, 0, True
+        for parent, entry in walk(str(folder)):
+            if time.monotonic() > deadline:
+                complete = False
+                break
+            if _is_file(entry):
+                images += is_image_name(entry.name)
+            elif parent == str(folder) and _is_dir(entry):
+                subfolders += 1
+        return {"name": name, "path": str(folder), "images": images, "complete": complete, "folders": subfolders}
 
 
 def _is_file(entry: os.DirEntry) -> bool:

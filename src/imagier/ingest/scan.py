@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ..errors import InvalidInput
 
@@ -44,13 +44,35 @@ def is_under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def scan(roots: list[str]) -> tuple[list[Found], list[dict]]:
-    """Every image file under the roots, sorted by path, and the folders that could not be read.
+def walk(root: str, errors: list[dict] | None = None) -> Iterator[tuple[str, os.DirEntry]]:
+    """(folder, entry) for every file and folder under `root`, as an import sees them.
 
     Hidden files and folders are left out: they are mostly system litter (macOS's `._IMG_0001.JPG`
     resource forks look like JPEGs but are not). Symbolic links to folders are not followed, so a
-    link cycle cannot make the walk endless.
+    link cycle cannot make the walk endless. Folders that cannot be read go to `errors`, when given.
     """
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            pending.append(entry.path)
+                    except OSError:
+                        pass  # yielded all the same: the caller's own reading of it says why it fails
+                    yield folder, entry
+        except OSError as e:
+            if errors is not None:
+                errors.append({"path": folder, "error": f"cannot read folder: {e.strerror or e}"})
+
+
+def scan(roots: list[str]) -> tuple[list[Found], list[dict]]:
+    """Every image file under the roots (see `walk`), sorted by path, and the files and folders that
+    could not be read."""
     found: list[Found] = []
     errors: list[dict] = []
     for root in roots:
@@ -58,23 +80,12 @@ def scan(roots: list[str]) -> tuple[list[Found], list[dict]]:
             st = os.stat(root)
             found.append(Found(root, st.st_size, st.st_mtime_ns))
             continue
-        pending = [root]
-        while pending:
-            folder = pending.pop()
+        for _, entry in walk(root, errors):
             try:
-                with os.scandir(folder) as entries:
-                    for entry in entries:
-                        if entry.name.startswith("."):
-                            continue
-                        try:
-                            if entry.is_dir(follow_symlinks=False):
-                                pending.append(entry.path)
-                            elif is_image_name(entry.name) and entry.is_file():
-                                st = entry.stat()
-                                found.append(Found(entry.path, st.st_size, st.st_mtime_ns))
-                        except OSError as e:
-                            errors.append({"path": entry.path, "error": f"cannot read: {e.strerror or e}"})
+                if is_image_name(entry.name) and entry.is_file():
+                    st = entry.stat()
+                    found.append(Found(entry.path, st.st_size, st.st_mtime_ns))
             except OSError as e:
-                errors.append({"path": folder, "error": f"cannot read folder: {e.strerror or e}"})
+                errors.append({"path": entry.path, "error": f"cannot read: {e.strerror or e}"})
     found.sort(key=lambda f: f.path)
     return found, errors
