@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from . import Body, ProjectDep
@@ -22,6 +23,9 @@ class ViewState(Body):
     offset: int = Field(0, ge=0)
 
 
-@router.post("/query", summary="Run a view: the ordered image ids, their total and the group tree")
-def query(project: ProjectDep, body: ViewState) -> dict:
-    return project.query(body.filter, body.sort, body.group, limit=body.limit, offset=body.offset)
+@router.post("/query", summary="Run a view: the ordered image ids, their total and the group tree",
+             response_class=JSONResponse)
+def query(project: ProjectDep, body: ViewState) -> JSONResponse:
+    # A response made here is sent as it is: FastAPI's checking and encoding of a returned dict would
+    # add some 70 ms to an answer of 500,000 ids, a quarter of the query itself.
+    return JSONResponse(project.query(body.filter, body.sort, body.group, limit=body.limit, offset=body.offset))
