@@ -356,3 +356,31 @@ def test_a_rectangle_dragged_past_the_bottom_edge_scrolls_and_keeps_selecting(we
 
 
 SCROLLER = "document.querySelector('[data-testid=grid-scroller]')"
+
+
+def test_screen_readers_get_each_row_s_place_though_rows_are_reused(webui):
+    page, server, project = webui
+    open_view(page, server, BY_YEAR_AND_FORMAT)
+    page.locator("[data-testid=thumb-size]").fill("200")
+    grid = page.get_by_test_id("grid-scroller")
+    columns = int(grid.get_attribute("aria-colcount"))
+
+    def count_rows(groups):
+        return sum(1 + (count_rows(g["groups"]) if g["groups"] else -(-g["count"] // columns)) for g in groups)
+
+    expected = count_rows(project.query(**BY_YEAR_AND_FORMAT)["groups"])
+    page.wait_for_function(f"() => {SCROLLER}.getAttribute('aria-rowcount') === '{expected}'")
+    for fraction in (0.0, 0.5, 1.0):  # scrolled, the row slots are reused in another order
+        page.evaluate(f"() => {{ {SCROLLER}.scrollTop = {fraction} * ({SCROLLER}.scrollHeight - {SCROLLER}.clientHeight); }}")
+        page.wait_for_timeout(200)
+        rows = page.evaluate("""() => [...document.querySelectorAll('.rows > [role=row]')]
+            .map((r) => [r.getBoundingClientRect().top, Number(r.getAttribute('aria-rowindex'))])
+            .sort((a, b) => a[0] - b[0]).map((r) => r[1])""")
+        stuck = [int(i) for i in page.locator(".stuck[role=row]").evaluate_all(
+            "rows => rows.map((r) => r.getAttribute('aria-rowindex'))")]
+        # In screen order the indices rise, with no gap but the headers stuck at the top (drawn apart),
+        # whose own indices are those of groups above or of the gap.
+        assert len(rows) > 2 and rows == sorted(rows), rows
+        within = sorted(rows + [i for i in stuck if i > rows[0]])
+        assert within == list(range(rows[0], rows[0] + len(within))), (rows, stuck)
+        assert all(i <= rows[-1] for i in stuck) and 1 <= min(rows + stuck) and rows[-1] <= expected

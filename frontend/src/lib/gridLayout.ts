@@ -8,6 +8,8 @@ import type { Group, QueryResult } from "./types";
 export interface HeaderSegment {
   kind: "header";
   y: number;
+  /** The grid row it is (headers and rows of tiles counted from 0), for screen readers. */
+  row: number;
   height: number;
   depth: number;
   group: Group;
@@ -23,6 +25,8 @@ export interface HeaderSegment {
 export interface TileSegment {
   kind: "tiles";
   y: number;
+  /** The grid row of its first row of tiles. */
+  row: number;
   height: number;
   start: number;
   end: number;
@@ -46,6 +50,8 @@ export interface Layout extends Metrics {
   /** Indices of the tile segments, in result order (for finding an image's segment). */
   blocks: number[];
   columns: number;
+  /** Rows in the whole grid, headers included. */
+  rowCount: number;
   height: number;
   /** Deepest group level + 1 (0 without groups): the most sticky headers that can stack up. */
   levels: number;
@@ -55,6 +61,8 @@ export interface Row {
   /** Stable while the layout holds: "h<segment>" or "r<first index>". */
   key: string;
   y: number;
+  /** Its grid row (see HeaderSegment.row). */
+  index: number;
   segment: number;
   /** For tile rows: the result indices [start, end) of the row. */
   start: number;
@@ -72,14 +80,16 @@ export function buildLayout(result: QueryResult, metrics: Metrics, collapsed: Se
   const segments: Segment[] = [];
   const blocks: number[] = [];
   let y = padding;
+  let row = 0;
   let levels = 0;
 
   const tiles = (start: number, end: number, parent: number) => {
     if (end <= start) return;
     const rows = Math.ceil((end - start) / columns);
     blocks.push(segments.length);
-    segments.push({ kind: "tiles", y, height: rows * pitch + gap, start, end, rows, parent });
+    segments.push({ kind: "tiles", y, row, height: rows * pitch + gap, start, end, rows, parent });
     y += rows * pitch + gap;
+    row += rows;
   };
 
   const walk = (groups: Group[], keys: unknown[], depth: number, parent: number) => {
@@ -89,9 +99,10 @@ export function buildLayout(result: QueryResult, metrics: Metrics, collapsed: Se
       const id = groupId(path);
       const isCollapsed = collapsed.has(id);
       const index = segments.length;
-      segments.push({ kind: "header", y, height: headerHeight, depth, group, keys: path, id,
+      segments.push({ kind: "header", y, row, height: headerHeight, depth, group, keys: path, id,
                       collapsed: isCollapsed, parent });
       y += headerHeight;
+      row += 1;
       if (isCollapsed) continue;
       if (group.groups.length > 0) walk(group.groups, path, depth + 1, index);
       else tiles(group.start, group.end, index);
@@ -102,7 +113,7 @@ export function buildLayout(result: QueryResult, metrics: Metrics, collapsed: Se
   const groups = result.groups ?? [];
   if (groups.length > 0) walk(groups, [], 0, -1);
   else tiles(0, result.ids.length, -1);
-  return { ...metrics, segments, blocks, columns, height: y + padding, levels };
+  return { ...metrics, segments, blocks, columns, rowCount: row, height: y + padding, levels };
 }
 
 /** The index of the last segment starting at or above y (0 if none). */
@@ -126,14 +137,16 @@ export function rowsBetween(layout: Layout, top: number, bottom: number): Row[] 
     const segment = layout.segments[s];
     if (segment.y >= bottom) break;
     if (segment.kind === "header") {
-      if (segment.y + segment.height > top) rows.push({ key: `h${s}`, y: segment.y, segment: s, start: 0, end: 0 });
+      if (segment.y + segment.height > top) {
+        rows.push({ key: `h${s}`, y: segment.y, index: segment.row, segment: s, start: 0, end: 0 });
+      }
       continue;
     }
     const first = Math.max(0, Math.floor((top - segment.y) / pitch));
     const last = Math.min(segment.rows - 1, Math.floor((bottom - segment.y) / pitch));
     for (let r = first; r <= last; r++) {
       const start = segment.start + r * layout.columns;
-      rows.push({ key: `r${start}`, y: segment.y + r * pitch, segment: s, start,
+      rows.push({ key: `r${start}`, y: segment.y + r * pitch, index: segment.row + r, segment: s, start,
                   end: Math.min(segment.end, start + layout.columns) });
     }
   }
