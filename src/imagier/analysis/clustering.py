@@ -99,11 +99,7 @@ class Clustering:
 
     def _cluster_input(self, filter, ids, save_as, parent) -> list[dict]:
         if ids is not None:
-            wanted = list(dict.fromkeys(ids))
-            files = self.files(wanted)
-            if len(files) != len(wanted):
-                missing = sorted(set(wanted) - {f["id"] for f in files})
-                raise NotFound(f"no image with id {', '.join(map(str, missing[:10]))}", ids=missing[:100])
+            files = self.existing_files(ids)
             if filter is not None:
                 allowed = set(self.query_ids(filter))
                 files = [f for f in files if f["id"] in allowed]
@@ -153,11 +149,7 @@ class Clustering:
         named = _name_clusters(clusters, parent)
         if not named:
             raise InvalidInput("no clusters to save")
-        wanted = list({i for c, _ in named for i in c["ids"]})
-        found = {f["id"] for f in self.files(wanted)}
-        if len(found) != len(wanted):
-            missing = sorted(set(wanted) - found)
-            raise NotFound(f"no image with id {', '.join(map(str, missing[:10]))}", ids=missing[:100])
+        self.existing_files(i for c, _ in named for i in c["ids"])
         label = f"save {len(named)} clusters as {property}" + (f" under {parent}" if parent else "")
         with self.oplog.record("cluster", label, {**(provenance or {}), "property": property}):
             try:

@@ -92,14 +92,10 @@ class PluginRunning:
         if ids is None:
             return [] if chosen.kind == "similar" else self.query_ids(filter)
         try:
-            wanted = list(dict.fromkeys(int(i) for i in ids))
+            wanted = [int(i) for i in ids]
         except (TypeError, ValueError):
             raise InvalidInput("image ids must be integers") from None
-        known = {f["id"] for f in self.files(wanted)}
-        missing = [i for i in wanted if i not in known]
-        if missing:
-            raise NotFound(f"no image with id {', '.join(map(str, missing[:10]))}", ids=missing[:100])
-        return wanted
+        return [f["id"] for f in self.existing_files(wanted)]
 
 
 # ---- running ------------------------------------------------------------------------------------------
@@ -329,11 +325,11 @@ def _file_ids(project, item: dict, where: str) -> list[int]:
 
 
 def _paths(project, ids: list[int], where: str) -> list[str]:
-    files = {f["id"]: f["path"] for f in project.files(ids)}
-    missing = [i for i in ids if i not in files]
-    if missing:
-        raise _Malformed(f"{where}: no image with id {', '.join(map(str, missing[:10]))}")
-    return [files[i] for i in ids]
+    try:
+        paths = {f["id"]: f["path"] for f in project.existing_files(ids)}
+    except NotFound as e:
+        raise _Malformed(f"{where}: {e.message}") from None
+    return [paths[i] for i in ids]
 
 
 def _groups(project, raw) -> list[dict]:
@@ -374,7 +370,7 @@ def _ranked(project, raw) -> list[dict]:
         scored.append((where, file_id, score))
     paths = {f["id"]: f["path"] for f in project.files([file_id for _, file_id, _ in scored])}
     for where, file_id, _ in scored:
-        if file_id not in paths:
+        if file_id not in paths:  # named with the item it came from, which existing_files cannot do
             raise _Malformed(f"{where}: no image with id {file_id}")
     ranked = [{"id": file_id, "path": paths[file_id], "score": score} for _, file_id, score in scored]
     ranked.sort(key=lambda r: -r["score"])

@@ -30,6 +30,18 @@ class Files:
         by_id = {r[0]: dict(zip(_FILE_KEYS, r)) for r in rows}
         return [by_id[i] for i in wanted if i in by_id]
 
+    def existing_files(self, ids: Iterable[int]) -> list[dict]:
+        """The built-in properties of these images, in the order asked, each once; NotFound naming the ids
+        that are no image of the project (what every operation given ids from outside checks first)."""
+        wanted = list(dict.fromkeys(ids))
+        found = self.files(wanted)
+        if len(found) != len(wanted):
+            known = {f["id"] for f in found}
+            missing = [i for i in wanted if i not in known]
+            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            raise NotFound(f"no image with id {', '.join(map(str, missing[:10]))}{more}", ids=missing[:100])
+        return found
+
     def file(self, ref: int | str) -> dict:
         """One image by id or by path (absolute, or a unique suffix of its path)."""
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and not Path(ref).exists()):
