@@ -3,6 +3,7 @@
 // result of 500,000 images costs one pass over its groups, and every question the grid asks (what is on
 // screen, where is image i, what does a rectangle cover) is a binary search plus a little arithmetic.
 
+import { lastAtOrBelow } from "./search";
 import type { Group, QueryResult } from "./types";
 
 export interface HeaderSegment {
@@ -118,15 +119,7 @@ export function buildLayout(result: QueryResult, metrics: Metrics, collapsed: Se
 
 /** The index of the last segment starting at or above y (0 if none). */
 export function segmentAt(layout: Layout, y: number): number {
-  const { segments } = layout;
-  let low = 0;
-  let high = segments.length - 1;
-  while (low < high) {
-    const mid = (low + high + 1) >> 1;
-    if (segments[mid].y <= y) low = mid;
-    else high = mid - 1;
-  }
-  return low;
+  return lastAtOrBelow(layout.segments, y, (segment) => segment.y);
 }
 
 /** The rows (headers and rows of tiles) that overlap [top, bottom). */
