@@ -26,20 +26,16 @@ from .. import __version__
 from ..errors import ImagierError
 from ..jobs import JobRunner
 from ..project import Project
-from .routes import csv, files, imports, properties, query, search, values, vectors, views
-from .routes import analysis
-from .routes import duplicates
-from .routes import layout
-from .routes import folders
-from .routes import plugins
 from ..ingest.browse import FolderRoots
+from .routes import (analysis, csv, duplicates, files, folders, imports, jobs, layout, plugins, properties, query,
+                     search, values, vectors, views)
 from .routes import project as project_routes
 
 TOKEN_COOKIE = "imagier_token"
 # The built frontend/ (`npm run build` writes it). IMAGIER_WEBUI serves another build instead, so a
 # developer can test a build of their own while the shipped one stays as committed.
 WEBUI = Path(os.environ.get("IMAGIER_WEBUI") or Path(__file__).parent / "webui")
-ROUTERS = (project_routes, properties, values, files, query, views, imports, csv, vectors, analysis, search,
+ROUTERS = (project_routes, properties, values, files, query, views, imports, jobs, csv, vectors, analysis, search,
            duplicates, folders, layout, plugins)
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from ...errors import InvalidInput
@@ -44,3 +45,14 @@ def json_param(name: str, text: str | None) -> Any:
 def names_param(text: str | None) -> list[str] | None:
     """A comma-separated list of names in a query parameter; None when absent."""
     return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
+
+
+# A stream silent this long sends a comment line, which keeps proxies and browsers from closing it.
+KEEPALIVE_SECONDS = 15.0
+KEEPALIVE_LINE = ": keep-alive\n\n"
+
+
+def event_stream(events) -> StreamingResponse:
+    """Server-sent events from an async generator of "data: ...\n\n" texts, never cached or buffered."""
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

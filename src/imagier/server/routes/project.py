@@ -9,11 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from . import ProjectDep
+from . import KEEPALIVE_SECONDS, KEEPALIVE_LINE, ProjectDep, event_stream
 
-# How often the change stream looks at the file, and how often it proves it is alive when nothing changes.
+# How often the change stream looks at the file.
 CHANGES_INTERVAL = 0.5
-CHANGES_KEEPALIVE = 15.0
 
 router = APIRouter(prefix="/api", tags=["project"])
 
@@ -42,8 +41,7 @@ def redo(project: ProjectDep) -> dict:
                                 "(a write from any page, job or process), so open pages can refresh",
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def changes(request: Request) -> StreamingResponse:
-    return StreamingResponse(_changes(request), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return event_stream(_changes(request))
 
 
 async def _changes(request: Request):
@@ -54,8 +52,8 @@ async def _changes(request: Request):
         if version != sent:
             sent, quiet = version, 0.0
             yield f"data: {json.dumps({'version': version})}\n\n"
-        elif quiet >= CHANGES_KEEPALIVE:
+        elif quiet >= KEEPALIVE_SECONDS:
             quiet = 0.0
-            yield ": keep-alive\n\n"
+            yield KEEPALIVE_LINE
         await asyncio.sleep(CHANGES_INTERVAL)
         quiet += CHANGES_INTERVAL
