@@ -38,6 +38,13 @@ def cluster(page, k: int) -> None:
     page.get_by_test_id("cluster-form").wait_for(state="detached")
 
 
+def cluster_the_view(page, k: int) -> None:
+    """Cluster every image of the view into k clusters, through the form, and wait for them to show."""
+    page.get_by_test_id("cluster-view").click()
+    cluster(page, k)
+    page.get_by_test_id("overlay-banner").wait_for()
+
+
 def save_clusters_as(page, name: str) -> None:
     """Save the overlay's clusters as tags of the property `name`, through its form."""
     page.get_by_test_id("overlay-action").filter(has_text="Save clusters as tags").click()
@@ -48,9 +55,7 @@ def save_clusters_as(page, name: str) -> None:
 
 def test_cluster_the_view_then_save_as_tags_in_one_undoable_operation(webui):
     page, server, project = webui
-    page.get_by_test_id("cluster-view").click()
-    cluster(page, 3)
-    page.get_by_test_id("overlay-banner").wait_for()
+    cluster_the_view(page, 3)
     headers = page.locator("[data-testid=group-header]")
     assert headers.count() == 3
     # the grid's rows are reused, so the DOM's order is not the screen's: headers are found by their key
@@ -75,9 +80,7 @@ def test_cluster_the_view_then_save_as_tags_in_one_undoable_operation(webui):
 
 def test_recluster_a_cluster_into_nested_groups_and_save_them_under_its_tag(webui):
     page, server, project = webui
-    page.get_by_test_id("cluster-view").click()
-    cluster(page, 2)
-    page.get_by_test_id("overlay-banner").wait_for()
+    cluster_the_view(page, 2)
     first = page.locator("[data-testid=group-header][data-key='Cluster 1']")
     first.get_by_test_id("group-menu").click()
     page.get_by_test_id("group-action").filter(has_text="Create clusters").click()
@@ -265,9 +268,7 @@ def test_hdbscan_clusters_and_a_refused_k_keeps_the_form_open(webui):
 
 def test_the_clusters_saved_are_those_shown_even_after_the_vectors_changed(webui):
     page, server, project = webui
-    page.get_by_test_id("cluster-view").click()
-    cluster(page, 2)
-    page.get_by_test_id("overlay-banner").wait_for()
+    cluster_the_view(page, 2)
     first = project.cluster(k=2)
     # One image of cluster 1 now looks exactly like one of cluster 2: clustering again would put them
     # together, but the researcher saves what was reviewed.
@@ -285,9 +286,7 @@ def test_the_clusters_saved_are_those_shown_even_after_the_vectors_changed(webui
 
 def test_the_map_shows_the_clusters_in_colours(webui):
     page, server, project = webui
-    page.get_by_test_id("cluster-view").click()
-    cluster(page, 3)
-    page.get_by_test_id("overlay-banner").wait_for()
+    cluster_the_view(page, 3)
     page.get_by_test_id("mode-map").click()
     legend = page.get_by_test_id("map-legend")
     legend.wait_for(timeout=60_000)
