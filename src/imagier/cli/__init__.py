@@ -167,7 +167,7 @@ class _progress_bar:
 
 @command(main)
 def info(project: Project, as_json: bool):
-    """Summarise PROJECT: files, contents, properties."""
+    """Summarise PROJECT: files, contents, properties and vector types (their models and counts)."""
     data = project.info()
     props = ", ".join(f"{p['name']} ({p['type']})" for p in data["properties"]) or "none"
     lines = [data["path"], f"  files: {data['files']}", f"  contents: {data['contents']}", f"  properties: {props}",
