@@ -1,6 +1,6 @@
 """The `imagier` command's readable output and its errors, run as a real process: bad input, missing
-folders, read-only project files and filters nested too deeply are one line `Error: ...` on stderr and
-a non-zero exit, never a traceback."""
+folders, read-only or locked project files and filters nested too deeply are one line `Error: ...` on
+stderr and a non-zero exit, never a traceback."""
 
 import json
 import os
@@ -83,6 +83,19 @@ def test_writing_to_a_read_only_project_is_a_clear_error(project_path):
         assert error["error"] == "ReadOnlyError" and "read-only" in error["message"]
         assert project_path.read_bytes() == before
         assert as_json("info", project_path)["properties"] == []  # reading it still works
+
+
+def test_a_project_another_process_keeps_locked_is_a_clear_error(project_path):
+    import apsw
+    holder = apsw.Connection(str(project_path))
+    holder.execute("BEGIN IMMEDIATE")  # another writer that never lets go (until the command gave up)
+    try:
+        done = imagier("property", "create", project_path, "note", "text", ok=False)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    one_line_error(done, "busy")
+    assert as_json("info", project_path)["properties"] == []
 
 
 def test_an_unknown_property_lists_built_in_ones_and_suggests_the_closest(project_path):

@@ -46,7 +46,7 @@ def _error_message(error: BaseException) -> str:
     if isinstance(error, RecursionError):
         return "the input is nested too deeply to be read"
     if isinstance(error, apsw.BusyError):
-        return "the project file is busy: another process kept it locked for too long; try again when it is done"
+        return "the project file is busy: another process is writing to it; try again when it is done"
     if isinstance(error, apsw.ReadOnlyError):
         return "the project file is read-only: imagier cannot write to it (check its permissions)"
     return f"the project file could not be read or written ({type(error).__name__}: {error})"
