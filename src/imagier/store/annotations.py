@@ -32,11 +32,11 @@ def _no_property(name, known: list[str]) -> NotFound:
     candidates = known + list(BUILTINS)
     by_lower = {n.lower(): n for n in candidates}
     closest = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1)
-    hint = f"; did you mean {by_lower[closest[0]]!r}?" if closest else ""
+    suggestion = by_lower[closest[0]] if closest else None
+    hint = f"; did you mean {suggestion!r}?" if suggestion else ""
     user = ", ".join(known) if known else "none yet"
     return NotFound(f"no property named {name!r}{hint} (the project's properties: {user}; "
-                    f"built-in: {', '.join(BUILTINS)})", property=name, suggestion=by_lower[closest[0]] if closest
-                    else None)
+                    f"built-in: {', '.join(BUILTINS)})", property=name, suggestion=suggestion)
 
 
 class Annotations:
