@@ -41,8 +41,8 @@ STOP_WORDS = frozenset("""
 # WordNet's rules for regular noun plurals (morphy's detachment rules), tried when a word is not in the table.
 PLURAL_ENDINGS = (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
                   ("ies", "y"), ("s", ""))
-GET_A_MODEL = (f"for any text, get a text-image model: `imagier models get {clip.NAME}`, then embed the images "
-               f"with it")
+GET_A_MODEL = (f"for any text, get a text-image model: `imagier models get {clip.NAME}`, then `imagier embed "
+               f"PROJECT --model {clip.NAME}`")
 _CHUNK = 50_000  # feature rows turned into class probabilities at once (50,000 x 1000 float32 = 200 MB)
 # Each image keeps its best classes' probabilities only: the rest of its mass is too small to rank it, and
 # the table (20 classes a row) stays small where all 1000 would take 2 GB at 500,000 images.
