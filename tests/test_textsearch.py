@@ -18,8 +18,7 @@ import imagier
 import skimage
 import sklearn
 from clipmodel import cached
-from imagier.analysis.textsearch import (MIN_PROBABILITY, TOP_CLASSES, WORD_TABLE, WordTable, matching_classes,
-                                        read_query)
+from imagier.analysis.textsearch import MIN_PROBABILITY, TOP_CLASSES, WORD_TABLE, WordTable, read_query
 from imagier.cli import main
 from imagier.demo import build_demo
 from imagier.errors import InvalidInput, NotFound
@@ -155,7 +154,7 @@ def exact_probabilities(project, text: str) -> dict[int, tuple[float, float]]:
     """Every file's summed probability of the classes `text` names, from all 1000 class probabilities of
     its stored vector, and the probability outside its TOP_CLASSES best classes (which the search leaves out)."""
     from imagier.vectors.efficientnet import class_scores
-    classes = matching_classes(text)
+    classes = read_query(text).classes
     files = project.query_ids()
     scores = class_scores(project.vectors_of(LABELS, [project.content_ids_of_files([f])[0] for f in files]))
     rest = 1 - np.sort(scores, axis=1)[:, -TOP_CLASSES:].sum(axis=1)
@@ -218,7 +217,7 @@ def test_reading_words_as_imagenet_classes():
     assert table.class_names == CLASS_NAMES  # the table's classes are the models' outputs, in order
 
     def classes(text):
-        return {CLASS_NAMES[i] for i in matching_classes(text)}
+        return {CLASS_NAMES[i] for i in read_query(text).classes}
 
     assert {"tiger cat", "Persian cat", "Siamese cat", "Egyptian cat", "tabby"} <= classes("cat")
     assert "polecat" not in classes("cats") and "hotdog" not in classes("dogs")

@@ -156,11 +156,6 @@ def read_query(text: str, table: WordTable | None = None) -> Reading:
     return reading
 
 
-def matching_classes(text: str) -> list[int]:
-    """The ImageNet classes (indices in the models' output order) the offline search looks for in `text`."""
-    return read_query(text).classes
-
-
 class SearchResults(list):
     """The images found, [{"id", "path", "score"}] best first, as a list; `message` says why it is empty, or
     which words of the text were not understood (else None)."""
