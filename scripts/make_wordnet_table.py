@@ -13,6 +13,7 @@ with their lemmas; and WordNet's irregular plurals of those lemmas. At run time 
 from __future__ import annotations
 
 import argparse
+import collections
 import functools
 import json
 from pathlib import Path
@@ -31,6 +32,11 @@ EXTRA_PLURALS = {"people": "person"}
 HYPERNYM_POINTERS = ("@", "@i")  # hypernym, instance hypernym
 
 
+def phrase(lemma: str) -> str:
+    """A lemma in the search's normal form: "Jack-o'-lantern" and "jack_o'_lantern" are "jack o lantern"."""
+    return " ".join(words(lemma))
+
+
 def read_synsets(data_noun: Path) -> dict[str, tuple[list[str], list[str]]]:
     """{offset: (lemmas, hypernym offsets)} of every noun synset (the format is WordNet's wndb(5))."""
     synsets = {}
@@ -39,7 +45,7 @@ def read_synsets(data_noun: Path) -> dict[str, tuple[list[str], list[str]]]:
             continue
         fields = line.split("|")[0].split()
         count = int(fields[3], 16)
-        lemmas = [" ".join(words(lemma.split("(")[0].replace("_", " "))) for lemma in fields[4:4 + 2 * count:2]]
+        lemmas = [phrase(lemma) for lemma in fields[4:4 + 2 * count:2]]
         at = 4 + 2 * count
         pointers = [fields[at + 1 + 4 * i: at + 5 + 4 * i] for i in range(int(fields[at]))]
         synsets[fields[0]] = (lemmas, [offset for symbol, offset, pos, _ in pointers
@@ -82,16 +88,13 @@ def build(wordnet: Path) -> dict:
 
     offsets, names = zip(*read_classes())
     chains = [ancestors(offset) for offset in offsets]
-    share = {}
-    for chain in chains:
-        for offset in chain:
-            share[offset] = share.get(offset, 0) + 1 / len(offsets)
-    kept = sorted({o for chain in chains for o in chain if depth(o) >= MIN_DEPTH and share[o] <= MAX_SHARE}
+    above = collections.Counter(o for chain in chains for o in chain)  # how many classes each synset is above
+    kept = sorted({o for o in above if depth(o) >= MIN_DEPTH and above[o] <= MAX_SHARE * len(offsets)}
                   | set(offsets))
     index = {offset: i for i, offset in enumerate(kept)}
     vocabulary = {lemma for offset in kept for lemma in synsets[offset][0]}
-    plurals = dict(line.split()[:2] for line in (wordnet / "noun.exc").read_text(encoding="utf-8").splitlines())
-    plurals = {" ".join(words(p.replace("_", " "))): " ".join(words(s.replace("_", " "))) for p, s in plurals.items()}
+    plurals = {phrase(line.split()[0]): phrase(line.split()[1])
+               for line in (wordnet / "noun.exc").read_text(encoding="utf-8").splitlines()}
     return {
         "about": "ImageNet-1k classes and their WordNet 3.0 hypernyms, made by scripts/make_wordnet_table.py from "
                  "WordNet 3.0 (Princeton University, see imagenet_words.LICENSE)",

@@ -235,6 +235,7 @@ def test_reading_words_as_imagenet_classes():
     # phrases: the longest known one first, plurals of its last word, irregular plurals from WordNet
     assert classes("sea lions") == {"sea lion"} and classes("hot dogs") == {"hotdog"}
     assert classes("mice") == {"mouse"} and classes("jack-o'-lanterns") == {"jack-o'-lantern"}
+    assert classes("syringes") == {"syringe"} and {"timber wolf", "white wolf", "red wolf"} <= classes("wolves")
     reading = read_query("A photo of a boat on the sea")
     assert list(reading.known) == ["boat"] and reading.unknown == ["sea"]
     # WordNet's top says nothing about a picture: those words are not searched

@@ -80,13 +80,14 @@ class WordTable:
         return max(len(phrase.split()) for phrase in self.classes_of)
 
     def lemma(self, phrase: str) -> str | None:
-        """The table's word for `phrase`: itself, or the singular of its last word (WordNet's irregular
-        plurals, then its regular endings), or None."""
+        """The table's word for `phrase`: itself, or the singular of its last word by WordNet's regular
+        endings, then by its irregular plurals (regular first: WordNet reads "syringes" as the plural of
+        "syrinx", a panpipe, where a search for syringes means syringes), or None."""
         if phrase in self.classes_of:
             return phrase
         head, _, last = phrase.rpartition(" ")
-        candidates = [self.plurals.get(last, "")] + [last[:-len(end)] + base for end, base in PLURAL_ENDINGS
-                                                      if last.endswith(end) and len(last) > len(end)]
+        candidates = [last[:-len(end)] + base for end, base in PLURAL_ENDINGS
+                      if last.endswith(end) and len(last) > len(end)] + [self.plurals.get(last, "")]
         for singular in candidates:
             found = f"{head} {singular}" if head else singular
             if singular and found in self.classes_of:
