@@ -1,5 +1,6 @@
 """Text search on real photographs: with CLIP (the random-weight model: the mechanics, since its ranking means
-nothing) and with the offline EfficientNet-Lite0's labels (real weights: "cat" finds the cat)."""
+nothing) and offline, with the words read as ImageNet classes through WordNet and EfficientNet-Lite0's real
+weights ("an animal" finds the cat, "a drink" the coffee, "elephant" nothing, and says so)."""
 
 from __future__ import annotations
 
@@ -201,6 +202,8 @@ def test_unknown_words_answer_an_empty_list_and_the_closest_known_words(labels_p
     assert f"imagier models get {clip.NAME}" in found.message
     found = labels_project.search("qwzx")
     assert found == [] and "no ImageNet class is known for 'qwzx'" in found.message
+    found = labels_project.search("sunset over the sea")  # ranked images at 0.027 before
+    assert found == [] and "no ImageNet class is known for 'sunset', 'sea'" in found.message
     found = labels_project.search("the")
     assert found == [] and "'the' has no word to search for" in found.message
     # a known word and an unknown one: the known one is searched, the other named
