@@ -16,7 +16,10 @@ from ..project import Project
 @click.option("--model-path", type=click.Path(file_okay=False), help="the CLIP model's folder (else "
               "$IMAGIER_CLIP_PATH, else the model hub)")
 def search(project: Project, as_json: bool, text, top_k, filter, vector_type, model_path):
-    """The images of PROJECT that best match TEXT, best first (among those --filter keeps)."""
+    """The images of PROJECT that best match TEXT, best first (among those --filter keeps), and a message when
+    nothing is found or words were not understood."""
     found = project.search(text, top_k=top_k, filter=filter, vector_type=vector_type, model_path=model_path)
-    _emit(as_json, [{"path": f["path"], "score": f["score"]} for f in found],
-          "\n".join(f"{f['score']:.3f}\t{f['path']}" for f in found) or "no image matches")
+    lines = [f"{f['score']:.3f}\t{f['path']}" for f in found]
+    if found.message:
+        lines.append(found.message)
+    _emit(as_json, found.as_dict(("path", "score")), "\n".join(lines) or "no image matches")

@@ -20,6 +20,7 @@ class SearchRequest(Body):
     vector_type: str | None = Field(None, description="the vector type searched (default: a CLIP one, else labels)")
 
 
-@router.post("/search", summary="The images that best match a text, best first: [{id, path, score}]")
-def search(project: ProjectDep, body: SearchRequest) -> list[dict]:
-    return project.search(body.text, top_k=body.top_k, filter=body.filter, vector_type=body.vector_type)
+@router.post("/search", summary="The images that best match a text, best first: {results: [{id, path, score}], "
+                                 "message}; the message says why nothing was found, or which words were not understood")
+def search(project: ProjectDep, body: SearchRequest) -> dict:
+    return project.search(body.text, top_k=body.top_k, filter=body.filter, vector_type=body.vector_type).as_dict()
