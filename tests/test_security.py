@@ -153,6 +153,26 @@ def test_other_sites_pages_cannot_use_the_api(evil_project):
         assert client.get("/", headers={"sec-fetch-site": "cross-site"}).status_code == 200
 
 
+def test_no_get_route_changes_the_project(imported, state_of):
+    """Every GET route of the schema, called with real arguments, leaves the project file as it was: a
+    link or an <img> can never change a project."""
+    imported.create_property("category", "tag")
+    imported.set_values("category", imported.query_ids()[:2], "cat")
+    file = imported.files(imported.query_ids()[:1])[0]
+    arguments = {"file_id": file["id"], "content_hash": file["hash"], "name": "category", "tag": "cat",
+                 "job_id": "none"}
+    before, version = state_of(imported), imported.data_version()
+    with served(imported) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        paths = [path for path, methods in client.get("/openapi.json").json()["paths"].items() if "get" in methods]
+        for path in paths:
+            if path.endswith(("/changes", "/events")):
+                continue  # endless event streams, which only read
+            url = path.format(**arguments)
+            answer = client.get(url, params={"ids": f"{file['id']}", "filter": json.dumps(EVIL)})
+            assert answer.status_code < 500, (url, answer.text)
+    assert len(paths) > 15 and state_of(imported) == before and imported.data_version() == version
+
+
 # ---- 2. an access token must keep people out -------------------------------------------------------------
 
 @pytest.mark.parametrize("token", ["", "   ", "short", "x" * 15])
