@@ -71,7 +71,9 @@ def _regex(pattern: str) -> re2.Set:
     """A compiled RE2 pattern; re2.error names what is wrong with it."""
     re2.compile(pattern, _re2_options())  # gives the precise error, which a Set's Add does not
     # A one-pattern Set answers "does it match anywhere" several times faster than re2.compile's
-    # search, which builds a match object and maps byte offsets back to characters for every row.
+    # search, which builds a match object and maps byte offsets back to characters for every row. Its
+    # DFA may keep rebuilding states for patterns like `[ab]*a[ab]{40}`: slower, still linear in the
+    # text, and Match releases the GIL, so other requests go on meanwhile.
     matcher = re2.Set.SearchSet(_re2_options())
     matcher.Add(pattern)
     matcher.Compile()
