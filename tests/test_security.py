@@ -132,6 +132,11 @@ def test_filters_nested_too_deeply_are_refused_before_compiling(evil_project):
         wide = {"and": [{"property": "path", "op": "contains", "value": str(i)} for i in range(2000)]}
         answer = client.post("/api/query", json={"filter": wide})
         assert answer.status_code == 400 and "too large" in answer.json()["message"]
+    deep = {"property": "path", "op": "is_set"}
+    for _ in range(5000):
+        deep = {"and": [deep]}
+    with pytest.raises(InvalidInput, match=f"more than {MAX_FILTER_DEPTH} levels"):
+        evil_project.query(deep)  # the Python API: refused, not a RecursionError
     for depth, words in ((900, f"more than {MAX_FILTER_DEPTH} levels"), (5000, "nested too deeply")):
         done = subprocess.run([sys.executable, "-m", "imagier.cli", "query", str(evil_project.path), "--filter",
                                nested(depth)], capture_output=True, text=True, timeout=120)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from ...ingest.scan import is_under
+from ...project import Project
 from . import ProjectDep
 
 router = APIRouter(prefix="/api", tags=["files"])
@@ -61,7 +62,7 @@ def original(project: ProjectDep, request: Request, content_hash: str) -> Respon
     return FileResponse(_servable(request, project, path), media_type=media_type, headers=headers)
 
 
-def _servable(request: Request, project, path: Path) -> Path:
+def _servable(request: Request, project: Project, path: Path) -> Path:
     """What an original's path resolves to, when that lies inside a folder the project imported or the
     allowed roots; else Forbidden. The file may be a link, or have become one since the import, to a
     file the page must not read."""
