@@ -187,8 +187,11 @@ def test_cli_embed_with_a_model_folder_and_int8(imported_template, clip_path, tm
 def test_http_embed_with_a_model_folder(imported, clip_path, monkeypatch):
     monkeypatch.delenv(clip.PATH_ENV, raising=False)
     with LiveServer(create_app(imported)) as live, httpx.Client(base_url=live.url, timeout=60) as client:
-        refused = client.post("/api/embed", json={"model": clip.NAME, "model_path": "/nowhere"})
-        assert refused.status_code == 404 and "/nowhere" in refused.json()["message"]
+        outside = client.post("/api/embed", json={"model": clip.NAME, "model_path": "/nowhere"})
+        assert outside.status_code == 403 and "outside the folders" in outside.json()["message"]
+        missing = str(imported.path.parent / "nowhere")  # inside the allowed roots
+        refused = client.post("/api/embed", json={"model": clip.NAME, "model_path": missing})
+        assert refused.status_code == 404 and missing in refused.json()["message"]
         started = client.post("/api/embed", json={"model": clip.NAME, "model_path": str(clip_path)})
         assert started.status_code == 202
         snapshot = finished_job(client, started.json()["job"])

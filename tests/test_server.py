@@ -494,15 +494,15 @@ def test_job_runner_without_http():
 # ---- access --------------------------------------------------------------------------------------------------
 
 def test_a_token_is_needed_when_configured(imported):
-    with LiveServer(create_app(imported, token="s3cret-token")) as server, \
+    with LiveServer(create_app(imported, token="s3cret-token-of-ours")) as server, \
             httpx.Client(base_url=server.url) as client:
         assert_error(client.get("/api/info"), 401, "token")
         assert client.get("/api/info").headers["www-authenticate"] == "Bearer"
         assert_error(client.get("/api/info", headers={"authorization": "Bearer wrong"}), 401)
-        assert client.get("/api/info", headers={"authorization": "Bearer s3cret-token"}).status_code == 200
+        assert client.get("/api/info", headers={"authorization": "Bearer s3cret-token-of-ours"}).status_code == 200
         file = imported.files(imported.query_ids()[:1])[0]
         assert client.get(f"/api/thumbnails/{file['hash']}.jpg").status_code == 401
-        first = client.get(f"/api/thumbnails/{file['hash']}.jpg", params={"token": "s3cret-token"})
+        first = client.get(f"/api/thumbnails/{file['hash']}.jpg", params={"token": "s3cret-token-of-ours"})
         assert first.status_code == 200 and "imagier_token" in client.cookies
         assert client.get("/api/info").status_code == 200  # the cookie from the first visit
         assert client.get("/openapi.json").status_code == 200
@@ -528,12 +528,12 @@ def test_serve_prints_the_url_and_answers(imported_template, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = f"from imagier.server.serve import serve; serve({str(path)!r}, port={port}, token='tok')"
+    code = f"from imagier.server.serve import serve; serve({str(path)!r}, port={port}, token='tok-of-16-characters')"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}/?token=tok" in line
-        response = httpx.get(f"http://127.0.0.1:{port}/api/info", params={"token": "tok"})
+        assert f"http://127.0.0.1:{port}/?token=tok-of-16-characters" in line
+        response = httpx.get(f"http://127.0.0.1:{port}/api/info", params={"token": "tok-of-16-characters"})
         assert response.json()["files"] > 10
     finally:
         proc.terminate()

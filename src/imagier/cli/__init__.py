@@ -23,6 +23,7 @@ _JSON_MODE = "imagier.json"
 
 # What a command may raise that is the user's input or surroundings, not a bug: one line, never a traceback.
 _REPORTED_ERRORS = (ImagierError, OSError, RecursionError, apsw.Error)
+from ..store.query import MAX_FILTER_DEPTH
 
 
 def _emit(as_json: bool, data, text: str | None = None) -> None:
@@ -82,6 +83,9 @@ def _json_option(name: str):
             return json.loads(value)
         except json.JSONDecodeError as e:
             raise InvalidInput(f"--{name} is not valid JSON: {e}", parameter=name) from None
+        except RecursionError:
+            raise InvalidInput(f"--{name} is nested too deeply (a filter nests at most {MAX_FILTER_DEPTH} levels)",
+                               parameter=name) from None
     return click.option(f"--{name}", callback=parse, help=f"the view's {name} as JSON (see the README)")
 
 
@@ -448,13 +452,15 @@ def history(project: Project, as_json: bool, limit):
 @click.argument("project", type=click.Path(dir_okay=False))
 @click.option("--host", default="127.0.0.1", show_default=True, help="another address requires an access token")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--token", help="access token (generated when serving beyond this machine)")
+@click.option("--token", help="access token of 16 characters or more (generated when serving beyond this machine)")
 @click.option("--root", "roots", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="a folder the page may browse and import, besides the project's and your home (repeatable)")
-def serve(project, host, port, token, roots):
+@click.option("--max-body-mb", default=200, show_default=True, type=click.IntRange(1),
+              help="the largest CSV file the page may import, in MB (other requests: 32 MB)")
+def serve(project, host, port, token, roots, max_body_mb):
     """Serve PROJECT to the browser and the HTTP API."""
     from ..server.serve import serve as run_server
-    run_server(project, host=host, port=port, token=token, roots=roots)
+    run_server(project, host=host, port=port, token=token, roots=roots, max_body_bytes=max_body_mb << 20)
 
 
 @main.command()

@@ -43,16 +43,22 @@ class Importing:
 
     def import_folders(self, folders: str | os.PathLike | Iterable[str | os.PathLike], *, workers: int | None = None,
                        store_originals: bool = False, progress: Callable[[dict], None] | None = None,
-                       cancel: threading.Event | None = None, then: dict | None = None) -> dict:
+                       cancel: threading.Event | None = None, then: dict | None = None,
+                       links_within: Iterable[str | os.PathLike] | None = None) -> dict:
         """Import the images under these folders (recursively), or update them when already imported.
 
         Returns {"added", "skipped", "failed": [{"path", "error"}], "moved": [{"from", "to"}],
         "changed": [path], "missing": [path], "total": files in the project, "job": id, "state"}.
         An interrupted import of the same folders is picked up where it stopped. `then` records in the
-        job what its caller does after the import (say, embedding), so resuming it does the same.
+        job what its caller does after the import (say, embedding), so resuming it does the same. Symbolic
+        links to files are followed wherever they lead, unless `links_within` lists folders: then links to
+        files outside them are not imported but listed in "failed" (what an import started from the web
+        page does).
         """
         roots = resolve_roots(folders)
         params = {"folders": roots, "store_originals": bool(store_originals)}
+        if links_within is not None:  # kept in the job, so that resuming it keeps the rule
+            params["links_within"] = sorted(os.path.realpath(folder) for folder in links_within)
         interrupted = [j for j in self.pending_imports() if _same_import(j["params"], params)]
         params = {**params, **(then or {})}
         if interrupted:
@@ -66,6 +72,10 @@ class Importing:
         """The folders as the import will read them (absolute, nested ones merged); NotFound or
         InvalidInput for one that is missing or not a folder."""
         return resolve_roots(folders)
+
+    def imported_folders(self) -> list[str]:
+        """The folders (and single files) the imports of this project were started on, resolved."""
+        return sorted({folder for job in sql.jobs(self.db.reader, "import") for folder in job["params"]["folders"]})
 
     def pending_imports(self) -> list[dict]:
         """Imports that were interrupted (the process stopped while they ran), oldest first."""
@@ -100,7 +110,8 @@ class Importing:
         try:
             with self.db.write() as conn:
                 sql.restart_job(conn, job_id, params)
-            run = _ImportRun(self.db, job_id, params["folders"], params["store_originals"], progress)
+            run = _ImportRun(self.db, job_id, params["folders"], params["store_originals"], progress,
+                             params.get("links_within"))
             try:
                 state = run.execute(workers or os.cpu_count() or 1, cancel)
             except Exception as e:  # an interruption (Ctrl-C, a kill) leaves it 'running', to resume
@@ -128,10 +139,11 @@ class _ImportRun:
     """The state of one run of an import job."""
 
     def __init__(self, db, job_id: int, roots: list[str], store_originals: bool,
-                 progress: Callable[[dict], None] | None):
+                 progress: Callable[[dict], None] | None, links_within: list[str] | None = None):
         self.db = db
         self.job_id = job_id
         self.roots = roots
+        self.links_within = links_within
         self.store_originals = store_originals
         self.report = progress
         self.added = self.skipped = self.done = self.total = 0
@@ -144,7 +156,7 @@ class _ImportRun:
         self.last_report = 0.0
 
     def execute(self, workers: int, cancel: threading.Event | None) -> str:
-        found, unreadable = scan(self.roots)
+        found, unreadable = scan(self.roots, self.links_within)
         self.failed.extend(unreadable)
         self.known = sql.files_under(self.db.reader, self.roots)
         on_disk = {f.path for f in found}

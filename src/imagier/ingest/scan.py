@@ -70,9 +70,14 @@ def walk(root: str, errors: list[dict] | None = None) -> Iterator[tuple[str, os.
                 errors.append({"path": folder, "error": f"cannot read folder: {e.strerror or e}"})
 
 
-def scan(roots: list[str]) -> tuple[list[Found], list[dict]]:
+def scan(roots: list[str], links_within: Iterable[str | os.PathLike] | None = None) -> tuple[list[Found], list[dict]]:
     """Every image file under the roots (see `walk`), sorted by path, and the files and folders that
-    could not be read."""
+    could not be read.
+
+    Symbolic links to files are followed wherever they lead, unless `links_within` names folders: then
+    a link whose target lies outside all of them is left out and listed with the reason (an import
+    started from the web page may read only inside the server's allowed folders)."""
+    allowed = None if links_within is None else [os.path.realpath(folder) for folder in links_within]
     found: list[Found] = []
     errors: list[dict] = []
     for root in roots:
@@ -82,10 +87,22 @@ def scan(roots: list[str]) -> tuple[list[Found], list[dict]]:
             continue
         for _, entry in walk(root, errors):
             try:
-                if is_image_name(entry.name) and entry.is_file():
-                    st = entry.stat()
-                    found.append(Found(entry.path, st.st_size, st.st_mtime_ns))
+                if not (is_image_name(entry.name) and entry.is_file()):
+                    continue
+                if allowed is not None and entry.is_symlink() and not _leads_inside(entry.path, allowed):
+                    errors.append({"path": entry.path, "error": "a link to a file outside the folders this server "
+                                                                "may read: not imported"})
+                    continue
+                st = entry.stat()
+                found.append(Found(entry.path, st.st_size, st.st_mtime_ns))
             except OSError as e:
                 errors.append({"path": entry.path, "error": f"cannot read: {e.strerror or e}"})
     found.sort(key=lambda f: f.path)
     return found, errors
+
+
+def _leads_inside(link: str, folders: list[str]) -> bool:
+    # Folders inside the roots are never followed (see walk), so only the file itself can be a link;
+    # realpath follows a chain of links to its end.
+    target = os.path.realpath(link)
+    return any(is_under(target, folder) for folder in folders)

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 
 from .. import __version__
-from ..errors import ImagierError
+from ..errors import ImagierError, InvalidInput
 from ..jobs import JobRunner
 from ..project import Project
 from ..ingest.browse import FolderRoots
@@ -37,12 +37,32 @@ TOKEN_COOKIE = "imagier_token"
 WEBUI = Path(os.environ.get("IMAGIER_WEBUI") or Path(__file__).parent / "webui")
 ROUTERS = (project_routes, properties, values, files, query, views, imports, jobs, csv, vectors, analysis, search,
            duplicates, folders, layout, plugins)
+# A token anyone could guess is no protection: `--token "$UNSET_VARIABLE"` would open the server to all.
+MIN_TOKEN_LENGTH = 16
+# Request bodies: a CSV import may be as large as max_body_bytes (a real corpus's CSV runs to tens of MB);
+# every other body is JSON, where even a million-image selection stays under a few MB.
+DEFAULT_MAX_BODY_BYTES = 200 << 20
+JSON_BODY_LIMIT = 32 << 20
+LARGE_BODY_ROUTES = frozenset({"/api/import-csv"})
 
 
-def create_app(project: Project, *, token: str | None = None, roots=()) -> FastAPI:
-    """The HTTP API of `project`. With a token, every request must carry it; without one, only requests
-    addressed to a loopback name are served (the server must then be bound to loopback). The page may
-    browse folders only inside the project's folder, the user's home and `roots`."""
+def check_token(token: str | None) -> None:
+    """InvalidInput for an access token too short to keep anyone out (None: no token)."""
+    if token is not None and len(token.strip()) < MIN_TOKEN_LENGTH:
+        raise InvalidInput(f"the access token must be at least {MIN_TOKEN_LENGTH} characters long, not "
+                           f"{len(token.strip())}: give a longer --token, or leave it out to have one generated")
+
+
+def create_app(project: Project, *, token: str | None = None, roots=(),
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The HTTP API of `project`. With a token (at least MIN_TOKEN_LENGTH characters), every request must
+    carry it; without one, only requests addressed to a loopback name are served (the server must then be
+    bound to loopback). The page may browse folders only inside the project's folder, the user's home and
+    `roots`. A CSV import's body may hold up to `max_body_bytes`, any other body up to JSON_BODY_LIMIT (or
+    `max_body_bytes` when smaller)."""
+    check_token(token)
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+        raise InvalidInput(f"max_body_bytes must be a positive number of bytes, not {max_body_bytes!r}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -67,8 +87,11 @@ def create_app(project: Project, *, token: str | None = None, roots=()) -> FastA
 
     app.add_exception_handler(ImagierError, _imagier_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(BodyTooLarge, _body_too_large)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    # The guard is added last so that it runs first: a refused request's body is never read.
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(AccessGuard, token=token)
     return app
 
@@ -94,6 +117,10 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     kind = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
     message = "no such API route" if exc.status_code == 404 else str(exc.detail)
     return JSONResponse({"error": kind, "message": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _body_too_large(request: Request, exc: "BodyTooLarge") -> JSONResponse:
+    return exc.response()
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -130,6 +157,11 @@ class AccessGuard:
       domain name to 127.0.0.1 cannot reach the API.
     - Always: a request that changes something must not come from another site's page (Origin check),
       so a page the researcher visits cannot, say, undo their work with a hidden form.
+    - Always: no request to /api/ from another site's page (the `Sec-Fetch-Site` header browsers send),
+      so such a page cannot make the server run a heavy export or read answers through an <img> or a
+      link. `same-site` counts as another site: it includes every other port of this machine, such as
+      a notebook server showing untrusted HTML. The page's own requests (`same-origin`), typed or
+      bookmarked URLs (`none`) and scripts, which send no such header, are served.
     """
 
     def __init__(self, app, token: str | None):
@@ -162,6 +194,10 @@ class AccessGuard:
         if scope["method"] not in ("GET", "HEAD", "OPTIONS") and origin is not None \
                 and _netloc_part(origin, "netloc") != host:
             return _error(403, "Forbidden", f"requests from pages of {origin} may not change this project")
+        site = headers.get("sec-fetch-site")
+        if site in ("cross-site", "same-site") and scope["path"].startswith("/api/"):
+            return _error(403, "Forbidden", "pages of other sites may not use this server's API (the browser "
+                                            f"says Sec-Fetch-Site: {site}); open imagier's own page instead")
         return None
 
     def _authorised(self, scope, headers: Headers) -> bool:
@@ -182,3 +218,57 @@ class AccessGuard:
                     "set-cookie", f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict")
             await send(message)
         return send_with_cookie
+
+
+class BodyTooLarge(HTTPException):
+    """A request body over its limit. An HTTPException, so FastAPI's body parsing lets it through."""
+
+    def __init__(self, limit: int, large_route: bool):
+        super().__init__(413)
+        self.limit = limit
+        self.large_route = large_route
+
+    def response(self) -> JSONResponse:
+        size = f"{self.limit / (1 << 20):g} MB"
+        if self.large_route:
+            advice = (f"the request body is larger than {size}, this server's limit for a CSV import: serve "
+                      "with `imagier serve --max-body-mb N` (Python: create_app(..., max_body_bytes=N)) to "
+                      "accept larger files")
+        else:
+            advice = (f"the request body is larger than {size}, this server's limit for requests other than a "
+                      f"CSV import (at most {JSON_BODY_LIMIT >> 20} MB, less when --max-body-mb is smaller): "
+                      "select many images with a filter rather than a list of ids")
+        return _error(413, "PayloadTooLarge", advice, limit=self.limit)
+
+
+class BodyLimit:
+    """Refuse request bodies over their limit before they fill the memory.
+
+    The bytes are counted as they arrive, whatever Content-Length says (a chunked body has none); a
+    declared length over the limit is refused before anything is read.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        large_route = scope["path"] in LARGE_BODY_ROUTES
+        limit = self.max_bytes if large_route else min(self.max_bytes, JSON_BODY_LIMIT)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return await BodyTooLarge(limit, large_route).response()(scope, receive, send)
+        received = 0
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit, large_route)
+            return message
+
+        await self.app(scope, counting_receive, send)

@@ -12,19 +12,21 @@ from pathlib import Path
 import uvicorn
 
 from ..project import Project
-from .app import create_app, is_loopback
+from .app import DEFAULT_MAX_BODY_BYTES, check_token, create_app, is_loopback
 
 
 def serve(project_path: str | Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
-          open_browser: bool = False, roots=()) -> None:
+          open_browser: bool = False, roots=(), max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
     """Serve the project until interrupted. Bound to loopback, no token is needed; bound to any other
     address, a token is required, and one is generated when none is given (it is part of the printed URL).
-    The page may browse folders (to import, to open projects) in the project's folder, the user's home
-    and `roots`."""
+    A token given must be at least 16 characters long. The page may browse folders (to import, to open
+    projects) in the project's folder, the user's home and `roots`. A CSV import's body may hold up to
+    `max_body_bytes` (other requests' bodies up to 32 MB)."""
+    check_token(token)  # before the project file is opened, let alone created
     if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(24)
     project = Project(project_path)
-    app = create_app(project, token=token, roots=roots)
+    app = create_app(project, token=token, roots=roots, max_body_bytes=max_body_bytes)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     threading.Thread(target=_announce, args=(server, project.path, host, token, open_browser), daemon=True).start()
     try:

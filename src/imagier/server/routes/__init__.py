@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from ...errors import InvalidInput
 from ...jobs import JobRunner
 from ...project import Project
+from ...store.query import MAX_FILTER_DEPTH
 
 
 class Body(BaseModel):
@@ -40,6 +41,9 @@ def json_param(name: str, text: str | None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise InvalidInput(f"the {name} parameter is not valid JSON: {e}", parameter=name) from None
+    except RecursionError:
+        raise InvalidInput(f"the {name} parameter is nested too deeply (a filter nests at most "
+                           f"{MAX_FILTER_DEPTH} levels)", parameter=name) from None
 
 
 def names_param(text: str | None) -> list[str] | None:

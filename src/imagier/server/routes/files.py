@@ -7,9 +7,13 @@ an original whose file changed on disk since its import is refused (409), never 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
+from ...ingest.scan import is_under
+from ...project import Project
 from . import ProjectDep
 
 router = APIRouter(prefix="/api", tags=["files"])
@@ -45,7 +49,8 @@ def thumbnail(project: ProjectDep, request: Request, content_hash: str) -> Respo
                                                             headers=_cache_headers(content_hash))
 
 
-@router.get("/originals/{content_hash}", summary="The original image of a content, stored or from disk",
+@router.get("/originals/{content_hash}", summary="The original image of a content, stored or from disk (inside "
+                                                 "the imported folders or the allowed roots)",
             response_class=Response, responses={200: {"content": {"image/*": {}}}, 304: {},
                                                 409: {"description": "its files changed on disk since their import"}})
 def original(project: ProjectDep, request: Request, content_hash: str) -> Response:
@@ -56,4 +61,14 @@ def original(project: ProjectDep, request: Request, content_hash: str) -> Respon
         return cached
     if data is not None:
         return Response(data, media_type=media_type, headers=headers)
-    return FileResponse(path, media_type=media_type, headers=headers)
+    return FileResponse(_servable(request, project, path), media_type=media_type, headers=headers)
+
+
+def _servable(request: Request, project: Project, path: Path) -> Path:
+    """What an original's path resolves to, when that lies inside a folder the project imported or the
+    allowed roots; else Forbidden. The file may be a link, or have become one since the import, to a
+    file the page must not read."""
+    resolved = path.resolve()
+    if any(is_under(str(resolved), folder) for folder in project.imported_folders()):
+        return resolved
+    return request.app.state.roots.check(resolved)

@@ -24,13 +24,16 @@ class ImportRequest(Body):
 def start_import(request: Request, project: ProjectDep, runner: RunnerDep, body: ImportRequest) -> dict:
     # The page may read only the folders it may browse; a missing folder or an unknown model is a 400
     # now rather than a failed job later.
+    roots = request.app.state.roots
     for folder in body.folders:
-        request.app.state.roots.check(folder)
+        roots.check(folder)
     project.check_import(body.folders, embed=body.embed, model=body.model)
 
     def run(progress, cancel):
+        # Links to files outside the allowed roots are not followed: they would let the page read them.
         return project.import_and_embed(body.folders, embed=body.embed, model=body.model, workers=body.workers,
-                                        store_originals=body.store_originals, progress=progress, cancel=cancel)
+                                        store_originals=body.store_originals, progress=progress, cancel=cancel,
+                                        links_within=roots.roots)
 
     return {"job": runner.start("import", run, params=body.model_dump()).id}
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import Field
 
+from ...plugins.schema import KIND
 from . import Body, ProjectDep, RunnerDep
 
 router = APIRouter(prefix="/api", tags=["plugins"])
@@ -26,9 +27,10 @@ def plugins(project: ProjectDep, reload: bool = False) -> dict:
 
 @router.post("/plugins/{plugin}/{action}/run", status_code=202,
              summary="Run a plugin's action in the background; the job's result depends on the action's kind")
-def run(project: ProjectDep, runner: RunnerDep, plugin: str, action: str, body: RunRequest) -> dict:
+def run(request: Request, project: ProjectDep, runner: RunnerDep, plugin: str, action: str, body: RunRequest) -> dict:
     # Unknown actions and bad parameters are refused now rather than as a failed job later.
     chosen = project.check_action(f"{plugin}.{action}", body.params)
+    _check_paths(request, chosen["schema"], body.params)
     qualified = f"{chosen['plugin']}.{chosen['name']}"
 
     def run_it(progress, cancel):
@@ -39,3 +41,11 @@ def run(project: ProjectDep, runner: RunnerDep, plugin: str, action: str, body: 
     return {"job": runner.start("plugin", run_it, params={"action": qualified, "kind": chosen["kind"],
                                                           "label": chosen["label"], "params": body.params},
                                 scope=qualified).id}
+
+
+def _check_paths(request: Request, schema: dict, params: dict) -> None:
+    """Forbidden for a path parameter outside the allowed roots: a form must not make the server read, or
+    tell about, files the page may not see."""
+    for name, field in schema["properties"].items():
+        if field.get(KIND) == "path" and isinstance(params.get(name), str):
+            request.app.state.roots.check(params[name])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import Field
 
 from . import Body, ProjectDep, RunnerDep
@@ -14,7 +14,8 @@ class EmbedRequest(Body):
     model: str | None = Field(None, description="the embedder (default: the project's default vector type, "
                                                 "else efficientnet-lite0)")
     model_path: str | None = Field(None, description="the folder of the model's files on the server's machine "
-                                                     "(CLIP's ONNX export), instead of the hub's copy")
+                                                     "(CLIP's ONNX export), instead of the hub's copy; inside the "
+                                                     "allowed roots")
     batch_size: int = Field(32, ge=1, le=1024)
 
 
@@ -39,7 +40,10 @@ def set_default(project: ProjectDep, body: DefaultRequest) -> dict:
 
 @router.post("/embed", status_code=202, summary="Embed every image that lacks vectors of a model, in the "
                                                   "background; returns the job id")
-def start_embed(project: ProjectDep, runner: RunnerDep, body: EmbedRequest) -> dict:
+def start_embed(request: Request, project: ProjectDep, runner: RunnerDep, body: EmbedRequest) -> dict:
+    if body.model_path is not None:
+        # Checked first: outside the allowed roots, whether a model folder exists there is not told.
+        request.app.state.roots.check(body.model_path)
     # An unknown model or a missing model folder is an error now rather than a failed job later.
     model = project.check_model(body.model, body.model_path)
 
