@@ -7,9 +7,9 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 
 _FILE_COLUMNS = ("f.id, f.path, fo.path, f.name, c.format, c.width, c.height, c.size, f.modified, c.taken, "
                  "c.hash, f.imported, f.content_id, c.orientation")
@@ -99,13 +99,16 @@ class Files:
             raise NotFound(f"no thumbnail for content {content_hash!r} in this project", hash=content_hash)
         return row[0]
 
-    def original(self, content_hash: str) -> tuple[bytes | None, Path | None, str]:
+    def original(self, content_hash: str, may_read: Callable[[Path], Path] | None = None
+                 ) -> tuple[bytes | None, Path | None, str]:
         """The original image of a content: its bytes when stored in the project, else the path of a file
         of the project that still has those bytes on disk. Returns (bytes, path, format).
 
         A file counts as unchanged when its size and modification time are those recorded at import;
         one that differs is hashed again, so no other bytes are ever given under the content's hash.
-        Conflict when the content's files all changed on disk since their import."""
+        Conflict when the content's files all changed on disk since their import. `may_read` (the
+        server's rule) gives the path to read for a file's path or raises Forbidden: a file it refuses
+        is neither read nor hashed, and when it refuses them all, its refusal is raised."""
         conn = self.db.reader
         row = conn.execute("SELECT id, format, size FROM contents WHERE hash = ?", (content_hash,)).fetchone()
         if row is None:
@@ -114,9 +117,15 @@ class Files:
         stored = conn.execute("SELECT data FROM originals WHERE content_id = ?", (content_id,)).fetchone()
         if stored:
             return stored[0], None, format_
-        changed = []
+        changed, refusal = [], None
         for path, mtime_ns in conn.execute("SELECT path, mtime_ns FROM files WHERE content_id = ? ORDER BY id",
                                            (content_id,)).fetchall():
+            if may_read is not None:
+                try:
+                    path = str(may_read(Path(path)))
+                except Forbidden as e:
+                    refusal = e
+                    continue
             found = _file_stat(path)
             if found is None:
                 continue
@@ -131,6 +140,8 @@ class Files:
             raise Conflict(f"{changed[0][0]} changed on disk since it was imported, so it no longer holds the "
                            f"original of {content_hash!r}: import its folder again", hash=content_hash,
                            path=changed[0][0])
+        if refusal is not None:
+            raise refusal
         raise NotFound(f"the original of {content_hash!r} is not on this machine and was not stored in the project "
                        "(import with --store-originals to share originals)", hash=content_hash)
 

@@ -54,14 +54,14 @@ def thumbnail(project: ProjectDep, request: Request, content_hash: str) -> Respo
             response_class=Response, responses={200: {"content": {"image/*": {}}}, 304: {},
                                                 409: {"description": "its files changed on disk since their import"}})
 def original(project: ProjectDep, request: Request, content_hash: str) -> Response:
-    data, path, format_ = project.original(content_hash)
+    data, path, format_ = project.original(content_hash, may_read=lambda path: _servable(request, project, path))
     media_type = MEDIA_TYPES.get(format_, "application/octet-stream")
     headers = _cache_headers(content_hash)
     if cached := _not_modified(request, content_hash):
         return cached
     if data is not None:
         return Response(data, media_type=media_type, headers=headers)
-    return FileResponse(_servable(request, project, path), media_type=media_type, headers=headers)
+    return FileResponse(path, media_type=media_type, headers=headers)
 
 
 def _servable(request: Request, project: Project, path: Path) -> Path:
