@@ -158,16 +158,20 @@ class Database:
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[apsw.Connection]:
+    def write(self, immediate: bool = True) -> Iterator[apsw.Connection]:
         """One transaction on the write connection: all of it is committed, or none of it on error. Nested
-        calls are savepoints of the outer transaction, so an inner failure rolls back only itself."""
+        calls are savepoints of the outer transaction, so an inner failure rolls back only itself.
+
+        The outermost one takes the file's write lock at once (other processes' writers queue behind it)
+        unless `immediate` is False: then it takes it at its first write, which fails at once if another
+        process committed since the transaction began."""
         if self.read_only:
             raise self._refusal(self.read_only)
         with self.write_lock:
             depth = getattr(self._local, "writing", 0)
             self._local.writing = depth + 1
             try:
-                with (self.writer if depth else self._immediate_transaction()):
+                with (self.writer if depth or not immediate else self._immediate_transaction()):
                     yield self.writer
             except apsw.ReadOnlyError as e:
                 raise self._refusal(_read_only_error_reason(e)) from None
