@@ -66,6 +66,10 @@ def test_a_named_encoding_reads_a_latin1_file_right(imported, tmp_path, server):
     assert answer.status_code == 200, answer.text
     assert imported.values([retina])[retina] == {"legend": "thé"}
 
+    wide = "path,legend[text]\nretina.jpg,ünïcode\n".encode("utf-16")  # Excel's "Unicode text"
+    assert imported.import_csv(io.BytesIO(wide), encoding="utf-16")["encoding"] == "utf-16"
+    assert imported.values([retina])[retina] == {"legend": "ünïcode"}
+
     (tmp_path / "win.csv").write_bytes("path,legend[text]\nretina.jpg,œuvre\n".encode("cp1252"))
     done = imagier("import-csv", imported.path, tmp_path / "win.csv", "--encoding", "cp1252", "--json")
     assert done.returncode == 0, done.stderr

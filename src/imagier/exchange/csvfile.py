@@ -28,6 +28,15 @@ SEPARATORS = (",", ";", "\t")
 COMPUTED_TYPES = {"id", "sha1", "ahash", "width", "height"}
 _HEADER = re.compile(r"^(?P<name>.*?)\[(?P<type>[^\[\]]+)\]$")
 EXPORT_CHUNK = 5000
+# Rows listed by name in an import's report (the counts cover them all): a report stays small however
+# large the file.
+LISTED_ROWS = 1000
+# Rows of values written per statement by an import, so that its memory does not grow with the file.
+APPLY_CHUNK = 5000
+# Bad lines named when a file does not decode.
+BAD_LINES_NAMED = 5
+ENCODING_HINT = ("give the file's encoding with --encoding (encoding= in Python, ?encoding= over HTTP), "
+                 "for example cp1252 for a spreadsheet saved on Windows")
 
 
 def _cell(type_: str, value) -> str:
@@ -38,17 +47,6 @@ def _cell(type_: str, value) -> str:
     if type_ == "checkbox":
         return "true" if value else "false"
     return str(value)
-
-
-# Rows listed by name in an import's report (the counts cover them all): a report stays small however
-# large the file.
-LISTED_ROWS = 1000
-# Rows of values written per statement by an import, so that its memory does not grow with the file.
-APPLY_CHUNK = 5000
-# Bad lines named when a file does not decode.
-BAD_LINES_NAMED = 5
-ENCODING_HINT = ("give the file's encoding with --encoding (encoding= in Python, ?encoding= over HTTP), "
-                 "for example cp1252 for a spreadsheet saved on Windows")
 
 
 def _codec(encoding: str | None) -> str:
@@ -112,20 +110,22 @@ def _text_lines(stream: IO, codec: str, name: str) -> Iterator[str]:
             yield from _without_nul([line], name, number)
     if bad:
         listed = ", ".join(map(str, bad)) + (" …" if len(bad) == BAD_LINES_NAMED else "")
-        raise InvalidInput(f"{name} is not {_label(codec)} text: line {listed} cannot be decoded (a file must not mix "
-                           f"encodings); {ENCODING_HINT}. Nothing was imported.", file=name, lines=bad,
-                           encoding=_label(codec))
+        raise InvalidInput(f"{name} is not {_label(codec)} text: line {listed} cannot be decoded as such (rows in "
+                           f"other encodings are never guessed); {ENCODING_HINT}. Nothing was imported.", file=name,
+                           lines=bad, encoding=_label(codec))
 
 
 def _wide_lines(stream: IO, codec: str, name: str) -> Iterator[str]:
-    number = 0
+    text, number = io.TextIOWrapper(stream, encoding=codec, newline=""), 0
     try:
-        for number, line in enumerate(io.TextIOWrapper(stream, encoding=codec, newline=""), start=1):
+        for number, line in enumerate(text, start=1):
             yield line
     except UnicodeDecodeError:
         raise InvalidInput(f"{name} is not {_label(codec)} text: line {number + 1} cannot be decoded; "
                            f"{ENCODING_HINT}. Nothing was imported.", file=name, lines=[number + 1],
                            encoding=_label(codec)) from None
+    finally:
+        text.detach()  # the stream is read again by the next pass
 
 
 def _without_nul(lines, name: str, first: int = 1) -> Iterator[str]:
