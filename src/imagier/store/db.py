@@ -97,14 +97,16 @@ def _migrate(conn: apsw.Connection, path: Path, read_only: str | None) -> None:
             conn.execute(f"PRAGMA user_version = {number}")
 
 
-def _check_header(path: Path, create: bool) -> None:
-    """Refuse an existing file that is not an SQLite file. An empty one becomes a project only when asked
-    to create one (an import, `imagier.open`), never when merely read (`imagier info`)."""
+def _check_header(path: Path) -> None:
+    """Refuse an existing file that is not an SQLite file. An empty one is refused too, even where a project
+    would be created: it may be a copy or a download that failed, and should not silently become an empty
+    project."""
     with open(path, "rb") as f:
         head = f.read(16)
-    if not head and not create:
-        raise ProjectFileError(f"{path} is not an imagier project: the file is empty (0 bytes)", path=str(path))
-    if head and head != b"SQLite format 3\x00":
+    if not head:
+        raise ProjectFileError(f"{path} is not an imagier project: the file is empty (0 bytes); delete it or "
+                               "choose another name to start a new project", path=str(path))
+    if head != b"SQLite format 3\x00":
         raise ProjectFileError(f"{path} is not an imagier project (not an SQLite file)", path=str(path))
 
 
@@ -121,7 +123,7 @@ class Database:
     def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path).resolve()
         if self.path.exists():
-            _check_header(self.path, create)
+            _check_header(self.path)
         elif not create:
             raise ProjectFileError(f"no project file at {self.path}", path=str(self.path))
         self.read_only = read_only_reason(self.path)
