@@ -12,7 +12,12 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import apsw
+import httpx
+import pytest
+
 import imagier
+from imagier.errors import Conflict
 from imagier.server.app import create_app
 from live import LiveServer
 
@@ -52,6 +57,26 @@ def test_a_read_then_write_transaction_waits_for_another_writer(imported):
         assert [op["kind"] for op in imported.history()[:2]] == ["create_property", "create_property"]
     finally:
         other.close()
+
+
+def test_a_write_that_waits_too_long_is_a_clean_conflict(imported, state_of):
+    """Another program holding the write lock longer than the busy timeout: a Conflict naming the file,
+    over HTTP a 409, never apsw.BusyError or a 500; and the project is unchanged."""
+    before = state_of(imported)
+    other = apsw.Connection(str(imported.path))
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        imported.db.writer.set_busy_timeout(300)  # rather than the 30 s a real write waits
+        with pytest.raises(Conflict, match=f"{imported.path} is busy: .*nothing was written, try again"):
+            imported.create_property("late", "text")
+        with LiveServer(create_app(imported)) as server:
+            answer = httpx.post(f"{server.url}/api/properties", json={"name": "late", "type": "text"}, timeout=30)
+            assert answer.status_code == 409 and answer.json()["error"] == "Conflict"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert state_of(imported) == before
+    imported.create_property("late", "text")  # the lock released, the write goes through
 
 
 def test_a_500_leaves_the_connection_open_for_the_next_request(imported):

@@ -15,12 +15,14 @@ from typing import Iterator
 
 import apsw
 
-from ..errors import Forbidden, ProjectFileError
+from ..errors import Conflict, Forbidden, ProjectFileError
 
 APPLICATION_ID = 0x696D6167  # "imag": tells an imagier project from any other SQLite file
 # A server has a read connection per worker thread (dozens), so each keeps a small page cache of its own.
 WRITER_CACHE_MB = 64
 READER_CACHE_MB = 16
+# How long a write waits for another process's write to end before giving up.
+BUSY_TIMEOUT_MS = 30_000
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -61,7 +63,7 @@ def _connect(path: Path, cache_mb: int, read_only: bool = False) -> apsw.Connect
         conn = apsw.Connection(_read_only_uri(path), flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
     else:
         conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
-    conn.set_busy_timeout(30_000)
+    conn.set_busy_timeout(BUSY_TIMEOUT_MS)
     # apsw runs the statements of one execute() lazily, so each pragma gets its own call.
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -177,6 +179,9 @@ class Database:
                     yield self.writer
             except apsw.ReadOnlyError as e:
                 raise self._refusal(_read_only_error_reason(e)) from None
+            except apsw.BusyError:
+                raise Conflict(f"{self.path} is busy: another program kept writing to it for longer than this "
+                               "write could wait; nothing was written, try again", path=str(self.path)) from None
             finally:
                 self._local.writing -= 1
 
