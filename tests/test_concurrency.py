@@ -79,6 +79,21 @@ def test_a_write_that_waits_too_long_is_a_clean_conflict(imported, state_of):
     imported.create_property("late", "text")  # the lock released, the write goes through
 
 
+def test_a_capture_whose_snapshot_went_stale_fails_cleanly(imported):
+    """A plugin's capture reads without the write lock (so that an action that only reads blocks no one); when
+    another program commits meanwhile, its first write is a Conflict that says so, not apsw.BusyError."""
+    other = imagier.open(imported.path)
+    try:
+        with pytest.raises(Conflict, match="another program changed it while this operation was reading it"):
+            with imported.oplog.capture():
+                imported.db.writer.execute("SELECT count(*) FROM properties").fetchall()
+                other.create_property("from-elsewhere", "text")
+                imported.create_property("from-the-plugin", "text")
+    finally:
+        other.close()
+    assert {p["name"] for p in imported.properties() if not p["builtin"]} == {"from-elsewhere"}
+
+
 def test_a_500_leaves_the_connection_open_for_the_next_request(imported):
     app = create_app(imported)
 

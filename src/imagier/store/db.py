@@ -40,7 +40,7 @@ def migrations() -> list[tuple[int, str]]:
 SCHEMA_VERSION = len(migrations())
 
 
-def read_only_reason(path: Path) -> str | None:
+def _read_only_reason(path: Path) -> str | None:
     """Why the project file at `path` cannot be written, or None when it can."""
     if not os.access(path.parent, os.W_OK):
         return f"its folder {path.parent} is read-only (SQLite writes its journal next to the file)"
@@ -112,10 +112,10 @@ def _check_header(path: Path) -> None:
         raise ProjectFileError(f"{path} is not an imagier project (not an SQLite file)", path=str(path))
 
 
-def _read_only_error_reason(error: apsw.ReadOnlyError) -> str:
-    if error.extendedresult == apsw.SQLITE_READONLY_DBMOVED:
-        return "the file was moved or deleted while it was open; open it again where it is now"
-    return f"SQLite may not write to it ({error})"
+def _busy_reason(error: apsw.BusyError) -> str:
+    if error.extendedresult == apsw.SQLITE_BUSY_SNAPSHOT:
+        return "another program changed it while this operation was reading it"
+    return "another program kept writing to it for longer than this write could wait"
 
 
 class Database:
@@ -128,7 +128,7 @@ class Database:
             _check_header(self.path)
         elif not create:
             raise ProjectFileError(f"no project file at {self.path}", path=str(self.path))
-        self.read_only = read_only_reason(self.path)
+        self.read_only = _read_only_reason(self.path)
         if self.read_only and not self.path.exists():
             raise ProjectFileError(f"cannot create a project at {self.path}: {self.read_only}", path=str(self.path))
         try:
@@ -177,11 +177,11 @@ class Database:
             try:
                 with (self.writer if depth or not immediate else self._immediate_transaction()):
                     yield self.writer
-            except apsw.ReadOnlyError as e:
-                raise self._refusal(_read_only_error_reason(e)) from None
-            except apsw.BusyError:
-                raise Conflict(f"{self.path} is busy: another program kept writing to it for longer than this "
-                               "write could wait; nothing was written, try again", path=str(self.path)) from None
+            except apsw.ReadOnlyError as e:  # what os.access could not tell, on some network file systems
+                raise self._refusal(f"SQLite may not write to it ({e})") from None
+            except apsw.BusyError as e:
+                raise Conflict(f"{self.path} is busy: {_busy_reason(e)}; nothing was written, try again",
+                               path=str(self.path)) from None
             finally:
                 self._local.writing -= 1
 
