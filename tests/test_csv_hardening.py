@@ -55,6 +55,21 @@ def test_mixed_encodings_are_refused_naming_the_bad_lines(imported, state_of, tm
     assert state_of(imported) == before
 
 
+def test_text_the_browser_decoded_with_losses_is_refused(imported, state_of, server):
+    """The page reads a file with File.text(), which puts U+FFFD where bytes are not UTF-8."""
+    before = state_of(imported)
+    lossy = MIXED.decode("utf-8", errors="replace")
+    answer = server.post("/api/import-csv", json={"text": lossy, "dry_run": True})
+    assert answer.status_code == 400 and answer.json()["lines"] == [3]
+    assert "decoded with losses before it came here: line 3 holds U+FFFD" in answer.json()["message"]
+    with pytest.raises(InvalidInput, match="line 3 holds U\\+FFFD"):
+        imported.import_csv(io.StringIO(lossy))
+    assert state_of(imported) == before
+    assert server.post("/api/import-csv", json={"text": "path,legend[text]\nretina.jpg,café\n"}).status_code == 200
+    retina = imported.file("retina.jpg")["id"]
+    assert imported.values([retina])[retina] == {"legend": "café"}
+
+
 def test_a_named_encoding_reads_a_latin1_file_right(imported, tmp_path, server):
     latin1 = "path,legend[text]\nretina.jpg,café\n2019/coffee.jpg,crème brûlée\n".encode("latin-1")
     report = imported.import_csv(latin1, encoding="latin-1")

@@ -91,7 +91,7 @@ def _text_lines(stream: IO, codec: str, name: str) -> Iterator[str]:
     """The lines of the stream as text, decoded strictly: a file that does not decode is refused, naming
     its first bad lines, never read as garbled text."""
     if isinstance(stream.read(0), str):
-        yield from _without_nul(stream, name)
+        yield from _without_nul(_decoded_elsewhere(stream, name), name)
         return
     if codec.startswith(("utf-16", "utf-32")):  # a newline is not one byte in these: decode the stream
         yield from _without_nul(_wide_lines(stream, codec, name), name)
@@ -126,6 +126,18 @@ def _wide_lines(stream: IO, codec: str, name: str) -> Iterator[str]:
                            encoding=_label(codec)) from None
     finally:
         text.detach()  # the stream is read again by the next pass
+
+
+def _decoded_elsewhere(lines, name: str) -> Iterator[str]:
+    """Text decoded before it came here (a browser's File.text(), say), where U+FFFD marks the bytes that did
+    not decode: refused, as a file that does not decode is."""
+    for number, line in enumerate(lines, start=1):
+        if "\ufffd" in line:
+            raise InvalidInput(f"{name} was decoded with losses before it came here: line {number} holds U+FFFD "
+                               "(\ufffd), which stands for bytes that were not UTF-8; send the file itself (as "
+                               f"text/csv over HTTP) and {ENCODING_HINT}. Nothing was imported.", file=name,
+                               lines=[number])
+        yield line
 
 
 def _without_nul(lines, name: str, first: int = 1) -> Iterator[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 
@@ -68,8 +69,8 @@ async def import_csv(project: ProjectDep, request: Request,
             raise InvalidInput("the CSV is empty")
         # A flag set in either place counts, so a dry run asked for anywhere never writes.
         options = {flag: value or getattr(body, flag) for flag, value in options.items()}
-        # Always bytes: import_csv would read a one-line string as a path on this machine.
-        return await run_in_threadpool(project.import_csv, body.text.encode("utf-8"), **options)
+        # A file object, never a str: import_csv would read a one-line string as a path on this machine.
+        return await run_in_threadpool(project.import_csv, io.StringIO(body.text), **options)
     # The upload goes to a temporary file as it arrives, never whole into memory: a CSV can be large.
     with tempfile.TemporaryFile(prefix="imagier-import-", suffix=".csv") as upload:
         async for chunk in request.stream():
