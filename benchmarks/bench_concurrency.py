@@ -200,6 +200,13 @@ def measure(seconds: float, writers: int, cli_writers: int) -> tuple[list[tuple]
     return rows, summary
 
 
+def table(rows: list[tuple]) -> str:
+    return "\n".join(["| read | quiet p50 | quiet p95 | under load p50 | under load p95 | reads timed |",
+                      "|---|---:|---:|---:|---:|---:|"] +
+                     [f"| {name} | {a:.1f} ms | {b:.1f} ms | {c:.1f} ms | {d:.1f} ms | {n} |"
+                      for name, a, b, c, d, n in rows])
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20, help="how long each phase times the reads")
@@ -211,10 +218,6 @@ def main(argv=None) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1] / "src"),
                                                              os.environ.get("PYTHONPATH")]))
     rows, summary = measure(args.seconds, args.writers, args.cli_writers)
-    table = "\n".join(["| read | quiet p50 | quiet p95 | under load p50 | under load p95 | reads timed |",
-                       "|---|---:|---:|---:|---:|---:|"] +
-                      [f"| {name} | {a:.1f} ms | {b:.1f} ms | {c:.1f} ms | {d:.1f} ms | {n} |"
-                       for name, a, b, c, d, n in rows])
     one, five, fifteen = summary["load"]
     report = (f"Machine: {machine()}; load average {one:.1f}, {five:.1f}, {fifteen:.1f} (1, 5, 15 min) when the "
               f"runs ended\n\n`imagier serve` on a project of {summary['images']} photographs (the demo's), "
@@ -222,7 +225,7 @@ def main(argv=None) -> None:
               f"{args.seconds:g} s while {args.writers} threads wrote over HTTP (create a tag, add a tag to an "
               f"image, set a number: {summary['writes']:,} writes acknowledged, {summary['writes_per_s']:.0f}/s) "
               f"and {args.cli_writers} `imagier values add` processes at a time wrote to the same file "
-              f"({summary['cli']} commands). Failed writes: {len(summary['failures'])}.\n\n{table}\n")
+              f"({summary['cli']} commands). Failed writes: {len(summary['failures'])}.\n\n{table(rows)}\n")
     print(report)
     for failure in summary["failures"][:20]:
         print("failure:", failure)

@@ -143,3 +143,20 @@ def test_http_and_cli_writers_at_once_store_every_acknowledged_write_once(import
     created_ops = Counter(op["label"] for op in ops if op["kind"] == "create_tag")
     assert len(created_ops) == sum(created_ops.values()) == len(load.created_tags)
     assert sum(op["kind"] == "set_values" for op in ops) == load.numbers_set
+
+
+def test_the_benchmark_measures_reads_under_a_small_load():
+    bench = load_script()
+    rows, summary = bench.measure(seconds=1, writers=2, cli_writers=1)
+    assert summary["failures"] == [] and summary["writes"] > 0 and summary["cli"] >= 1
+    assert [row[0] for row in rows] == ["POST /api/query (every image, grouped by folder)", "GET /api/info",
+                                        "GET a thumbnail"]
+    assert all(row[5] > 0 for row in rows) and "| GET a thumbnail |" in bench.table(rows)
+
+
+@pytest.mark.benchmark
+def test_reads_under_the_full_write_load():
+    bench = load_script()
+    rows, summary = bench.measure(seconds=20, writers=20, cli_writers=2)
+    print(bench.table(rows))
+    assert summary["failures"] == []
