@@ -115,6 +115,16 @@ def test_a_photograph_given_as_csv_is_a_clean_error(imported, photo_dir, state_o
     assert state_of(imported) == before
 
 
+def test_a_cell_too_large_for_a_csv_reader_is_a_clean_error(imported, state_of, server):
+    text = "path,legend[text]\nretina.jpg,short\n2019/coffee.jpg," + "x" * 200_000 + "\n"
+    before = state_of(imported)
+    with pytest.raises(InvalidInput, match="cannot be read as CSV at line 3: field larger than field limit"):
+        imported.import_csv(text.encode())
+    answer = post_csv(server, text.encode(), dry_run="true")
+    assert answer.status_code == 400 and answer.json()["error"] == "InvalidInput"
+    assert state_of(imported) == before
+
+
 def test_duplicate_rows_are_reported_and_the_last_one_wins(imported, tmp_path, server):
     text = ("path,legend[text]\nretina.jpg,first\n2019/coffee.jpg,coffee\n"
             "retina.jpg,second\n2020/chelsea.jpg,cat\nretina.jpg,third\n")

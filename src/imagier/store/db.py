@@ -1,7 +1,9 @@
 """The SQLite connection of a project file: pragmas, migrations, one writer and many readers.
 
 Like Datasette, a project has one write connection, used under a lock, and one read connection per
-thread; WAL mode lets readers run while a write is in progress.
+thread; WAL mode lets readers run while a write is in progress. Other processes (the CLI, a notebook, a
+plugin's worker) write to the same file: a write takes the file's lock when it begins, so writers queue
+rather than fail. A file imagier may not write is opened read-only.
 """
 
 from __future__ import annotations
