@@ -80,6 +80,8 @@ def test_a_named_encoding_reads_a_latin1_file_right(imported, tmp_path, server):
     answer = post_csv(server, latin1.replace("café".encode("latin-1"), "thé".encode("cp1252")), encoding="cp1252")
     assert answer.status_code == 200, answer.text
     assert imported.values([retina])[retina] == {"legend": "thé"}
+    as_json = server.post("/api/import-csv", params={"encoding": "cp1252"}, json={"text": "path\nretina.jpg\n"})
+    assert as_json.status_code == 400 and as_json.json()["parameter"] == "encoding"
 
     wide = "path,legend[text]\nretina.jpg,ünïcode\n".encode("utf-16")  # Excel's "Unicode text"
     assert imported.import_csv(io.BytesIO(wide), encoding="utf-16")["encoding"] == "utf-16"

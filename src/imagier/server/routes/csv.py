@@ -67,6 +67,9 @@ async def import_csv(project: ProjectDep, request: Request,
             raise RequestValidationError(e.errors(include_url=False)) from None
         if not body.text.strip():
             raise InvalidInput("the CSV is empty")
+        if encoding:
+            raise InvalidInput("encoding= is for a CSV sent as it is (a text/csv body); the text of a JSON body "
+                               "is already decoded", parameter="encoding")
         # A flag set in either place counts, so a dry run asked for anywhere never writes.
         options = {flag: value or getattr(body, flag) for flag, value in options.items()}
         # A file object, never a str: import_csv would read a one-line string as a path on this machine.
