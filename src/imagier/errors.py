@@ -34,7 +34,8 @@ class Conflict(ImagierError):
 
 
 class Forbidden(ImagierError):
-    """A path outside the folders the server may show (its allowed roots)."""
+    """A path outside the folders the server may show (its allowed roots), or a write to a project that
+    is open read-only (a read-only file or folder)."""
 
     status = 403
 

@@ -234,12 +234,16 @@ def export(project: Project, as_json: bool, out, filter, sort, key, separator):
 @click.option("--dry-run", is_flag=True, help="only report what would be matched, created and refused")
 @click.option("--skip-unmatched", is_flag=True, help="import the other rows when some match no image")
 @click.option("--skip-invalid", is_flag=True, help="import the other cells when some are invalid")
-def import_csv(project: Project, as_json: bool, csv_file, dry_run, skip_unmatched, skip_invalid):
+@click.option("--encoding", help="the file's encoding when it is not UTF-8 (say cp1252 or latin-1)")
+def import_csv(project: Project, as_json: bool, csv_file, dry_run, skip_unmatched, skip_invalid, encoding):
     """Import values from CSV_FILE (imagier's or Panoptic's format), as one undoable operation."""
-    report = project.import_csv(csv_file, dry_run=dry_run, skip_unmatched=skip_unmatched, skip_invalid=skip_invalid)
+    report = project.import_csv(csv_file, dry_run=dry_run, skip_unmatched=skip_unmatched, skip_invalid=skip_invalid,
+                                encoding=encoding)
     text = (f"{'would import' if dry_run else 'imported'} {report['cells']} values from {report['rows']} rows: "
-            f"{report['matched']} matched, {report['unmatched']} unmatched, {len(report['invalid'])} invalid cells"
-            + (f"; new properties: {', '.join(report['created_properties'])}" if report["created_properties"] else ""))
+            f"{report['matched']} matched, {report['unmatched']} unmatched, {report['invalid_cells']} invalid cells"
+            + (f"; new properties: {', '.join(report['created_properties'])}" if report["created_properties"] else "")
+            + (f"; {report['duplicates']} rows repeat an image of an earlier row (the last one wins)"
+               if report["duplicates"] else ""))
     _emit(as_json, report, text)
 
 

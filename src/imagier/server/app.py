@@ -8,6 +8,7 @@ with a bare 500 that never carries a stack trace.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -31,6 +32,7 @@ from .routes import (analysis, csv, duplicates, files, folders, imports, jobs, l
                      search, values, vectors, views)
 from .routes import project as project_routes
 
+log = logging.getLogger(__name__)
 TOKEN_COOKIE = "imagier_token"
 # The built frontend/ (`npm run build` writes it). IMAGIER_WEBUI serves another build instead, so a
 # developer can test a build of their own while the shipped one stays as committed.
@@ -89,7 +91,7 @@ def create_app(project: Project, *, token: str | None = None, roots=(),
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(BodyTooLarge, _body_too_large)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(UnexpectedErrors)
     # The guard is added last so that it runs first: a refused request's body is never read.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(AccessGuard, token=token)
@@ -123,10 +125,33 @@ async def _body_too_large(request: Request, exc: "BodyTooLarge") -> JSONResponse
     return exc.response()
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # Starlette re-raises the exception after this answer is sent, so the server logs its traceback.
-    return _error(500, "InternalError", "imagier failed unexpectedly on this request; "
-                                        "the details are in the server's log")
+class UnexpectedErrors:
+    """Answers an unexpected error with a bare 500 and logs its traceback. Starlette's own handler raises the
+    error again after answering, and uvicorn then closes the connection, so the client's next request on
+    it failed too."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watched_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception:
+            if started:  # half an answer is out: only closing the connection can end it
+                raise
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            response = _error(500, "InternalError", "imagier failed unexpectedly on this request; "
+                                                    "the details are in the server's log")
+            await response(scope, receive, send)
 
 
 def is_loopback(host: str) -> bool:

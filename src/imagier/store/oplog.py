@@ -79,7 +79,9 @@ class OpLog:
         runs in it: its writes reach the project only through `apply_recorded`, after its result is checked."""
         captured: dict = {"changeset": None}
         try:
-            with self.db.write() as conn:
+            # Deferred: an action that only reads (a grouping, a search) must not stop every other writer for
+            # as long as it runs, and one that writes takes the lock at its first write.
+            with self.db.write(immediate=False) as conn:
                 session = apsw.Session(conn, "main")
                 for table in TRACKED_TABLES + tuple(extra_tables):
                     session.attach(table)

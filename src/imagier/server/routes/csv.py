@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 
@@ -55,19 +56,29 @@ async def import_csv(project: ProjectDep, request: Request,
                      dry_run: bool = Query(False, description="only report what would be imported"),
                      skip_unmatched: bool = Query(False, description="leave out rows that match no image"),
                      skip_invalid: bool = Query(False, description="leave out cells that do not fit their type"),
+                     encoding: str | None = Query(None, description="the file's encoding when not UTF-8 "
+                                                                    "(say cp1252 or latin-1)"),
                      ) -> dict:
-    data = await request.body()
+    options = {"dry_run": dry_run, "skip_unmatched": skip_unmatched, "skip_invalid": skip_invalid}
     if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
         try:
-            body = CsvText.model_validate_json(data)
+            body = CsvText.model_validate_json(await request.body())
         except ValidationError as e:
             raise RequestValidationError(e.errors(include_url=False)) from None
+        if not body.text.strip():
+            raise InvalidInput("the CSV is empty")
+        if encoding:
+            raise InvalidInput("encoding= is for a CSV sent as it is (a text/csv body); the text of a JSON body "
+                               "is already decoded", parameter="encoding")
         # A flag set in either place counts, so a dry run asked for anywhere never writes.
-        data = body.text.encode("utf-8")
-        dry_run, skip_unmatched, skip_invalid = (dry_run or body.dry_run, skip_unmatched or body.skip_unmatched,
-                                                 skip_invalid or body.skip_invalid)
-    if not data.strip():
-        raise InvalidInput("the CSV is empty")
-    # Always bytes: import_csv would read a one-line string as a path on this machine.
-    return await run_in_threadpool(project.import_csv, data, dry_run=dry_run, skip_unmatched=skip_unmatched,
-                                   skip_invalid=skip_invalid)
+        options = {flag: value or getattr(body, flag) for flag, value in options.items()}
+        # A file object, never a str: import_csv would read a one-line string as a path on this machine.
+        return await run_in_threadpool(project.import_csv, io.StringIO(body.text), **options)
+    # The upload goes to a temporary file as it arrives, never whole into memory: a CSV can be large.
+    with tempfile.TemporaryFile(prefix="imagier-import-", suffix=".csv") as upload:
+        async for chunk in request.stream():
+            upload.write(chunk)
+        if not upload.tell():
+            raise InvalidInput("the CSV is empty")
+        upload.seek(0)
+        return await run_in_threadpool(project.import_csv, upload, encoding=encoding, **options)
