@@ -1,12 +1,9 @@
 """The `imagier` command's readable output and its errors, run as a real process: bad input, missing
-folders, read-only or locked project files and filters nested too deeply are one line `Error: ...` on
+folders, locked project files (read-only ones: test_readonly.py) and filters nested too deeply are one line `Error: ...` on
 stderr and a non-zero exit, never a traceback."""
 
 import json
-import os
 import shutil
-import subprocess
-from contextlib import contextmanager
 
 import pytest
 
@@ -57,32 +54,6 @@ def test_bad_json_in_a_filter_is_one_line(project_path):
     one_line_error(imagier("query", project_path, "--filter", "{not json", ok=False), "--filter is not valid JSON")
     error = as_json("values", "set", project_path, "x", "1", "--filter", "[", ok=False)
     assert error["error"] == "InvalidInput" and "--filter is not valid JSON" in error["message"]
-
-
-@contextmanager
-def read_only(path):
-    """Make a file read-only for this process, root included (root ignores permissions, not the
-    immutable attribute)."""
-    os.chmod(path, 0o444)
-    as_root = os.geteuid() == 0
-    if as_root:
-        subprocess.run(["chattr", "+i", str(path)], check=True)
-    try:
-        yield
-    finally:
-        if as_root:
-            subprocess.run(["chattr", "-i", str(path)], check=True)
-        os.chmod(path, 0o644)
-
-
-def test_writing_to_a_read_only_project_is_a_clear_error(project_path):
-    before = project_path.read_bytes()
-    with read_only(project_path):
-        one_line_error(imagier("property", "create", project_path, "note", "text", ok=False), "read-only")
-        error = as_json("property", "create", project_path, "note", "text", ok=False)
-        assert error["error"] == "ReadOnlyError" and "read-only" in error["message"]
-        assert project_path.read_bytes() == before
-        assert as_json("info", project_path)["properties"] == []  # reading it still works
 
 
 def test_a_project_another_process_keeps_locked_is_a_clear_error(project_path):

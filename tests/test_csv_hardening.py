@@ -51,7 +51,7 @@ def test_mixed_encodings_are_refused_naming_the_bad_lines(imported, state_of, tm
     (tmp_path / "mixed.csv").write_bytes(MIXED)
     done = imagier("import-csv", imported.path, tmp_path / "mixed.csv")
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert re.search(r"error: .*mixed.csv is not UTF-8 text: line 3, 5 cannot be decoded", done.stderr)
+    assert re.search(r"Error: .*mixed.csv is not UTF-8 text: line 3, 5 cannot be decoded", done.stderr)
     assert state_of(imported) == before
 
 

@@ -73,7 +73,7 @@ def test_a_project_in_a_read_only_folder_is_read_and_refuses_writes(closed_proje
 
     refused = run(read_only(folder, *cli("values", "add", closed_project, "mood", "tense", "--path", "retina.jpg")))
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert f"error: {closed_project} cannot be changed: its folder {folder} is read-only" in refused.stderr
+    assert f"Error: {closed_project} cannot be changed: its folder {folder} is read-only" in refused.stderr
 
     script = ("import imagier, sys\n"
               "p = imagier.open(sys.argv[1], create=False)\n"
@@ -119,7 +119,7 @@ def test_a_read_only_project_file_refuses_writes_cleanly(closed_project, tmp_pat
                  ("import-csv", closed_project, csv_file), ("undo", closed_project)):
         refused = run(read_only(closed_project, *cli(*args)))
         assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
-        assert f"error: {closed_project} cannot be changed: the file is read-only; nothing was written" \
+        assert f"Error: {closed_project} cannot be changed: the file is read-only; nothing was written" \
                in refused.stderr
     assert digest(closed_project) == before
     with imagier.open(closed_project) as project:  # where it may be written, it is a project as before
