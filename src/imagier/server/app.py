@@ -27,8 +27,8 @@ from ..errors import ImagierError
 from ..jobs import JobRunner
 from ..project import Project
 from ..ingest.browse import FolderRoots
-from .routes import (analysis, csv, duplicates, files, folders, imports, jobs, layout, plugins, properties, query,
-                     search, values, vectors, views)
+from .routes import (analysis, csv, duplicates, files, folders, imports, jobs, labels, layout, plugins, properties,
+                     query, search, values, vectors, views)
 from .routes import project as project_routes
 
 TOKEN_COOKIE = "imagier_token"
@@ -36,7 +36,7 @@ TOKEN_COOKIE = "imagier_token"
 # developer can test a build of their own while the shipped one stays as committed.
 WEBUI = Path(os.environ.get("IMAGIER_WEBUI") or Path(__file__).parent / "webui")
 ROUTERS = (project_routes, properties, values, files, query, views, imports, jobs, csv, vectors, analysis, search,
-           duplicates, folders, layout, plugins)
+           duplicates, folders, layout, plugins, labels)
 
 
 def create_app(project: Project, *, token: str | None = None, roots=()) -> FastAPI:
