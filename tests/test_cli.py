@@ -143,5 +143,5 @@ def test_demo_builds_a_project_of_real_photographs(tmp_path):
     report = as_json("demo", "--dir", tmp_path / "demo", "--no-serve")
     assert report["files"] >= 60 and report["failed"] == []
     info = as_json("info", report["project"])
-    assert {p["name"] for p in info["properties"]} == {"subject", "note", "labels"}
+    assert {p["name"] for p in info["properties"]} == {"subject", "note", "ImageNet guess"}
     assert info["vectors"]["efficientnet-lite0"]["count"] == info["contents"]

@@ -21,6 +21,7 @@ import imagier
 from imagier.errors import Conflict, InvalidInput
 from imagier.server.app import create_app
 from imagier.vectors import efficientnet
+from imagier.vectors.embed import GUESS_PROPERTY
 from imagier.vectors.registry import get_embedder, names
 from imagier.vectors.torchfile import load_state_dict
 
@@ -39,7 +40,14 @@ def model_cache(tmp_path_factory, monkeypatch):
 def labels_by_name(project) -> dict[str, list[str]]:
     ids = project.query_ids()
     values = project.values(ids)
-    return {f["path"].rsplit("/", 1)[1]: values[f["id"]].get("labels", []) for f in project.files(ids)}
+    return {f["path"].rsplit("/", 1)[1]: values[f["id"]].get(GUESS_PROPERTY, []) for f in project.files(ids)}
+
+
+def computed_guesses_by_name(project) -> dict[str, list[str]]:
+    """The guesses `project.guesses` computes from the stored vectors, by file name."""
+    ids = project.query_ids()
+    found = project.guesses(ids)
+    return {f["path"].rsplit("/", 1)[1]: [g["label"] for g in found[f["id"]]] for f in project.files(ids)}
 
 
 def content_of(project, name: str) -> int:
@@ -177,13 +185,20 @@ def test_embedding_writes_vectors_and_labels_outside_the_undo_log(imported):
     assert (vtype["name"], vtype["dim"], vtype["dtype"], vtype["count"]) == ("efficientnet-lite0", 1280, "float16",
                                                                               contents)
     labels = labels_by_name(imported)
-    assert set(labels["chelsea.jpg"]) & CATS and set(labels["chelsea.gif"]) & CATS
-    assert "espresso" in labels["coffee.jpg"] and "espresso" in labels["coffee.webp"]
-    assert labels["motorcycle.jpg"] == ["moped"]
-    assert all(len(v) <= 3 for v in labels.values())
+    # Only confident guesses: the camera's tripod; nothing on a retina, a star field, an astronaut
+    assert labels["camera.jpg"] == labels["camera.png"] == ["tripod"]
+    assert labels["retina.jpg"] == labels["hubble.jpg"] == labels["astronaut.jpg"] == []
+    assert all(len(v) <= 1 for v in labels.values())
+    assert labels == computed_guesses_by_name(imported)
+    # the model still sees the cat, the coffee and the moped, below the guesses' threshold
+    names = ("chelsea.jpg", "coffee.jpg", "motorcycle.jpg")
+    features = imported.vectors_of("efficientnet-lite0", [content_of(imported, n) for n in names])
+    chelsea, coffee, motorcycle = (efficientnet.CLASS_NAMES[c] for c in efficientnet.stored_scores(features).argmax(axis=1))
+    assert chelsea in CATS and coffee == "espresso" and motorcycle == "moped"
     matrix = imported.matrix()
     assert np.allclose(np.linalg.norm(matrix.rows, axis=1), 1, atol=1e-3)
-    assert imported.property("labels")["scope"] == "content"
+    guess = imported.property(GUESS_PROPERTY)
+    assert guess["scope"] == "content" and guess["machine"]
     # derived data: nothing to undo, and the history says what ran
     assert [o["kind"] for o in imported.history()][:1] == ["embed"]
     with pytest.raises(Conflict, match="nothing to undo"):
@@ -204,10 +219,11 @@ def test_the_default_model_is_the_default_vector_type_when_an_embedder_makes_it(
     assert imported.default_model() == "grey" and imported.embed()["model"] == "grey"
 
 
-def test_a_labels_property_of_the_users_is_not_overwritten(imported, state_of):
-    imported.create_property("labels", "text")
+@pytest.mark.parametrize("type_, scope", [("text", "file"), ("multi-tag", "content")])
+def test_a_guess_property_of_the_users_is_not_overwritten(imported, state_of, type_, scope):
+    imported.create_property(GUESS_PROPERTY, type_, scope)
     before = state_of(imported)
-    with pytest.raises(Conflict, match="'labels'.*rename"):
+    with pytest.raises(Conflict, match=f"'{GUESS_PROPERTY}'.*rename"):
         imported.embed()
     assert state_of(imported) == before and imported.vector_types() == []
 
@@ -236,7 +252,7 @@ def test_a_killed_run_resumes_where_it_stopped(imported):
     assert killed.returncode == -9, killed.stderr
     with imagier.open(path) as project:
         assert project.vector_type()["count"] == 4
-        assert sum(1 for v in labels_by_name(project).values() if v) >= 3  # the labels of what was committed
+        assert labels_by_name(project) == computed_guesses_by_name(project)  # the guesses of what was committed
         report = project.embed(batch_size=2)
         assert report["embedded"] == project.content_count() - 4 and report["total"] == project.content_count()
         assert project.contents_without_vectors("efficientnet-lite0") == []
@@ -297,7 +313,7 @@ def test_cli_import_embeds_unless_told_not_to_and_embed_and_vectors_commands(pho
         ("efficientnet-lite0", False, 14), ("grey", True, 14)]
     assert "phash" in listing["models"]
     with imagier.open(embedded) as project:
-        assert set(labels_by_name(project)["chelsea.jpg"]) & CATS
+        assert labels_by_name(project)["camera.jpg"] == ["tripod"]
 
 
 def test_http_embed_runs_as_a_job_with_progress(imported):

@@ -117,7 +117,7 @@ def test_plugin_forms_run_each_kind_and_show_their_results(webui):
     page.get_by_test_id("group-action").filter(has_text="Run plugin…").click()
     open_form(page, "shade.mark")
     into = page.get_by_test_id("plugin-field-into")
-    assert into.locator("option").all_inner_texts() == ["choose a property…", "labels (multi-tag)",
+    assert into.locator("option").all_inner_texts() == ["choose a property…", "ImageNet guess (multi-tag)",
                                                         "subject (multi-tag)"]
     page.get_by_test_id("plugin-field-word").fill("dim")
     into.select_option("subject")

@@ -46,13 +46,13 @@ def test_a_duplicate_property_name_is_refused_readably(webui):
     page, server, project = webui
     before = project.properties()
     page.click("[data-testid=property-new]")
-    page.fill("[data-testid=property-create-name]", "labels")
+    page.fill("[data-testid=property-create-name]", "ImageNet guess")
     page.click("[data-testid=property-create]")
     error = page.wait_for_selector("[data-testid=message-error]")
-    assert "labels" in error.inner_text()
+    assert "ImageNet guess" in error.inner_text()
     assert project.properties() == before
     # The form stays open with the name, to be corrected.
-    assert page.input_value("[data-testid=property-create-name]") == "labels"
+    assert page.input_value("[data-testid=property-create-name]") == "ImageNet guess"
 
 
 def _open_manager(page, project, prop="category"):

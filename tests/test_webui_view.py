@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 
 def count_is(page, expected: int) -> None:
-    page.wait_for_selector(f"[data-testid=view-count]:text-is('{expected} images')")
+    page.wait_for_selector(f"[data-testid=view-count]:text-is('{expected} image{'' if expected == 1 else 's'}')")
 
 
 def tile_ids(page) -> list[int]:

@@ -9,8 +9,9 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const init: RequestInit = { method, headers: {} };
+async function request<T>(method: string, path: string, body?: unknown, keepalive = false): Promise<T> {
+  // keepalive: the request outlives the page (a save sent as the browser tab closes).
+  const init: RequestInit = { method, headers: {}, keepalive };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)["Content-Type"] = "application/json";
@@ -39,8 +40,8 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 
 export const api = {
   get: <T>(path: string) => request<T>("GET", path),
-  post: <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {}),
-  put: <T>(path: string, body?: unknown) => request<T>("PUT", path, body ?? {}),
+  post: <T>(path: string, body?: unknown, { keepalive = false } = {}) => request<T>("POST", path, body ?? {}, keepalive),
+  put: <T>(path: string, body?: unknown, { keepalive = false } = {}) => request<T>("PUT", path, body ?? {}, keepalive),
   patch: <T>(path: string, body?: unknown) => request<T>("PATCH", path, body ?? {}),
   del: <T>(path: string) => request<T>("DELETE", path),
 };

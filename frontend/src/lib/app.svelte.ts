@@ -6,7 +6,9 @@
 // over 500,000 ids would cost more than the query itself.
 
 import { api, ApiError, followJob, jobError } from "./api";
-import type { Filter, GroupKey, Info, Item, Job, Operation, Property, QueryResult, SortKey, ViewState } from "./types";
+import type {
+  Filter, GroupKey, Guess, Info, Item, Job, Operation, Property, QueryResult, SortKey, ViewState,
+} from "./types";
 
 export type Mode = "grid" | "table" | "map" | "duplicates";
 
@@ -42,6 +44,11 @@ class AppState {
   /** What the grid and the table show: the overlay's result when there is one, else the view's. */
   get shownResult(): QueryResult | null {
     return this.overlay?.result ?? this.result;
+  }
+  /** Changes when the grid and table show another result (a new view or overlay), not when the same one
+   * is refreshed after a write: they go back to their top when it does. */
+  get shownKey(): string {
+    return JSON.stringify(this.view) + "|" + (this.overlay?.title ?? "");
   }
   querying = $state(false);
   selection = $state.raw<Set<number>>(new Set());
@@ -94,10 +101,11 @@ class AppState {
     this.fileVersion = info.version;
     this.properties = properties;
     this.shown = this.shown.filter((name) => properties.some((p) => p.name === name));
-    // Until the project has properties of its own (a new project, before its first import has made
-    // labels) there is nothing to show; the first ones that appear are shown, then the user decides.
-    if (!this.shownChosen && properties.some((p) => !p.builtin)) {
-      this.shown = properties.filter((p) => !p.builtin).map((p) => p.name).slice(0, 3);
+    // Until the project has properties of its own there is nothing to show; the first ones that appear
+    // are shown, then the user decides. A model's guesses are not the user's: never shown unasked.
+    const own = properties.filter((p) => !p.builtin && !p.machine);
+    if (!this.shownChosen && own.length > 0) {
+      this.shown = own.map((p) => p.name).slice(0, 3);
       this.shownChosen = true;
     }
   }
@@ -182,6 +190,31 @@ class AppState {
   /** Bumped when fetched values arrive, so components showing them re-render. */
   itemsLoaded = $state(0);
 
+  /** The model's guesses of an image with their probabilities, once `ensureGuesses` fetched them. */
+  guesses(id: number): Guess[] | undefined {
+    void this.itemsLoaded;
+    void this.version;
+    return this.guessCache.get(id);
+  }
+
+  /** Fetch the guesses (and their probabilities) of the images not cached yet: for the hover of a shown
+   * machine-made property, a screenful at a time like the values. */
+  async ensureGuesses(ids: number[]): Promise<void> {
+    const missing = ids.filter((id) => !this.guessCache.has(id));
+    if (missing.length === 0) return;
+    const version = this.version;
+    try {
+      const found = await api.post<Record<string, Guess[]>>("/api/guesses", { ids: missing });
+      if (version !== this.version) return;
+      for (const [id, guesses] of Object.entries(found)) this.guessCache.set(Number(id), guesses);
+      this.itemsLoaded++;
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  private guessCache = new Map<number, Guess[]>();
+
   // ---- writing -------------------------------------------------------------------------------
 
   /** Run a write, then refresh what it may have changed. Errors are reported and re-thrown. */
@@ -200,6 +233,7 @@ class AppState {
   async changed({ query = true } = {}): Promise<void> {
     this.refreshedAt = performance.now();
     this.items.clear();
+    this.guessCache.clear();
     this.version++;
     await Promise.all([this.refreshInfo(), this.refreshHistory(), query ? this.runQuery() : Promise.resolve()]);
   }

@@ -4,6 +4,7 @@
 // tags" sends the overlay's groups, sub-clusters included, to be saved as tags in one operation: what
 // is saved is what the researcher reviewed, with how each level was made (the jobs' provenance).
 
+import { count } from "./words";
 import { api } from "./api";
 import { app, type Overlay } from "./app.svelte";
 import type { GroupTarget } from "./groupActions";
@@ -105,7 +106,7 @@ export async function runClustering(input: ClusterInput, settings: ClusterSettin
   topProvenance = found.provenance;
   const result: QueryResult = { total: ids.length, rows: ids.length, ids, groups };
   clusterOverlay = {
-    title: `${groups.length} clusters of ${input.title}`,
+    title: `${count(groups.length, "cluster")} of ${input.title}`,
     result,
     actions: [{ label: "Save clusters as tags…", run: () => (saveForm.open = true) }],
   };

@@ -1,6 +1,8 @@
 // The grid's batch dialogs, shared by the grid (group headers, the `t` key) and the selection bar, which
 // hosts them so they work from any view mode.
 
+import { count } from "./words";
+
 export interface BatchTarget {
   ids: number[];
   /** What the dialog says it acts on: "12 selected images", "group 2019-05 / cups". */
@@ -20,5 +22,5 @@ export const gridUi = new GridUi();
 
 /** How a batch target names its images: "1 image", "12,034 images". */
 export function imageCount(n: number): string {
-  return `${n.toLocaleString()} image${n === 1 ? "" : "s"}`;
+  return count(n, "image");
 }

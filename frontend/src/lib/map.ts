@@ -31,14 +31,10 @@ async function fetchLayout(vectorType: string | null): Promise<MapLayout> {
            vectorType: decodeURIComponent(response.headers.get("X-Vector-Type") ?? "") };
 }
 
-/** The stored layout, computed first (a background job with progress) when there is none yet. */
+/** The stored layout, computed first (a background job with progress) when there is none yet. The job is
+ * asked for every time: it answers at once when the layout is stored, where reading a layout not yet made
+ * would be a 404 the browser logs as an error on every first opening. */
 export async function loadLayout(vectorType: string | null): Promise<MapLayout> {
-  try {
-    return await fetchLayout(vectorType);
-  } catch (error) {
-    if (!(error instanceof ApiError && error.status === 404 && error.kind === "NotFound"
-          && String(error.message).includes("not been computed"))) throw error;
-  }
   await app.runJob(() => api.post("/api/layout", { vector_type: vectorType }), { changes: false });
   return fetchLayout(vectorType);
 }

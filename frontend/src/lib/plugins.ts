@@ -2,6 +2,7 @@
 // running an action on a group, the selection or the whole view. The result is shown by its kind: groups
 // as an overlay like clusters, ranked images as an overlay with scores, a message for the rest.
 
+import { count } from "./words";
 import { api, seg } from "./api";
 import { app } from "./app.svelte";
 import type { GroupTarget } from "./groupActions";
@@ -111,7 +112,7 @@ function showGroups(title: string, found: NamedGroup[]): void {
     for (const id of g.ids) ids.push(id);
     groups.push({ key: g.name, label: g.name, score: g.score, count: g.ids.length, start, end: ids.length, groups: [] });
   }
-  app.overlay = { title: `${title}: ${groups.length} groups`, result: { total: ids.length, rows: ids.length, ids, groups } };
+  app.overlay = { title: `${title}: ${count(groups.length, "group")}`, result: { total: ids.length, rows: ids.length, ids, groups } };
   if (app.mode !== "grid" && app.mode !== "table") app.mode = "grid";
 }
 

@@ -9,7 +9,12 @@ export interface Property {
   type: PropertyType;
   scope: "file" | "content";
   builtin: boolean;
+  /** Made by a model (the ImageNet guesses): its values are guesses, styled as such and not shown by default. */
+  machine: boolean;
 }
+
+/** A model's guess for an image, with its probability (POST /api/guesses). */
+export interface Guess { label: string; probability: number }
 
 export interface Tag {
   id: number;

@@ -491,3 +491,4 @@ from . import search  # noqa: E402,F401
 from . import duplicates  # noqa: E402,F401
 from . import layout  # noqa: E402,F401
 from . import plugins  # noqa: E402,F401
+from . import labels  # noqa: E402,F401

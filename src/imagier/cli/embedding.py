@@ -28,7 +28,7 @@ def embed(project: Project, as_json: bool, model, model_path, int8):
     """Compute the vectors of every image of PROJECT that has none yet for the model.
 
     Interrupted runs resume where they stopped; images imported later are embedded by the next run.
-    EfficientNet-Lite0 also writes the automatic `labels` property (ImageNet classes)."""
+    EfficientNet-Lite0 also writes the machine-made `ImageNet guess` property (see `imagier labels`)."""
     if int8:
         model = f"{model or project.default_model()}-int8"
     project.check_model(model, model_path)

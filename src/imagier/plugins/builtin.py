@@ -75,7 +75,7 @@ def search(ctx, text: str, top_k: Annotated[int, Range(1, 10_000)] = 50, vector_
 
 @action(kind="embed", name="efficientnet-lite0", label="Embed with EfficientNet-Lite0")
 def efficientnet(ctx):
-    """The offline image model (ImageNet weights ship with imagier); also writes the `labels` property."""
+    """The offline image model (ImageNet weights ship with imagier); also writes the `ImageNet guess` property."""
     return get_embedder("efficientnet-lite0")
 
 

@@ -28,8 +28,8 @@ from ..errors import ImagierError, InvalidInput
 from ..jobs import JobRunner
 from ..project import Project
 from ..ingest.browse import FolderRoots
-from .routes import (analysis, csv, duplicates, files, folders, imports, jobs, layout, plugins, properties, query,
-                     search, values, vectors, views)
+from .routes import (analysis, csv, duplicates, files, folders, imports, jobs, labels, layout, plugins, properties,
+                     query, search, values, vectors, views)
 from .routes import project as project_routes
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ TOKEN_COOKIE = "imagier_token"
 # developer can test a build of their own while the shipped one stays as committed.
 WEBUI = Path(os.environ.get("IMAGIER_WEBUI") or Path(__file__).parent / "webui")
 ROUTERS = (project_routes, properties, values, files, query, views, imports, jobs, csv, vectors, analysis, search,
-           duplicates, folders, layout, plugins)
+           duplicates, folders, layout, plugins, labels)
 # A token anyone could guess is no protection: `--token "$UNSET_VARIABLE"` would open the server to all.
 MIN_TOKEN_LENGTH = 16
 # Request bodies: a CSV import may be as large as max_body_bytes (a real corpus's CSV runs to tens of MB);

@@ -39,34 +39,39 @@ def _no_property(name, known: list[str]) -> NotFound:
                     f"built-in: {', '.join(BUILTINS)})", property=name, suggestion=suggestion)
 
 
+def _property_row(row) -> dict:
+    return {"id": row[0], "name": row[1], "type": row[2], "scope": row[3], "builtin": False, "machine": bool(row[4])}
+
+
 class Annotations:
     """Mixed into Project; expects `self.db` (store.db.Database) and `self.oplog` (store.oplog.OpLog)."""
 
     # ---- properties -------------------------------------------------------------------------------
 
     def properties(self) -> list[dict]:
-        """Every property: the built-in read-only ones first, then the user's in their order."""
-        builtin = [{"id": None, "name": name, "type": t, "scope": "file", "builtin": True}
+        """Every property: the built-in read-only ones first, then the user's in their order. `machine`:
+        made by a model (the ImageNet guesses), whose values are guesses rather than annotations."""
+        builtin = [{"id": None, "name": name, "type": t, "scope": "file", "builtin": True, "machine": False}
                    for name, (t, _) in BUILTINS.items()]
         rows = self.db.reader.execute(
-            "SELECT id, name, type, scope FROM properties ORDER BY position, id").fetchall()
-        return builtin + [{"id": r[0], "name": r[1], "type": r[2], "scope": r[3], "builtin": False} for r in rows]
+            "SELECT id, name, type, scope, machine FROM properties ORDER BY position, id").fetchall()
+        return builtin + [_property_row(r) for r in rows]
 
     def property(self, name: str | int) -> dict:
         """One user property by name (case-insensitive) or id."""
         conn = self.db.reader
         if isinstance(name, int):
-            row = conn.execute("SELECT id, name, type, scope FROM properties WHERE id = ?", (name,)).fetchone()
+            row = conn.execute("SELECT id, name, type, scope, machine FROM properties WHERE id = ?", (name,)).fetchone()
         else:
             if not isinstance(name, str):
                 raise InvalidInput(f"a property is named by a string, not {name!r}")
             if name.lower() in BUILTINS:
                 raise InvalidInput(f"{name!r} is a built-in read-only property", property=name)
-            row = conn.execute("SELECT id, name, type, scope FROM properties WHERE name = ?", (name,)).fetchone()
+            row = conn.execute("SELECT id, name, type, scope, machine FROM properties WHERE name = ?", (name,)).fetchone()
         if row is None:
             known = [r[0] for r in conn.execute("SELECT name FROM properties ORDER BY position, id")]
             raise _no_property(name, known)
-        return {"id": row[0], "name": row[1], "type": row[2], "scope": row[3], "builtin": False}
+        return _property_row(row)
 
     def create_property(self, name: str, type: str, scope: str = "file") -> dict:
         """Create a property of a type (text, number, date, checkbox, url, colour, tag, multi-tag, path),

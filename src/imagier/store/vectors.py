@@ -137,6 +137,18 @@ class Vectors:
             "SELECT c.id FROM contents c WHERE NOT EXISTS "
             "(SELECT 1 FROM vectors v WHERE v.type_id = ? AND v.content_id = c.id) ORDER BY c.id", (vtype["id"],))]
 
+    def contents_with_vectors(self, name: str, among=None) -> list[int]:
+        """The content ids (of `among`, else all) that have a vector of this type, in id order."""
+        vtype = self.vector_type(name)
+        if among is None:
+            rows = self.db.reader.execute("SELECT content_id FROM vectors WHERE type_id = ? ORDER BY content_id",
+                                          (vtype["id"],))
+        else:
+            rows = self.db.reader.execute(
+                "SELECT v.content_id FROM json_each(?) s JOIN vectors v ON v.type_id = ? AND v.content_id = s.value "
+                "ORDER BY v.content_id", (json.dumps(sorted({int(c) for c in among})), vtype["id"]))
+        return [r[0] for r in rows]
+
     def vectors_of(self, name: str, content_ids) -> np.ndarray:
         """The vectors of these contents as stored (not normalised), in the order asked; a content without
         one is a NotFound."""
@@ -161,22 +173,22 @@ class Vectors:
 
     def write_machine_tags(self, property_name: str, tags: dict[int, list[str]]) -> None:
         """Replace the tags of these contents in a per-content multi-tag property made by a model (the
-        `labels` of an embedder): {content id: [tag names]}. Creates the property and tags as needed.
+        guesses of an embedder): {content id: [tag names]}. Creates the property, marked machine-made, and
+        its tags as needed.
 
         Machine-made values are derived data, recomputed by the next embedding, so this write is NOT in
         the undo log (a log entry per batch of a 500,000-image corpus would bury the user's own steps).
-        It joins the caller's transaction when there is one, so vectors and their labels land together."""
+        It joins the caller's transaction when there is one, so vectors and their guesses land together."""
         with self.db.write() as conn:
-            row = conn.execute("SELECT id, type, scope FROM properties WHERE name = ?", (property_name,)).fetchone()
+            row = conn.execute("SELECT id, machine FROM properties WHERE name = ?", (property_name,)).fetchone()
             if row is None:
                 position = conn.execute("SELECT coalesce(max(position), 0) + 1 FROM properties").fetchone()[0]
-                conn.execute("INSERT INTO properties(name, type, scope, position) VALUES (?, 'multi-tag', 'content', ?)",
-                             (property_name, position))
+                conn.execute("INSERT INTO properties(name, type, scope, position, machine) "
+                             "VALUES (?, 'multi-tag', 'content', ?, 1)", (property_name, position))
                 prop_id = conn.last_insert_rowid()
-            elif tuple(row[1:]) != ("multi-tag", "content"):
-                raise Conflict(f"the project has a property {property_name!r} of its own ({row[1]}, per {row[2]}), "
-                               f"so the model's labels cannot be written; rename that property first",
-                               property=property_name)
+            elif not row[1]:
+                raise Conflict(f"the project has a property {property_name!r} of its own, so the model's "
+                               f"guesses cannot be written; rename that property first", property=property_name)
             else:
                 prop_id = row[0]
             known = dict(conn.execute("SELECT name, id FROM tags WHERE property_id = ?", (prop_id,)).fetchall())
@@ -188,6 +200,37 @@ class Vectors:
                          (prop_id, json.dumps([int(c) for c in tags])))
             conn.executemany("INSERT INTO tag_values(property_id, target_id, tag_id) VALUES (?, ?, ?)",
                              [(prop_id, int(c), known[n]) for c, names in tags.items() for n in dict.fromkeys(names)])
+
+    def prune_machine_tags(self, property_name: str) -> None:
+        """Delete the tags of a machine-made property that no image has any more (classes guessed under an
+        older threshold)."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM tags WHERE property_id = (SELECT id FROM properties WHERE name = ? AND machine) "
+                         "AND NOT EXISTS (SELECT 1 FROM tag_values v WHERE v.tag_id = tags.id)", (property_name,))
+
+    def delete_machine_property(self, property_name: str) -> bool:
+        """Delete a machine-made property with its tags and values, outside the undo log like its writes;
+        whether there was one. A user's property of that name is a Conflict."""
+        with self.db.write() as conn:
+            row = conn.execute("SELECT id, machine FROM properties WHERE name = ?", (property_name,)).fetchone()
+            if row is None:
+                return False
+            if not row[1]:
+                raise Conflict(f"{property_name!r} is a property of the user's, not the model's guesses: "
+                               "delete it as any other property", property=property_name)
+            conn.execute("DELETE FROM properties WHERE id = ?", (row[0],))
+            return True
+
+    def setting(self, name: str, default=None):
+        """A project setting (a choice that is not an annotation: whether it wants guesses), or `default`."""
+        row = self.db.reader.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_setting(self, name: str, value) -> None:
+        """Record a project setting (not in the undo log; it joins the caller's transaction)."""
+        with self.db.write() as conn:
+            conn.execute("INSERT INTO settings(name, value) VALUES (?, ?) "
+                         "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, json.dumps(value)))
 
     def matrix(self, name: str | None = None) -> Matrix:
         """The vectors of a type (the default one when None) as one in-memory matrix, kept while unchanged."""

@@ -1,7 +1,7 @@
 """The embedding job: compute the vectors of every content that lacks them, batch by batch.
 
 Every model input is made from the thumbnail the import stored (one decode of each original, ever).
-Each batch is committed with its labels, so a run that is killed keeps what it did and the next run
+Each batch is committed with its guesses, so a run that is killed keeps what it did and the next run
 (of the same model) starts where it stopped; images imported later are embedded the same way.
 """
 
@@ -16,7 +16,14 @@ from PIL import Image
 from ..errors import InvalidInput, NotFound
 from .registry import Embedder, get_embedder, names
 
-LABELS_PROPERTY = "labels"
+# The machine-made property of EfficientNet-Lite0's ImageNet classes: named as what they are, guesses.
+GUESS_PROPERTY = "ImageNet guess"
+# False once the user deleted the guesses for good: embeddings write none until turned on again.
+GUESSES_SETTING = "imagenet_guesses"
+# The threshold the stored guesses were written with: guesses an older imagier wrote under another one
+# (the `labels` of 0.1) are computed again by the next embedding.
+THRESHOLD_SETTING = "imagenet_guess_threshold"
+GUESS_BATCH = 4096
 # The offline model, always available (its weights ship in a dependency); imported only when used.
 DEFAULT_MODEL = "efficientnet-lite0"
 
@@ -51,7 +58,8 @@ class Embedding:
 
         Creates the vector type when missing (the first one becomes the default). Commits every batch, so
         an interrupted run resumes where it stopped; `cancel` stops it between batches. Models with labels
-        (EfficientNet-Lite0: ImageNet classes) also write the `labels` property, outside the undo log.
+        (EfficientNet-Lite0: ImageNet classes) also write the machine-made `ImageNet guess` property, outside
+        the undo log, unless the project turned guesses off (`delete_machine_labels`).
         Returns {"model", "embedded": vectors computed now, "total": images with a vector of the type,
         "failed": [{"content", "error"}]}; progress gets {"done", "total", "model"}.
         """
@@ -59,8 +67,9 @@ class Embedding:
             raise InvalidInput(f"batch_size must be a positive integer, not {batch_size!r}")
         # A plugin's embed action passes its Embedder itself rather than a registered name.
         embedder = model if isinstance(model, Embedder) else get_embedder(model or self.default_model(), model_path)
-        if embedder.makes_labels:  # a property of the user's in the way is refused before anything is written
-            self.write_machine_tags(LABELS_PROPERTY, {})
+        guessing = embedder.makes_labels and self.machine_labels_enabled()
+        if guessing:  # a property of the user's in the way is refused before anything is written
+            self._write_all_guesses(stale_only=True)
         self.create_vector_type(embedder.name, embedder.model, embedder.dim, params=embedder.params,
                                 dtype=embedder.dtype, metric=embedder.metric)
         todo = self.contents_without_vectors(embedder.name)
@@ -87,11 +96,11 @@ class Embedding:
                 except (OSError, ValueError, Image.DecompressionBombError) as e:
                     failed.append({"content": content_id, "error": f"its thumbnail cannot be decoded: {e}"})
             if images:
-                rows, labels = embedder.embed_and_label(images)
-                with self.db.write():  # the vectors and their labels in one transaction
+                rows, labels = embedder.embed_and_label(images) if guessing else (embedder.embed(images), None)
+                with self.db.write():  # the vectors and their guesses in one transaction
                     self.put_vectors(embedder.name, ids, rows)
                     if labels is not None:
-                        self.write_machine_tags(LABELS_PROPERTY, dict(zip(ids, labels)))
+                        self.write_machine_tags(GUESS_PROPERTY, dict(zip(ids, labels)))
             embedded += len(ids)
             done += len(batch)
             report()
@@ -100,6 +109,75 @@ class Embedding:
                            {"model": embedder.name, "embedded": embedded, "failed": len(failed)})
         return {"model": embedder.name, "embedded": embedded, "total": total - len(todo) + embedded,
                 "failed": failed}
+
+    # ---- the ImageNet guesses ----------------------------------------------------------------------
+
+    def machine_labels_enabled(self) -> bool:
+        """Whether embedding with EfficientNet-Lite0 writes the `ImageNet guess` property (until
+        `delete_machine_labels`)."""
+        return bool(self.setting(GUESSES_SETTING, True))
+
+    def delete_machine_labels(self) -> dict:
+        """Delete the `ImageNet guess` property for good: its values go (outside the undo log, like their
+        writing) and later embeddings write none until `enable_machine_labels`. Returns {"enabled": False,
+        "deleted": whether the property was there}."""
+        with self.db.write():
+            deleted = self.delete_machine_property(GUESS_PROPERTY)
+            self.set_setting(GUESSES_SETTING, False)
+        self.oplog.log("labels_off", f"delete the {GUESS_PROPERTY} property and turn guesses off",
+                       {"deleted": deleted})
+        return {"enabled": False, "deleted": deleted}
+
+    def enable_machine_labels(self) -> dict:
+        """Turn the ImageNet guesses back on: written at once for every image that has EfficientNet-Lite0
+        vectors (from the stored vectors), and by later embeddings. Returns {"enabled": True, "images":
+        contents whose guesses were computed}."""
+        contents = self._write_all_guesses()
+        self.set_setting(GUESSES_SETTING, True)
+        self.oplog.log("labels_on", f"turn guesses on ({GUESS_PROPERTY} of {len(contents)} images)",
+                       {"images": len(contents)})
+        return {"enabled": True, "images": len(contents)}
+
+    def _write_all_guesses(self, stale_only: bool = False) -> list[int]:
+        """Write the guesses of every content with EfficientNet-Lite0 vectors from the stored vectors (only
+        when written under another threshold, with `stale_only`); the contents written."""
+        from . import efficientnet
+        self.write_machine_tags(GUESS_PROPERTY, {})  # a property of the user's in the way: refused first
+        if stale_only and self.setting(THRESHOLD_SETTING) == efficientnet.GUESS_MIN_PROBABILITY:
+            return []
+        try:
+            contents = self.contents_with_vectors(efficientnet.NAME)
+        except NotFound:  # not embedded yet: the first embedding writes them
+            contents = []
+        for start in range(0, len(contents), GUESS_BATCH):
+            batch = contents[start:start + GUESS_BATCH]
+            found = efficientnet.guesses(efficientnet.stored_scores(self.vectors_of(efficientnet.NAME, batch)))
+            self.write_machine_tags(GUESS_PROPERTY, {c: [name for name, _ in g] for c, g in zip(batch, found)})
+        # Recorded last: an interrupted rewrite is done again by the next embedding.
+        with self.db.write():
+            self.prune_machine_tags(GUESS_PROPERTY)
+            self.set_setting(THRESHOLD_SETTING, efficientnet.GUESS_MIN_PROBABILITY)
+        return contents
+
+    def guesses(self, ids) -> dict[int, list[dict]]:
+        """The ImageNet guesses of these images with their probabilities, computed from the stored vectors
+        as embedding computed them: {file id: [{"label", "probability"}]} (an empty list for an image with
+        no confident guess or no EfficientNet-Lite0 vector; none at all while guesses are turned off)."""
+        from . import efficientnet
+        files = self.files(ids)
+        found: dict[int, list[dict]] = {f["id"]: [] for f in files}
+        if not files or not self.machine_labels_enabled():
+            return found
+        try:
+            contents = self.contents_with_vectors(efficientnet.NAME, [f["content_id"] for f in files])
+        except NotFound:  # no EfficientNet-Lite0 vectors at all
+            return found
+        scores = efficientnet.stored_scores(self.vectors_of(efficientnet.NAME, contents))
+        by_content = dict(zip(contents, efficientnet.guesses(scores)))
+        for f in files:
+            found[f["id"]] = [{"label": name, "probability": round(p, 4)}
+                              for name, p in by_content.get(f["content_id"], [])]
+        return found
 
 
 def _decode(jpeg: bytes) -> Image.Image:
