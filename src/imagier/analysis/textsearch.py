@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from ..errors import InvalidInput, NotFound
-from ..vectors import clip
+from ..vectors import clip, multilingual
 
 LABELS_MODEL = "efficientnet-lite0"
 # Words of a query that say nothing about what is shown ("a photo of a cat" searches for "cat").
@@ -51,12 +51,14 @@ class TextSearch:
     """Mixed into Project; expects the Vectors, Files and Querying mixins."""
 
     def search(self, text: str, *, top_k: int = 50, filter=None, vector_type: str | None = None,
-               model_path: str | None = None) -> list[dict]:
+               model_path: str | None = None, text_model: str | None = None) -> list[dict]:
         """The images that best match `text`: [{"id", "path", "score"}], best first, at most `top_k`, only
         among the images `filter` matches (all when None). With a CLIP vector type the score is the cosine
         of the text and image embeddings; with EfficientNet-Lite0 it is the images' summed probability of
         the ImageNet classes the words name. The type is `vector_type`, else the default one if it is CLIP,
-        else any CLIP type, else EfficientNet-Lite0. `model_path`: the CLIP model's folder (see clip.py)."""
+        else any CLIP type, else EfficientNet-Lite0. `model_path`: the CLIP model's folder (see clip.py). `text_model`:
+        "clip-vit-b32-multilingual" encodes the text with the multilingual encoder (50+ languages) instead
+        of CLIP's own (see multilingual.py)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("a text search needs some words, such as 'a cat on a sofa'")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
@@ -73,7 +75,10 @@ class TextSearch:
             found = matrix.index_of(self.content_ids_of_files(allowed))
             rows = np.sort(found[found >= 0])
         if vtype["model"] == clip.NAME:
-            scores = self._clip_scores(vtype, text, matrix.rows[rows], model_path)
+            scores = self._clip_scores(vtype, text, matrix.rows[rows], model_path, text_model)
+        elif text_model is not None:
+            raise InvalidInput(f"the text model {text_model!r} searches {clip.NAME} vectors and this search is of "
+                               f"{vtype['name']}: run `imagier embed --model {clip.NAME}`", text_model=text_model)
         else:
             scores = self._label_scores(matrix, text, rows)
         return self._ranked(matrix.content_ids[rows], scores, top_k, allowed)
@@ -94,7 +99,10 @@ class TextSearch:
         raise NotFound(f"none of this project's vector types can be searched by text: run `imagier embed --model "
                        f"{clip.NAME}` (or {LABELS_MODEL}, which needs no download, for a labels search)")
 
-    def _clip_scores(self, vtype: dict, text: str, rows: np.ndarray, model_path: str | None) -> np.ndarray:
+    def _clip_scores(self, vtype: dict, text: str, rows: np.ndarray, model_path: str | None,
+                     text_model: str | None = None) -> np.ndarray:
+        if text_model not in (None, clip.NAME):
+            return rows @ multilingual.encoder_named(text_model).embed_texts([text])[0]
         model = clip.load(model_path, int8=bool(vtype["params"].get("int8")))
         made_by = vtype["params"].get("sha256", {}).get(clip.TEXT)
         if made_by is not None and clip.file_hash(model.folder / clip.TEXT) != made_by:

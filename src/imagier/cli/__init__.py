@@ -95,7 +95,18 @@ def import_(project: Project, as_json: bool, folders, workers, store_originals, 
     if "embedding" in report:
         from .embedding import embed_summary
         lines.append(embed_summary(report["embedding"]))
+    if model is None and not as_json:
+        lines += _model_offer(project)
     _emit(as_json, report, "\n".join(lines))
+
+
+def _model_offer(project: Project) -> list[str]:
+    """A line offering the CLIP model when it is on this machine and the project does not use it yet."""
+    better = project.model_offer()["better"]
+    if not (better and better["present"] and better["images"]):
+        return []
+    return [f"{better['name']} is on this machine, for text search and finer similarity: "
+            f"`imagier embed {project.path} --model {better['name']}` takes {better['estimate']}"]
 
 
 class _progress_bar:
@@ -403,3 +414,4 @@ from . import search  # noqa: E402,F401
 from . import duplicates  # noqa: E402,F401
 from . import layout  # noqa: E402,F401
 from . import plugins  # noqa: E402,F401
+from . import models  # noqa: E402,F401

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import Field
 
 from . import Body, ProjectDep, RunnerDep
+from ...vectors import models as catalogue
 
 router = APIRouter(prefix="/api", tags=["vectors"])
 
@@ -27,9 +28,16 @@ def vector_types(project: ProjectDep) -> list[dict]:
     return project.vector_types()
 
 
-@router.get("/models", summary="The embedders this imagier can run (each makes a vector type of its name)")
-def models(project: ProjectDep) -> list[str]:
-    return project.models()
+@router.get("/models", summary="The models: what each is for, whether it is on the server's machine, where and "
+                               "how big, and the command that installs it (see `imagier models`)")
+def models() -> list[dict]:
+    return catalogue.catalogue()
+
+
+@router.get("/models/offer", summary="The model this project uses and the CLIP model it could use, with the time "
+                                     "it would take at this machine's measured speed")
+def model_offer(project: ProjectDep, adding: int = Query(0, ge=0, description="images about to be imported")) -> dict:
+    return project.model_offer(adding)
 
 
 @router.put("/vector-types/default", summary="Choose the default vector type")
