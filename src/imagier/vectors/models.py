@@ -28,6 +28,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote
 
 from ..errors import InvalidInput, NotFound
 
@@ -343,7 +344,7 @@ def _hub_listing(spec: Downloadable, endpoint: str) -> tuple[dict[str, dict], st
 
 def _download(spec: Downloadable, listing: dict, revision: str, endpoint: str, into: Path,
               progress: Callable[[dict], None] | None) -> None:
-    from huggingface_hub import get_session, hf_hub_url
+    from huggingface_hub import get_session
     from huggingface_hub.utils import build_hf_headers
     total = sum(f["size"] or 0 for f in listing.values())
     done = 0
@@ -351,7 +352,7 @@ def _download(spec: Downloadable, listing: dict, revision: str, endpoint: str, i
         target = into / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         sha256, size = hashlib.sha256(), 0
-        url = hf_hub_url(spec.hub_repo, relative, revision=revision, endpoint=endpoint)
+        url = f"{endpoint}/{spec.hub_repo}/resolve/{revision}/{quote(relative)}"  # the hub's download URL
         try:
             with get_session().stream("GET", url, headers=build_hf_headers(), follow_redirects=True,
                                       timeout=60) as response, open(target, "wb") as out:
