@@ -28,7 +28,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 import imagier
 from clipmodel import cached as clip_model
-from live import LiveServer
+from live import ARTIFACTS, LiveServer
 from multilingualmodel import cached as multilingual_model
 from imagier.errors import InvalidInput, NotFound
 from imagier.server.app import create_app
@@ -405,3 +405,42 @@ def test_french_search_ranks_as_the_encoder_says(imported, clip_path, multilingu
 def test_the_labels_search_has_no_text_model(embedded):
     with pytest.raises(InvalidInput, match="searches clip-vit-b32 vectors"):
         embedded.search(FRENCH, text_model=multilingual.NAME)
+
+
+@pytest.mark.browser
+def test_the_import_dialog_offers_clip_with_its_time(cache, webui, clip_path, photo_dir, tmp_path, monkeypatch):
+    page, server, project = webui
+    new = tmp_path / "new photos"
+    new.mkdir()
+    for name in ("2019/astronaut.jpg", "2020/chelsea.jpg", "formats/camera.png"):
+        shutil.copy(photo_dir / name, new)
+    page.wait_for_selector("[data-testid=project-counts]:has-text('files')")
+
+    def open_import_dialog():
+        page.click("[data-testid=project-menu]")
+        page.click("[data-testid=project-import]")
+
+    open_import_dialog()  # no CLIP model on the machine: which model the project uses, and how to get CLIP
+    model = page.locator("[data-testid=import-model]")
+    model.filter(has_text="imagier models get clip-vit-b32").wait_for()
+    assert "This project's images are embedded with efficientnet-lite0." in model.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "models-import-without-clip.png"))
+    page.click("[data-testid=import-close]")
+
+    monkeypatch.setenv(clip.PATH_ENV, str(clip_path))  # the server's machine now has it
+    open_import_dialog()
+    images = project.content_count()
+    estimate = page.locator("[data-testid=import-estimate]")
+    estimate.filter(has_text=f"for {images} images").wait_for(timeout=60_000)
+    [speed] = json.loads((cache / models.SPEED_FILE).read_text()).values()
+    minutes = max(1, round(speed * images / 60))
+    assert estimate.inner_text() == f"about {minutes} minute{'s' if minutes > 1 else ''} for {images} images"
+    page.fill("[data-testid=import-path]", str(new))
+    page.click("[data-testid=import-browse]")
+    estimate.filter(has_text=f"for {images + 3} images").wait_for()  # the folder's images counted in
+    page.check("[data-testid=import-better]")
+    page.screenshot(path=str(ARTIFACTS / "models-import-offer.png"))
+    page.click("[data-testid=import-start]")
+    page.wait_for_selector("[data-testid=import-report]:has-text('Added 3')", timeout=120_000)
+    # the three files have the bytes of images already there: every content, those included, has its vector
+    assert project.vector_type(clip.NAME)["count"] == project.content_count() == images
