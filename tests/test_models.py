@@ -444,3 +444,32 @@ def test_the_import_dialog_offers_clip_with_its_time(cache, webui, clip_path, ph
     page.wait_for_selector("[data-testid=import-report]:has-text('Added 3')", timeout=120_000)
     # the three files have the bytes of images already there: every content, those included, has its vector
     assert project.vector_type(clip.NAME)["count"] == project.content_count() == images
+
+
+@pytest.fixture
+def multilingual_machine(cache, clip_path, multilingual_path, monkeypatch):
+    """A machine with both models (given by the environment), set before a page loads."""
+    monkeypatch.setenv(clip.PATH_ENV, str(clip_path))
+    monkeypatch.setenv(multilingual.PATH_ENV, str(multilingual_path))
+
+
+@pytest.mark.browser
+def test_the_page_searches_in_french_through_the_multilingual_encoder(multilingual_machine, webui):
+    page, server, project = webui
+    project.embed(clip.NAME)
+    expected = project.search(FRENCH, top_k=200, text_model=multilingual.NAME)
+    assert expected != project.search(FRENCH, top_k=200)  # CLIP's own text encoder ranks otherwise
+    page.check("[data-testid=search-any-language]")
+    page.get_by_test_id("search-input").fill(FRENCH)
+    with page.expect_response("**/api/search") as answer:
+        page.keyboard.press("Enter")
+    assert answer.value.json() == expected
+    # the page shows what the encoder ranked, by its rule: a score above 0 is a match
+    matches = [r["id"] for r in expected if r["score"] > 0]
+    title = f"({len(matches)} matches)" if matches else "(nothing matches)"
+    page.wait_for_selector(f"[data-testid=overlay-title]:has-text('Search: {FRENCH} {title}')")
+    if matches:
+        page.get_by_test_id("tile-score").first.wait_for()
+        assert [int(i) for i in page.locator("[data-testid=tile]").evaluate_all("els => els.map(e => e.dataset.id)")] \
+            == matches
+    page.screenshot(path=str(ARTIFACTS / "models-search-in-french.png"))
