@@ -255,7 +255,7 @@ def test_get_from_the_hub_once(cache, clip_path, monkeypatch):
         recorded = json.loads((cache / clip.NAME / models.SOURCE_FILE).read_text())
         assert recorded["revision"] == REVISION and recorded["sha256"][clip.VISION] == sha256(clip_path / clip.VISION)
         again = cli("models", "get", clip.NAME, env={"HF_ENDPOINT": live.url})
-        assert again.returncode == 0 and "clip-vit-b32 is already installed" in again.stdout
+        assert again.returncode == 0 and f"clip-vit-b32 is already on this machine, in {cache / clip.NAME}" in again.stdout
         assert len(app.state.requests) == len(fetched)  # once
     assert nothing_left_in(cache) == [clip.NAME]
 

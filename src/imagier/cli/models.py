@@ -75,8 +75,8 @@ def models_get(as_json: bool, name, force):
     finally:
         if progress:
             progress.close()
-    done = "downloaded and installed" if entry["fetched"] else "is already installed"
-    _emit(as_json, entry, f"{name} {done} in {entry['folder']} ({_size(entry['size'])})")
+    done = "downloaded and installed in" if entry["fetched"] else "is already on this machine, in"
+    _emit(as_json, entry, f"{name} {done} {entry['folder']} ({_size(entry['size'])})")
 
 
 @command(models, "add", project=False)

@@ -180,12 +180,12 @@ def check_folder(spec: Downloadable, folder: Path) -> None:
                            missing=missing)
     for graph in spec.graphs:
         _check_graph(spec, folder / graph.path, graph)
-    try:
-        from tokenizers import Tokenizer
-        Tokenizer.from_file(str(folder / "tokenizer.json"))
-    except Exception as e:
-        raise InvalidInput(f"{folder / 'tokenizer.json'} is not a tokenizer file: {e}", model=spec.name,
-                           file="tokenizer.json") from None
+    for name in (f for f in spec.files if f.endswith("tokenizer.json")):
+        try:
+            from tokenizers import Tokenizer
+            Tokenizer.from_file(str(folder / name))
+        except Exception as e:
+            raise InvalidInput(f"{folder / name} is not a tokenizer file: {e}", model=spec.name, file=name) from None
     if spec.check is not None:
         spec.check(folder)
 
@@ -247,11 +247,13 @@ def add(path: str | Path, name: str | None = None) -> dict:
         spec, root = _recognise(folder, name, path)
         check_folder(spec, root)  # before copying hundreds of megabytes
         staged = _staging(spec)
+        # What an archive unpacked is ours to move; a folder given stays as it is.
+        transfer = shutil.copyfile if folder is path else shutil.move
         try:
             for relative in spec.required + spec.extras:
                 if (root / relative).is_file():
                     (staged / relative).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(root / relative, staged / relative)
+                    transfer(root / relative, staged / relative)
             return _install(spec, staged, {"source": "local folder", "added from": str(path),
                                            "sha256": {f: file_hash(staged / f) for f in spec.required}})
         except BaseException:
@@ -279,7 +281,7 @@ def _unpack(archive: Path, into: Path) -> Path:
         else:
             raise InvalidInput(f"{archive} is neither a folder nor a .zip or .tar archive", path=str(archive))
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as e:
-        raise InvalidInput(f"{archive} is a damaged archive: {e}", path=str(archive)) from None
+        raise InvalidInput(f"{archive} could not be unpacked (a damaged archive?): {e}", path=str(archive)) from None
     return into
 
 
