@@ -71,6 +71,14 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def duration(seconds: float) -> str:
+    """How the offer words a time."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "less than a minute"
+    return f"about {minutes} minute{'s' if minutes > 1 else ''}" if minutes < 120 else f"about {round(minutes / 60)} hours"
+
+
 def nothing_left_in(cache: Path) -> list[str]:
     """What a refused install left in the cache (nothing: no model folder, no partial copy)."""
     return sorted(p.name for p in cache.iterdir() if p.name != models.SPEED_FILE) if cache.exists() else []
@@ -312,9 +320,8 @@ def test_import_offers_clip_with_the_time_at_this_machines_speed(cache, clip_pat
     assert key.startswith(f"{clip.NAME}:{(clip_path / clip.VISION).resolve()}:") and 0 < seconds_per_image < 60
     with imagier.open(project) as opened:
         images = opened.content_count()
-    minutes = max(1, round(seconds_per_image * images / 60))
     assert (f"clip-vit-b32 is on this machine, for text search and finer similarity: `imagier embed {project} "
-            f"--model clip-vit-b32` takes about {minutes} minute{'s' if minutes > 1 else ''} for {images} images"
+            f"--model clip-vit-b32` takes {duration(seconds_per_image * images)} for {images} images"
             in offered.stdout)
     # measured once: the next offer reads the figure
     before = (cache / models.SPEED_FILE).stat().st_mtime_ns
@@ -340,7 +347,7 @@ def test_http_models_and_the_offer(cache, imported, clip_path, monkeypatch):
         assert offer["uses"] == "phash" and better["present"] and better["images"] == imported.content_count() + 100
         [speed] = json.loads((cache / models.SPEED_FILE).read_text()).values()
         assert better["seconds"] == round(speed * better["images"], 1)
-        assert better["estimate"].endswith(f"for {better['images']} images")
+        assert better["estimate"] == f"{duration(better['seconds'])} for {better['images']} images"
         assert client.get("/api/models/offer", params={"adding": -1}).status_code == 422
         imported.embed(clip.NAME)
         imported.set_default_vector_type(clip.NAME)
@@ -433,8 +440,7 @@ def test_the_import_dialog_offers_clip_with_its_time(cache, webui, clip_path, ph
     estimate = page.locator("[data-testid=import-estimate]")
     estimate.filter(has_text=f"for {images} images").wait_for(timeout=60_000)
     [speed] = json.loads((cache / models.SPEED_FILE).read_text()).values()
-    minutes = max(1, round(speed * images / 60))
-    assert estimate.inner_text() == f"about {minutes} minute{'s' if minutes > 1 else ''} for {images} images"
+    assert estimate.inner_text() == f"{duration(speed * images)} for {images} images"
     page.fill("[data-testid=import-path]", str(new))
     page.click("[data-testid=import-browse]")
     estimate.filter(has_text=f"for {images + 3} images").wait_for()  # the folder's images counted in

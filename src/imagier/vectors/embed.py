@@ -133,8 +133,10 @@ class Embedding:
 
 
 def _duration(seconds: float) -> str:
-    """A time as a researcher plans with it: "about 1 minute", "about 25 minutes", "about 3 hours"."""
-    minutes = max(1, round(seconds / 60))
+    """A time as a researcher plans with it: "less than a minute", "about 25 minutes", "about 3 hours"."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "less than a minute"
     if minutes < 120:
         return f"about {minutes} minute{'s' if minutes > 1 else ''}"
     return f"about {round(minutes / 60)} hours"
