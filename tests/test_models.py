@@ -104,7 +104,8 @@ def test_list_and_add_from_a_folder_offline(cache, clip_path, monkeypatch):
     assert f"installed clip-vit-b32 in {installed}" in added.stdout
     now = entry(clip.NAME)
     assert now["present"] and now["folder"] == str(installed) and now["source"] == "local folder"
-    assert now["size"] == sum((installed / f).stat().st_size for f in clip.HUB_FILES if (installed / f).exists())
+    files = [f for f in clip.SPEC.required + clip.SPEC.extras if (installed / f).exists()]
+    assert now["size"] == sum((installed / f).stat().st_size for f in files)
     assert sha256(installed / clip.VISION) == sha256(clip_path / clip.VISION)
     recorded = json.loads((installed / models.SOURCE_FILE).read_text())
     assert recorded["added from"] == str(clip_path) and recorded["sha256"][clip.TEXT] == sha256(clip_path / clip.TEXT)
@@ -257,7 +258,7 @@ def test_get_from_the_hub_once(cache, clip_path, monkeypatch):
         assert got["fetched"] is True and got["present"] and got["folder"] == str(cache / clip.NAME)
         assert got["source"] == clip.HUB_REPO
         fetched = set(app.state.requests)
-        assert fetched == {f for f in clip.HUB_FILES if (clip_path / f).exists()}
+        assert fetched == {f for f in clip.SPEC.required + clip.SPEC.extras if (clip_path / f).exists()}
         for name in fetched:
             assert sha256(cache / clip.NAME / name) == sha256(clip_path / name), name
         recorded = json.loads((cache / clip.NAME / models.SOURCE_FILE).read_text())

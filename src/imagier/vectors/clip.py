@@ -47,8 +47,6 @@ SPEC = Downloadable(
     files=(TOKENIZER,),
     extras=("config.json", "preprocessor_config.json", "tokenizer_config.json", "special_tokens_map.json",
             "vocab.json", "merges.txt"))
-HUB_FILES = list(SPEC.required + SPEC.extras)
-HOW_TO_PROVIDE = SPEC.how_to_provide
 
 
 def model_folder(model_path: str | Path | None = None) -> tuple[Path, str]:
