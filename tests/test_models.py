@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -267,6 +268,44 @@ def test_get_from_the_hub_once(cache, clip_path, monkeypatch):
         assert again.returncode == 0 and f"clip-vit-b32 is already on this machine, in {cache / clip.NAME}" in again.stdout
         assert len(app.state.requests) == len(fetched)  # once
     assert nothing_left_in(cache) == [clip.NAME]
+
+
+def in_a_terminal(*args, env: dict) -> tuple[int, str]:
+    """Run the imagier command in a pseudo-terminal (so that it shows its progress bars); its exit status and
+    everything it wrote there."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "imagier.cli", *map(str, args)], stdin=slave, stdout=slave,
+                               stderr=slave, env={**os.environ, "COLUMNS": "120", **env})
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:  # the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    return process.wait(timeout=60), output.decode(errors="replace")
+
+
+def test_embedding_with_a_missing_model_downloads_it_first_with_a_progress_bar(cache, clip_path, imported_template,
+                                                                               tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    project = tmp_path / "corpus.imagier"
+    shutil.copyfile(imported_template, project)
+    app = hub({clip.HUB_REPO: clip_path})
+    with LiveServer(app) as live:
+        status, shown = in_a_terminal("embed", project, "--model", clip.NAME, env={"HF_ENDPOINT": live.url})
+    assert status == 0, shown
+    assert clip.VISION in shown and " MB" in shown  # the download's bar: the file fetched, megabytes done
+    with imagier.open(project) as opened:
+        images = opened.content_count()
+        made = opened.vector_type(clip.NAME)["params"]
+    assert f"embedded {images} images with clip-vit-b32" in shown
+    assert made["sha256"][clip.VISION] == sha256(clip_path / clip.VISION) and made["source"] == clip.HUB_REPO
+    assert entry(clip.NAME)["source"] == clip.HUB_REPO and clip.VISION in app.state.requests
 
 
 def test_get_refuses_a_download_that_is_not_what_the_hub_states(cache, multilingual_path, hub_endpoint):

@@ -79,6 +79,9 @@ def import_(project: Project, as_json: bool, folders, workers, store_originals, 
 
     Re-importing adds only new files and reports moved, changed and missing ones; an interrupted
     import resumes where it stopped. Then the new images are embedded (see `imagier embed`)."""
+    if not no_embed:
+        from .models import fetch_if_absent
+        fetch_if_absent(model or project.default_model(), None, show=not as_json and sys.stderr.isatty())
     progress = None if as_json or not sys.stderr.isatty() else _progress_bar()
     try:
         report = project.import_and_embed(list(folders), embed=not no_embed, model=model, workers=workers,

@@ -64,6 +64,20 @@ class _download_bar:
         self._progress.stop()
 
 
+def fetch_if_absent(name: str | None, model_path, show: bool) -> None:
+    """Download a model that a command is about to use and this machine lacks, with the download bar (rather
+    than silently when the model is first loaded)."""
+    spec = catalogue.downloadables().get((name or "").removesuffix("-int8"))
+    if spec is None or model_path is not None or catalogue.locate(spec) is not None:
+        return
+    progress = _download_bar() if show else None
+    try:
+        catalogue.get(spec.name, progress)
+    finally:
+        if progress:
+            progress.close()
+
+
 @command(models, "get", project=False)
 @click.argument("name")
 @click.option("--force", is_flag=True, help="download it again even when it is installed")
