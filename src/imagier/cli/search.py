@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from . import _emit, _json_option, command, main
+from .models import fetch_if_absent
 from ..project import Project
 
 
@@ -19,6 +22,7 @@ from ..project import Project
               "électorale\") with the multilingual text encoder instead of CLIP's own")
 def search(project: Project, as_json: bool, text, top_k, filter, vector_type, model_path, text_model):
     """The images of PROJECT that best match TEXT, best first (among those --filter keeps)."""
+    fetch_if_absent(text_model, None, show=not as_json and sys.stderr.isatty())
     found = project.search(text, top_k=top_k, filter=filter, vector_type=vector_type, model_path=model_path,
                            text_model=text_model)
     _emit(as_json, [{"path": f["path"], "score": f["score"]} for f in found],
