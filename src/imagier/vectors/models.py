@@ -315,10 +315,10 @@ def get(name: str, progress: Callable[[dict], None] | None = None, *, force: boo
     listing, revision = _hub_listing(spec, hub.ENDPOINT)
     staged = _staging(spec)
     try:
-        _download(spec, listing, revision, hub.ENDPOINT, staged, progress)
+        hashes = _download(spec, listing, revision, hub.ENDPOINT, staged, progress)
         check_folder(spec, staged)
         entry = _install(spec, staged, {"source": spec.hub_repo, "revision": revision, "endpoint": hub.ENDPOINT,
-                                        "sha256": {f: listing[f]["sha256"] for f in spec.required}})
+                                        "sha256": hashes})
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
@@ -345,11 +345,12 @@ def _hub_listing(spec: Downloadable, endpoint: str) -> tuple[dict[str, dict], st
 
 
 def _download(spec: Downloadable, listing: dict, revision: str, endpoint: str, into: Path,
-              progress: Callable[[dict], None] | None) -> None:
+              progress: Callable[[dict], None] | None) -> dict[str, str]:
+    """Fetch the listed files into the folder, each checked as it arrives; returns their SHA-256."""
     from huggingface_hub import get_session
     from huggingface_hub.utils import build_hf_headers
     total = sum(f["size"] or 0 for f in listing.values())
-    done = 0
+    done, hashes = 0, {}
     for relative, stated in listing.items():
         target = into / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -371,6 +372,8 @@ def _download(spec: Downloadable, listing: dict, revision: str, endpoint: str, i
                            f"({type(e).__name__}: {e}): {spec.how_to_provide}", model=spec.name,
                            file=relative) from None
         _verify(spec, relative, target, stated, sha256.hexdigest(), size)
+        hashes[relative] = sha256.hexdigest()
+    return hashes
 
 
 def _verify(spec: Downloadable, relative: str, path: Path, stated: dict, sha256: str, size: int) -> None:
