@@ -334,8 +334,11 @@ def test_get_says_why_it_cannot(cache, clip_path, hub_endpoint, tmp_path):
         with pytest.raises(NotFound) as e:
             imagier.models.get(clip.NAME)
         assert f"the hub repository {clip.HUB_REPO} lacks {clip.VISION}, {clip.TEXT}" in e.value.message
-        with pytest.raises(InvalidInput, match="'nope' is not a model that can be downloaded"):
+        with pytest.raises(InvalidInput, match="'nope' is not a model that can be downloaded; those are: "
+                                               "clip-vit-b32, clip-vit-b32-multilingual"):
             imagier.models.get("nope")
+        with pytest.raises(InvalidInput, match="phash ships with imagier: there is nothing to download"):
+            imagier.models.get("phash")
     with LiveServer(hub({})) as live:
         hub_endpoint(live.url)
         with pytest.raises(NotFound) as e:

@@ -99,6 +99,8 @@ def downloadables() -> dict[str, Downloadable]:
 
 def downloadable(name: str) -> Downloadable:
     specs = downloadables()
+    if name in BUILT_IN:
+        raise InvalidInput(f"{name} ships with imagier: there is nothing to download or install", model=name)
     if name not in specs:
         raise InvalidInput(f"{name!r} is not a model that can be downloaded; those are: {', '.join(specs)}",
                            model=name)
