@@ -148,6 +148,13 @@ def test_add_refuses_a_corrupt_or_wrong_file_by_name(cache, clip_path, multiling
     done = cli("models", "add", corrupt)
     assert done.returncode == 1 and f"error: {corrupt / clip.VISION} is corrupt" in done.stderr
 
+    # as the hub's own cache keeps a model, a few folders down, its files links to blobs
+    snapshot = tmp_path / "hub-cache" / "models--Xenova--clip-vit-base-patch32" / "snapshots" / REVISION
+    _folder_of_links(clip_path, snapshot, **{clip.VISION: truncated})
+    with pytest.raises(InvalidInput) as e:
+        imagier.models.add(tmp_path / "hub-cache")
+    assert f"{snapshot / clip.VISION} is corrupt or not an ONNX graph" in e.value.message
+
     swapped = _folder_of_links(clip_path, tmp_path / "swapped", **{clip.VISION: clip_path / clip.TEXT})
     with pytest.raises(InvalidInput) as e:
         imagier.models.add(swapped)

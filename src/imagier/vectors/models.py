@@ -239,7 +239,7 @@ def _staging(spec: Downloadable) -> Path:
 
 def add(path: str | Path, name: str | None = None) -> dict:
     """Install a model from a folder in its hub repository's layout, or from a .zip or .tar archive of one
-    (the folder may be at the archive's top or one level down). The model is `name`, else the one whose
+    (the model's files may be a few folders down, as in the hub's own cache). The model is `name`, else the one whose
     files the folder has. Its files are copied and checked; returns its catalogue entry."""
     path = Path(path).expanduser()
     if not path.exists():
@@ -288,9 +288,10 @@ def _unpack(archive: Path, into: Path) -> Path:
 
 
 def _recognise(folder: Path, name: str | None, given: Path) -> tuple[Downloadable, Path]:
-    """The model whose first graph the folder (or one of its sub-folders) has, and that folder."""
+    """The model whose first graph the folder (or a folder inside, a few levels down at most) has, and that
+    folder."""
     specs = [downloadable(name)] if name else list(downloadables().values())
-    roots = [folder] + sorted(p for p in folder.iterdir() if p.is_dir())
+    roots = _folders_within(folder)
     for spec in specs:
         for root in roots:
             if (root / spec.graphs[0].path).is_file():
@@ -299,6 +300,19 @@ def _recognise(folder: Path, name: str | None, given: Path) -> tuple[Downloadabl
         return specs[0], folder  # the check names every file it lacks
     expected = "; ".join(f"{s.graphs[0].path} for {s.name}" for s in specs)
     raise InvalidInput(f"{given} holds none of the models imagier knows (it looked for {expected})", path=str(given))
+
+
+def _folders_within(folder: Path, depth: int = 3, limit: int = 500) -> list[Path]:
+    """The folder and those inside it, shallowest first, down to `depth` levels (the hub's cache keeps a
+    model in models--OWNER--NAME/snapshots/REVISION/), at most `limit` of them: a home folder given by
+    mistake is not walked whole."""
+    found, level = [folder], [folder]
+    for _ in range(depth):
+        level = [child for parent in level for child in sorted(parent.iterdir()) if child.is_dir()]
+        found += level
+        if len(found) >= limit:
+            break
+    return found[:limit]
 
 
 # ---- the hub ----------------------------------------------------------------------------------------------
