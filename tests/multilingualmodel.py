@@ -38,7 +38,8 @@ WORDS = ("une affiche électorale élection vote candidat candidate un chat chat
 
 
 def _vocabulary(size: int) -> dict[str, int]:
-    letters = string.ascii_letters + string.digits + string.punctuation + "éèêëàâäîïôöùûüçœæÉÈÊÀÂÎÔÙÛÇ«»’"
+    letters = string.ascii_letters + string.digits + string.punctuation
+    letters += "éèêëàâäîïôöùûüçœæÉÈÊÀÂÎÔÙÛÇ«»’"  # French
     tokens = list(SPECIALS) + sorted(set(WORDS)) + list(letters) + [f"##{c}" for c in letters]
     tokens += [f"##{w}" for w in sorted(set(WORDS))]
     vocab = {token: index for token, index in SPECIALS.items()}

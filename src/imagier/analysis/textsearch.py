@@ -56,9 +56,9 @@ class TextSearch:
         among the images `filter` matches (all when None). With a CLIP vector type the score is the cosine
         of the text and image embeddings; with EfficientNet-Lite0 it is the images' summed probability of
         the ImageNet classes the words name. The type is `vector_type`, else the default one if it is CLIP,
-        else any CLIP type, else EfficientNet-Lite0. `model_path`: the CLIP model's folder (see clip.py). `text_model`:
-        "clip-vit-b32-multilingual" encodes the text with the multilingual encoder (50+ languages) instead
-        of CLIP's own (see multilingual.py)."""
+        else any CLIP type, else EfficientNet-Lite0. `model_path`: the CLIP model's folder (see clip.py).
+        `text_model`: "clip-vit-b32-multilingual" encodes the text with the multilingual encoder (50+
+        languages) instead of CLIP's own (see multilingual.py)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("a text search needs some words, such as 'a cat on a sofa'")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
