@@ -458,6 +458,8 @@ def test_french_search_ranks_as_the_encoder_says(imported, clip_path, multilingu
         assert answer.status_code == 200 and [f["id"] for f in answer.json()] == expected[:5]
         refused = client.post("/api/search", json={"text": FRENCH, "text_model": "nope"})
         assert refused.status_code == 400 and "unknown text model 'nope'" in refused.json()["message"]
+    as_plugin = imported.run_action("imagier.search", {"text": FRENCH, "top_k": 5, "any_language": True})
+    assert [f["path"] for f in as_plugin] == [f["path"] for f in found[:5]]
     imported.close()
     done = cli("search", imported.path, FRENCH, "--top", "3", "--text-model", multilingual.NAME, "--json")
     assert done.returncode == 0, done.stderr
