@@ -51,3 +51,21 @@ def test_the_readme_python_example_runs(tmp_path, photo_dir, monkeypatch):
     assert project.file_count() == 15
     assert (tmp_path / "corpus.csv").read_text().startswith("path,category[multi-tag]")
     project.close()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ci_runs_the_readme_test_command_unchanged():
+    # The README's second shell block is the test command a new user runs; CI must run exactly that, so a
+    # missing install step in it fails CI rather than the user.
+    commands = re.findall(r"```sh\n(.*?)\n```", README, re.S)
+    ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert commands[1] == ci_lines[-1]
+    assert "venv" in commands[0] and "venv" in commands[1], "pip must not install into the system's Python"
+
+
+def test_the_readme_and_docs_stand_alone():
+    # Users get the repository, not the folders beside it.
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        assert "../shared" not in page.read_text(), page.name

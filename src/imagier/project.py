@@ -69,7 +69,24 @@ class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchan
         what `imagier import` and an import from the web page do. The import's report gains "embedding";
         progress events of the embedding carry "model"."""
         self.check_import(folders, embed=embed, model=model)
-        report = self.import_folders(folders, progress=progress, cancel=cancel, **import_options)
+        report = self.import_folders(folders, progress=progress, cancel=cancel,
+                                     then={"embed": embed, "model": model}, **import_options)
+        return self._embed_imported(report, embed, model, progress, cancel)
+
+    def resume_import_and_embed(self, job_id: int, *, workers: int | None = None,
+                                progress: Callable[[dict], None] | None = None,
+                                cancel: threading.Event | None = None) -> dict:
+        """Finish an interrupted import as it was started: then embed the new images when the import was
+        asked to (by `import_and_embed`: the command, the web page), with the model it named."""
+        params = self.resumable_import(job_id)
+        embed, model = params.get("embed", False), params.get("model")
+        if embed:
+            self.check_model(model)
+        report = self.resume_import(job_id, workers=workers, progress=progress, cancel=cancel)
+        return self._embed_imported(report, embed, model, progress, cancel)
+
+    def _embed_imported(self, report: dict, embed: bool, model: str | None,
+                        progress: Callable[[dict], None] | None, cancel: threading.Event | None) -> dict:
         if embed and not (cancel is not None and cancel.is_set()):
             report["embedding"] = self.embed(model, progress=progress, cancel=cancel)
         return report

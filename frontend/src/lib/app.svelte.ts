@@ -27,6 +27,8 @@ export interface Overlay {
   result: QueryResult;
   /** Scores by image id, shown under the thumbnails (similarity, text match). */
   scores?: Map<number, number>;
+  /** The server's sentence about the result, shown in the banner (why a text search found nothing). */
+  note?: string;
   /** Buttons in the overlay's banner ("Save clusters as tags", ...). */
   actions?: { label: string; run: () => void }[];
 }

@@ -30,6 +30,10 @@ PCA_SAMPLE = 20_000
 LANDMARKS = 2_000
 NEIGHBOURS = 8
 TSNE_ITERATIONS = 500
+# A small map costs t-SNE next to nothing, and 500 iterations can leave its few points unsettled (with
+# scikit-learn 1.9, a picture and its GIF copy among 14 images ended at opposite corners): give it more.
+SMALL_MAP = 1_000
+SMALL_MAP_ITERATIONS = 1_000
 PLACE_CHUNK = 20_000
 SEED = 1234
 
@@ -153,5 +157,6 @@ def _embed_landmarks(points: np.ndarray) -> np.ndarray:
         return flat
     from sklearn.manifold import TSNE
     perplexity = float(min(30.0, (n - 1) / 3))
-    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=SEED, max_iter=TSNE_ITERATIONS)
+    iterations = SMALL_MAP_ITERATIONS if n <= SMALL_MAP else TSNE_ITERATIONS
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=SEED, max_iter=iterations)
     return tsne.fit_transform(points).astype(np.float32)

@@ -11,10 +11,18 @@ import json
 import sys
 from pathlib import Path
 
+import apsw
 import click
 
 from .. import Project
-from ..errors import ImagierError
+from ..errors import ImagierError, InvalidInput
+
+# Set by --json (an eager option, so it is known before any other argument is parsed): errors then
+# print as one JSON document too.
+_JSON_MODE = "imagier.json"
+
+# What a command may raise that is the user's input or surroundings, not a bug: one line, never a traceback.
+_REPORTED_ERRORS = (ImagierError, OSError, RecursionError, apsw.Error)
 
 
 def _emit(as_json: bool, data, text: str | None = None) -> None:
@@ -24,6 +32,48 @@ def _emit(as_json: bool, data, text: str | None = None) -> None:
         click.echo(text if text is not None else json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def _error_message(error: BaseException) -> str:
+    """What went wrong, in one line that names the file or item at fault."""
+    if isinstance(error, ImagierError):
+        return error.message
+    if isinstance(error, FileNotFoundError) and error.filename:
+        folder = Path(error.filename).parent
+        if not folder.is_dir():
+            return f"no folder {folder} (for {error.filename})"
+        return f"no file {error.filename}"
+    if isinstance(error, OSError):
+        return f"{error.filename}: {error.strerror}" if error.filename else str(error)
+    if isinstance(error, RecursionError):
+        return "the input is nested too deeply to be read"
+    if isinstance(error, apsw.BusyError):
+        return "the project file is busy: another process is writing to it; try again when it is done"
+    if isinstance(error, apsw.ReadOnlyError):
+        return "the project file is read-only: imagier cannot write to it (check its permissions)"
+    return f"the project file could not be read or written ({type(error).__name__}: {error})"
+
+
+def _report_error(error: BaseException, as_json: bool) -> None:
+    """Print the error (a JSON document on stdout with --json, else `Error: ...` on stderr) and exit 1."""
+    message = _error_message(error)
+    if as_json:
+        details = error.to_dict() if isinstance(error, ImagierError) else {"error": type(error).__name__,
+                                                                           "message": message}
+        click.echo(json.dumps(details, ensure_ascii=False, default=str))
+    else:
+        click.echo(f"Error: {' '.join(message.split())}", err=True)
+    sys.exit(1)
+
+
+class _Commands(click.Group):
+    """The `imagier` group: the one place where the errors of every command become a clean message."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except _REPORTED_ERRORS as error:
+            _report_error(error, ctx.meta.get(_JSON_MODE, False))
+
+
 def _json_option(name: str):
     def parse(ctx, param, value):
         if value is None:
@@ -31,36 +81,34 @@ def _json_option(name: str):
         try:
             return json.loads(value)
         except json.JSONDecodeError as e:
-            raise click.BadParameter(f"not valid JSON: {e}") from None
+            raise InvalidInput(f"--{name} is not valid JSON: {e}", parameter=name) from None
     return click.option(f"--{name}", callback=parse, help=f"the view's {name} as JSON (see the README)")
 
 
+def _remember_json_mode(ctx, param, value):
+    ctx.meta[_JSON_MODE] = value
+    return value
+
+
 def command(group: click.Group, name: str | None = None, *, project: bool = True, create: bool = False):
-    """A subcommand with --json that turns ImagierError into a clean message and exit status 1,
-    and opens the PROJECT argument as a Project."""
+    """A subcommand with --json that opens the PROJECT argument as a Project (errors are reported by
+    the `imagier` group)."""
     def decorate(fn):
         @functools.wraps(fn)
         def run(as_json: bool, **kwargs):
-            try:
-                if project:
-                    path = kwargs.pop("project")
-                    with Project(path, create=create) as opened:
-                        return fn(opened, as_json=as_json, **kwargs)
+            if not project:
                 return fn(as_json=as_json, **kwargs)
-            except ImagierError as e:
-                if as_json:
-                    click.echo(json.dumps(e.to_dict(), ensure_ascii=False, default=str))
-                else:
-                    click.echo(f"error: {e.message}", err=True)
-                sys.exit(1)
-        run = click.option("--json", "as_json", is_flag=True, help="print one JSON document")(run)
+            with Project(kwargs.pop("project"), create=create) as opened:
+                return fn(opened, as_json=as_json, **kwargs)
+        run = click.option("--json", "as_json", is_flag=True, is_eager=True, callback=_remember_json_mode,
+                           help="print one JSON document")(run)
         if project:
             run = click.argument("project", type=click.Path(dir_okay=False))(run)
         return group.command(name)(run)
     return decorate
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="imagier")
 def main():
     """Explore, cluster and annotate large image corpora. A project is one file (say corpus.imagier)."""
@@ -133,11 +181,28 @@ class _progress_bar:
 
 @command(main)
 def info(project: Project, as_json: bool):
-    """Summarise PROJECT: files, contents, properties."""
+    """Summarise PROJECT: files, contents, properties and vector types (their models and counts)."""
     data = project.info()
     props = ", ".join(f"{p['name']} ({p['type']})" for p in data["properties"]) or "none"
-    _emit(as_json, data, f"{data['path']}\n  files: {data['files']}\n  contents: {data['contents']}\n"
-                         f"  properties: {props}")
+    lines = [data["path"], f"  files: {data['files']}", f"  contents: {data['contents']}", f"  properties: {props}",
+             "  vectors:" if data["vectors"] else "  vectors: none (run `imagier embed`)"]
+    lines += [f"    {name}: model {v['model']}, {_count(v['count'], 'image')}" + (" (default)" if v["default"] else "")
+              for name, v in data["vectors"].items()]
+    _emit(as_json, data, "\n".join(lines))
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _group_lines(groups: list[dict], depth: int = 0) -> list[str]:
+    """The group tree of a view, one line per group indented by its level, with its count."""
+    lines = []
+    for group in groups:
+        key = "(no value)" if group["key"] is None else group["key"]
+        lines.append(f"{'  ' * (depth + 1)}{key}: {_count(group['count'], 'image')}")
+        lines += _group_lines(group.get("groups", []), depth + 1)
+    return lines
 
 
 @command(main)
@@ -153,8 +218,11 @@ def query(project: Project, as_json: bool, filter, sort, group, limit, offset):
     data = {"total": result["total"], "items": [{"id": i, "path": paths[i]} for i in result["ids"]]}
     if "groups" in result:
         data["groups"] = result["groups"]
-    text = "\n".join([f"{result['total']} images"] + [f"{i['id']}\t{i['path']}" for i in data["items"]])
-    _emit(as_json, data, text)
+    lines = [_count(result["total"], "image")]
+    if "groups" in result:
+        lines += [f"{_count(len(result['groups']), 'group')}:"] + _group_lines(result["groups"])
+    lines += [f"{i['id']}\t{i['path']}" for i in data["items"]]
+    _emit(as_json, data, "\n".join(lines))
 
 
 # ---- CSV --------------------------------------------------------------------------------------------
@@ -346,7 +414,22 @@ def values_get(project: Project, as_json: bool, ids, paths):
     """Show the values of the images chosen by --id or --path."""
     selection = _selection(project, ids, paths, None)
     found = project.values(selection)
-    _emit(as_json, {str(k): v for k, v in found.items()})
+    names = [p["name"] for p in project.properties() if not p["builtin"]]  # in the project's order
+    lines = []
+    for file in project.files(found):
+        values = found[file["id"]]
+        lines.append(f"{file['id']}\t{file['path']}")
+        lines += [f"  {name}: {_shown(values[name])}" for name in names if name in values] or ["  (no values)"]
+    _emit(as_json, {str(k): v for k, v in found.items()}, "\n".join(lines))
+
+
+def _shown(value) -> str:
+    """A value as a person reads it: tags joined by commas, a checkbox as yes or no."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 # ---- history ----------------------------------------------------------------------------------------
@@ -385,10 +468,7 @@ def history(project: Project, as_json: bool, limit):
 def serve(project, host, port, token, roots):
     """Serve PROJECT to the browser and the HTTP API."""
     from ..server.serve import serve as run_server
-    try:
-        run_server(project, host=host, port=port, token=token, roots=roots)
-    except ImagierError as e:
-        raise click.ClickException(e.message) from None
+    run_server(project, host=host, port=port, token=token, roots=roots)
 
 
 @main.command()
@@ -396,14 +476,12 @@ def serve(project, host, port, token, roots):
               show_default=True, help="where the demo photographs and project go")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-serve", is_flag=True, help="only build the demo project")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON document (with --no-serve)")
+@click.option("--json", "as_json", is_flag=True, is_eager=True, callback=_remember_json_mode,
+              help="print one JSON document (with --no-serve)")
 def demo(folder, port, no_serve, as_json):
     """Build a demo project from real photographs that ship with scikit-image, then serve it."""
     from ..demo import build_demo
-    try:
-        report = build_demo(Path(folder))
-    except ImagierError as e:
-        raise click.ClickException(e.message) from None
+    report = build_demo(Path(folder))
     _emit(as_json, report, f"demo project: {report['project']} ({report['files']} images)")
     if not no_serve:
         from ..server.serve import serve as run_server

@@ -21,7 +21,10 @@ def _scored(results: list[dict]) -> tuple[list[dict], str]:
     """Scored images as the JSON documents' items and as text lines."""
     items = [{"path": r["path"], "score": r["score"], "similarity": r["similarity"], "rank": r["rank"], "id": r["id"]}
              for r in results]
-    return items, "\n".join(f"{r['score']:.4f}\t{r['similarity']:.4f}\t{r['path']}" for r in results)
+    if not results:
+        return items, "no images"
+    return items, "\n".join(["score\tsimilarity\tpath"] +
+                            [f"{r['score']:.4f}\t{r['similarity']:.4f}\t{r['path']}" for r in results])
 
 
 @command(main)

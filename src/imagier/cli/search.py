@@ -21,9 +21,12 @@ from ..project import Project
 @click.option("--text-model", help="clip-vit-b32-multilingual: search in 50+ languages (\"une affiche "
               "électorale\") with the multilingual text encoder instead of CLIP's own")
 def search(project: Project, as_json: bool, text, top_k, filter, vector_type, model_path, text_model):
-    """The images of PROJECT that best match TEXT, best first (among those --filter keeps)."""
+    """The images of PROJECT that best match TEXT, best first (among those --filter keeps), and a message when
+    nothing is found or words were not understood."""
     fetch_if_absent(text_model, None, show=not as_json and sys.stderr.isatty())
     found = project.search(text, top_k=top_k, filter=filter, vector_type=vector_type, model_path=model_path,
                            text_model=text_model)
-    _emit(as_json, [{"path": f["path"], "score": f["score"]} for f in found],
-          "\n".join(f"{f['score']:.3f}\t{f['path']}" for f in found) or "no image matches")
+    lines = [f"{f['score']:.3f}\t{f['path']}" for f in found]
+    if found.message:
+        lines.append(found.message)
+    _emit(as_json, found.as_dict(("path", "score")), "\n".join(lines) or "no image matches")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import posixpath
+import select
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ from .scan import is_under, resolve_roots, scan
 BATCH_FILES = 200
 BATCH_BYTES = 64 << 20  # with store_originals, a batch of large files is flushed before 200
 PROGRESS_INTERVAL = 0.2  # seconds between progress reports
+PARENT_CHECK_INTERVAL = 0.5  # seconds between a worker's checks that the importing process runs (not on Linux)
 INLINE_BELOW = 8  # starting worker processes takes longer than decoding a handful of files in this one
 
 # Jobs being run by this process, so they are not offered as interrupted ones: {(project path, job id)}.
@@ -41,16 +43,18 @@ class Importing:
 
     def import_folders(self, folders: str | os.PathLike | Iterable[str | os.PathLike], *, workers: int | None = None,
                        store_originals: bool = False, progress: Callable[[dict], None] | None = None,
-                       cancel: threading.Event | None = None) -> dict:
+                       cancel: threading.Event | None = None, then: dict | None = None) -> dict:
         """Import the images under these folders (recursively), or update them when already imported.
 
         Returns {"added", "skipped", "failed": [{"path", "error"}], "moved": [{"from", "to"}],
         "changed": [path], "missing": [path], "total": files in the project, "job": id, "state"}.
-        An interrupted import of the same folders is picked up where it stopped.
+        An interrupted import of the same folders is picked up where it stopped. `then` records in the
+        job what its caller does after the import (say, embedding), so resuming it does the same.
         """
         roots = resolve_roots(folders)
         params = {"folders": roots, "store_originals": bool(store_originals)}
-        interrupted = [j for j in self.pending_imports() if j["params"] == params]
+        interrupted = [j for j in self.pending_imports() if _same_import(j["params"], params)]
+        params = {**params, **(then or {})}
         if interrupted:
             job_id = interrupted[-1]["id"]
         else:
@@ -73,14 +77,18 @@ class Importing:
                       progress: Callable[[dict], None] | None = None,
                       cancel: threading.Event | None = None) -> dict:
         """Finish an interrupted, cancelled or failed import, skipping the files it already wrote."""
+        return self._run_import(job_id, self.resumable_import(job_id), workers, progress, cancel)
+
+    def resumable_import(self, job_id: int) -> dict:
+        """The parameters of the import job `job_id`, which can be resumed: NotFound when the project has
+        no such import, Conflict when it is done, NotFound or InvalidInput when a folder is gone."""
         found = sql.jobs(self.db.reader, "import", job_id=job_id)
         if not found:
             raise NotFound(f"no import job {job_id} in this project", job=job_id)
         if found[0]["state"] == "done":
             raise Conflict(f"import job {job_id} is already done", job=job_id)
         params = found[0]["params"]
-        params["folders"] = resolve_roots(params["folders"])
-        return self._run_import(job_id, params, workers, progress, cancel)
+        return {**params, "folders": resolve_roots(params["folders"])}
 
     def _run_import(self, job_id: int, params: dict, workers: int | None,
                     progress: Callable[[dict], None] | None, cancel: threading.Event | None) -> dict:
@@ -91,7 +99,7 @@ class Importing:
             _active.add(key)
         try:
             with self.db.write() as conn:
-                sql.restart_job(conn, job_id)
+                sql.restart_job(conn, job_id, params)
             run = _ImportRun(self.db, job_id, params["folders"], params["store_originals"], progress)
             try:
                 state = run.execute(workers or os.cpu_count() or 1, cancel)
@@ -109,6 +117,11 @@ class Importing:
                        {"folders": params["folders"], "job": job_id,
                         **{k: (len(v) if isinstance(v, list) else v) for k, v in result.items()}})
         return result
+
+
+def _same_import(recorded: dict, asked: dict) -> bool:
+    """Whether an interrupted job imports what is asked now (what it was to do after may differ)."""
+    return all(recorded.get(key) == value for key, value in asked.items())
 
 
 class _ImportRun:
@@ -306,7 +319,8 @@ def _submit(pool: ProcessPoolExecutor, path: str, keep_bytes: bool) -> Future:
 def _new_pool(old: ProcessPoolExecutor | None, workers: int) -> ProcessPoolExecutor:
     if old is not None:
         old.shutdown(wait=True, cancel_futures=True)
-    pool = ProcessPoolExecutor(workers, mp_context=_process_context())
+    pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_exit_with,
+                               initargs=(os.getpid(),))
     try:
         # A pool that cannot run a trivial task is broken by its surroundings, not by an image.
         pool.submit(int).result()
@@ -317,6 +331,27 @@ def _new_pool(old: ProcessPoolExecutor | None, workers: int) -> ProcessPoolExecu
             "main script, so run it from a file with the import under `if __name__ == \"__main__\":`, "
             "or import with workers=1") from None
     return pool
+
+
+def _exit_with(importer: int) -> None:
+    """Run first in each worker: end it once the importing process `importer` has ended. An import
+    killed outright (kill -9, the kernel out of memory) never shuts its pool down, and its workers would
+    wait for work for good. The importer is not always their parent (under a fork server it is the
+    server's, and that server lives as long as any of its children), so it is watched by its pid."""
+
+    def watch() -> None:
+        try:
+            handle = os.pidfd_open(importer)  # readable once the process has ended; immune to pid reuse
+        except ProcessLookupError:
+            os._exit(1)
+        except (AttributeError, OSError):  # not Linux 5.3 or newer, where workers are the importer's children
+            while os.getppid() == importer:
+                time.sleep(PARENT_CHECK_INTERVAL)
+        else:
+            select.select([handle], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="imagier-importer-watch", daemon=True).start()
 
 
 def _attempt(path: str, keep_bytes: bool) -> Decoded | str:

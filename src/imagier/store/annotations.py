@@ -7,6 +7,7 @@ content, so every file sharing those bytes shows it.
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Iterable, Sequence
 
@@ -23,6 +24,19 @@ def _ids_json(ids: Iterable[int]) -> str:
         return json.dumps(sorted({int(i) for i in ids}))
     except (TypeError, ValueError):
         raise InvalidInput("image ids must be integers") from None
+
+
+def _no_property(name, known: list[str]) -> NotFound:
+    """The error for a property name the project does not have: every name it has, built-in ones too
+    (often what was meant, misspelt), and the closest one."""
+    candidates = known + list(BUILTINS)
+    by_lower = {n.lower(): n for n in candidates}
+    closest = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1)
+    suggestion = by_lower[closest[0]] if closest else None
+    hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+    user = ", ".join(known) if known else "none yet"
+    return NotFound(f"no property named {name!r}{hint} (the project's properties: {user}; "
+                    f"built-in: {', '.join(BUILTINS)})", property=name, suggestion=suggestion)
 
 
 class Annotations:
@@ -51,9 +65,7 @@ class Annotations:
             row = conn.execute("SELECT id, name, type, scope FROM properties WHERE name = ?", (name,)).fetchone()
         if row is None:
             known = [r[0] for r in conn.execute("SELECT name FROM properties ORDER BY position, id")]
-            raise NotFound(f"no property named {name!r}" + (f" (the project has: {', '.join(known)})" if known else
-                                                            " (the project has no properties yet)"),
-                           property=name)
+            raise _no_property(name, known)
         return {"id": row[0], "name": row[1], "type": row[2], "scope": row[3], "builtin": False}
 
     def create_property(self, name: str, type: str, scope: str = "file") -> dict:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 
 _FILE_COLUMNS = ("f.id, f.path, fo.path, f.name, c.format, c.width, c.height, c.size, f.modified, c.taken, "
                  "c.hash, f.imported, f.content_id, c.orientation")
@@ -98,7 +101,11 @@ class Files:
 
     def original(self, content_hash: str) -> tuple[bytes | None, Path | None, str]:
         """The original image of a content: its bytes when stored in the project, else the path of a file
-        of the project that still has those bytes on disk. Returns (bytes, path, format)."""
+        of the project that still has those bytes on disk. Returns (bytes, path, format).
+
+        A file counts as unchanged when its size and modification time are those recorded at import;
+        one that differs is hashed again, so no other bytes are ever given under the content's hash.
+        Conflict when the content's files all changed on disk since their import."""
         conn = self.db.reader
         row = conn.execute("SELECT id, format, size FROM contents WHERE hash = ?", (content_hash,)).fetchone()
         if row is None:
@@ -107,9 +114,40 @@ class Files:
         stored = conn.execute("SELECT data FROM originals WHERE content_id = ?", (content_id,)).fetchone()
         if stored:
             return stored[0], None, format_
-        for (path,) in conn.execute("SELECT path FROM files WHERE content_id = ? ORDER BY id", (content_id,)):
-            candidate = Path(path)
-            if candidate.is_file() and candidate.stat().st_size == size:
-                return None, candidate, format_
+        changed = []
+        for path, mtime_ns in conn.execute("SELECT path, mtime_ns FROM files WHERE content_id = ? ORDER BY id",
+                                           (content_id,)).fetchall():
+            found = _file_stat(path)
+            if found is None:
+                continue
+            if (found.st_size, found.st_mtime_ns) == (size, mtime_ns):
+                return None, Path(path), format_
+            changed.append((path, found.st_size))
+        # Touched or copied over with the same bytes: still the original, under a new modification time.
+        for path, file_size in changed:
+            if file_size == size and _sha256(path) == content_hash:
+                return None, Path(path), format_
+        if changed:
+            raise Conflict(f"{changed[0][0]} changed on disk since it was imported, so it no longer holds the "
+                           f"original of {content_hash!r}: import its folder again", hash=content_hash,
+                           path=changed[0][0])
         raise NotFound(f"the original of {content_hash!r} is not on this machine and was not stored in the project "
                        "(import with --store-originals to share originals)", hash=content_hash)
+
+
+def _file_stat(path: str) -> os.stat_result | None:
+    """The stat of a regular file at `path`; None when there is none (gone, a folder, unreadable)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found if stat.S_ISREG(found.st_mode) else None
+
+
+def _sha256(path: str) -> str | None:
+    """The hex SHA-256 of a file's bytes (the content hash the import computes); None when unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None

@@ -136,8 +136,10 @@ def start_job(conn: apsw.Connection, kind: str, params: dict) -> int:
     return conn.last_insert_rowid()
 
 
-def restart_job(conn: apsw.Connection, job_id: int) -> None:
-    conn.execute("UPDATE jobs SET state = 'running', finished = NULL WHERE id = ?", (job_id,))
+def restart_job(conn: apsw.Connection, job_id: int, params: dict) -> None:
+    """Mark the job running again, with the parameters of this run."""
+    conn.execute("UPDATE jobs SET state = 'running', finished = NULL, params = ? WHERE id = ?",
+                 (json.dumps(params), job_id))
 
 
 def set_job_progress(conn: apsw.Connection, job_id: int, progress: dict) -> None:

@@ -1,7 +1,8 @@
 """Images: one image's fields, and its thumbnail and original by content hash.
 
 Thumbnails and originals are addressed only by a content hash, looked up in the project, so a URL can
-never name a path on disk. The bytes behind a hash never change, which lets browsers cache them forever.
+never name a path on disk. The bytes behind a hash never change, which lets browsers cache them forever:
+an original whose file changed on disk since its import is refused (409), never served under its old hash.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def thumbnail(project: ProjectDep, request: Request, content_hash: str) -> Respo
 
 
 @router.get("/originals/{content_hash}", summary="The original image of a content, stored or from disk",
-            response_class=Response, responses={200: {"content": {"image/*": {}}}, 304: {}})
+            response_class=Response, responses={200: {"content": {"image/*": {}}}, 304: {},
+                                                409: {"description": "its files changed on disk since their import"}})
 def original(project: ProjectDep, request: Request, content_hash: str) -> Response:
     data, path, format_ = project.original(content_hash)
     media_type = MEDIA_TYPES.get(format_, "application/octet-stream")

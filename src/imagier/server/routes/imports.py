@@ -43,7 +43,10 @@ def pending_imports(project: ProjectDep) -> list[dict]:
 @router.post("/imports/{import_id}/resume", status_code=202,
              summary="Finish an interrupted import in the background, skipping the files it already wrote")
 def resume_import(project: ProjectDep, runner: RunnerDep, import_id: int) -> dict:
+    # An unknown or finished import is a 404 or 409 now rather than a failed job later.
+    project.resumable_import(import_id)
+
     def run(progress, cancel):
-        return project.resume_import(import_id, progress=progress, cancel=cancel)
+        return project.resume_import_and_embed(import_id, progress=progress, cancel=cancel)
 
     return {"job": runner.start("import", run, params={"resume": import_id}).id}

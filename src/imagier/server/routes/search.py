@@ -22,7 +22,8 @@ class SearchRequest(Body):
                                                      "multilingual encoder (50+ languages) instead of CLIP's own")
 
 
-@router.post("/search", summary="The images that best match a text, best first: [{id, path, score}]")
-def search(project: ProjectDep, body: SearchRequest) -> list[dict]:
+@router.post("/search", summary="The images that best match a text, best first: {results: [{id, path, score}], "
+                                 "message}; the message says why nothing was found, or which words were not understood")
+def search(project: ProjectDep, body: SearchRequest) -> dict:
     return project.search(body.text, top_k=body.top_k, filter=body.filter, vector_type=body.vector_type,
-                          text_model=body.text_model)
+                          text_model=body.text_model).as_dict()
