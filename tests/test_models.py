@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -31,7 +32,7 @@ import imagier
 from clipmodel import cached as clip_model
 from live import ARTIFACTS, LiveServer
 from multilingualmodel import cached as multilingual_model
-from imagier.errors import InvalidInput, NotFound
+from imagier.errors import Conflict, InvalidInput, NotFound
 from imagier.server.app import create_app
 from imagier.vectors import clip, models, multilingual
 
@@ -338,6 +339,16 @@ def test_get_refuses_a_download_that_is_not_what_the_hub_states(cache, multiling
     assert nothing_left_in(cache) == [] and not entry(multilingual.NAME)["present"]
 
 
+def test_a_cancelled_download_installs_nothing(cache, clip_path, hub_endpoint):
+    stop = threading.Event()
+    stop.set()
+    with LiveServer(hub({clip.HUB_REPO: clip_path})) as live:
+        hub_endpoint(live.url)
+        with pytest.raises(Conflict, match="the download of clip-vit-b32 was cancelled: nothing was installed"):
+            imagier.models.get(clip.NAME, cancel=stop)
+    assert nothing_left_in(cache) == []
+
+
 def test_get_says_why_it_cannot(cache, clip_path, hub_endpoint, tmp_path):
     lacking = shutil.copytree(clip_path, tmp_path / "lacking", ignore=shutil.ignore_patterns("*.onnx"))
     with LiveServer(hub({clip.HUB_REPO: lacking})) as live:
@@ -404,6 +415,9 @@ def test_http_models_and_the_offer(cache, imported, clip_path, monkeypatch):
         assert better["seconds"] == round(speed * better["images"], 1)
         assert better["estimate"] == f"{duration(better['seconds'])} for {better['images']} images"
         assert client.get("/api/models/offer", params={"adding": -1}).status_code == 422
+        refused = client.post("/api/models/phash/get")
+        assert refused.status_code == 400 and "phash ships with imagier" in refused.json()["message"]
+        assert client.post("/api/models/nope/get").status_code == 400
         imported.embed(clip.NAME)
         imported.set_default_vector_type(clip.NAME)
         assert client.get("/api/models/offer").json() == {"uses": clip.NAME, "better": None}
@@ -472,7 +486,8 @@ def test_the_labels_search_has_no_text_model(embedded):
 
 
 @pytest.mark.browser
-def test_the_import_dialog_offers_clip_with_its_time(cache, webui, clip_path, photo_dir, tmp_path, monkeypatch):
+def test_the_import_dialog_offers_clip_with_its_time(cache, webui, clip_path, photo_dir, tmp_path, monkeypatch,
+                                                     hub_endpoint):
     page, server, project = webui
     new = tmp_path / "new photos"
     new.mkdir()
@@ -489,14 +504,24 @@ def test_the_import_dialog_offers_clip_with_its_time(cache, webui, clip_path, ph
     model.filter(has_text="imagier models get clip-vit-b32").wait_for()
     assert "This project's images are embedded with efficientnet-lite0." in model.inner_text()
     page.screenshot(path=str(ARTIFACTS / "models-import-without-clip.png"))
+
+    images = project.content_count()
+    app = hub({clip.HUB_REPO: clip_path})
+    with LiveServer(app) as live:  # the page downloads it from the hub onto the server's machine
+        hub_endpoint(live.url)
+        page.click("[data-testid=import-get-model]")
+        page.get_by_test_id("import-estimate").filter(has_text=f"for {images} images").wait_for(timeout=120_000)
+    assert entry(clip.NAME)["present"] and entry(clip.NAME)["source"] == clip.HUB_REPO
+    assert sha256(cache / clip.NAME / clip.VISION) == sha256(clip_path / clip.VISION)
     page.click("[data-testid=import-close]")
 
-    monkeypatch.setenv(clip.PATH_ENV, str(clip_path))  # the server's machine now has it
+    shutil.rmtree(cache / clip.NAME)
+    monkeypatch.setenv(clip.PATH_ENV, str(clip_path))  # the server's machine has it in a folder of its own
     open_import_dialog()
-    images = project.content_count()
     estimate = page.locator("[data-testid=import-estimate]")
     estimate.filter(has_text=f"for {images} images").wait_for(timeout=60_000)
-    [speed] = json.loads((cache / models.SPEED_FILE).read_text()).values()
+    figures = json.loads((cache / models.SPEED_FILE).read_text())  # one for each model folder measured
+    [speed] = [v for k, v in figures.items() if f":{(clip_path / clip.VISION).resolve()}:" in k]
     assert estimate.inner_text() == f"{duration(speed * images)} for {images} images"
     page.fill("[data-testid=import-path]", str(new))
     page.click("[data-testid=import-browse]")

@@ -24,13 +24,14 @@ import os
 import shutil
 import tarfile
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 from urllib.parse import quote
 
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 
 CACHE_ENV = "IMAGIER_CACHE"
 SOURCE_FILE = "imagier-source.json"  # where an installed model came from, and its files' SHA-256
@@ -317,10 +318,12 @@ def _folders_within(folder: Path, depth: int = 3, limit: int = 500) -> list[Path
 
 # ---- the hub ----------------------------------------------------------------------------------------------
 
-def get(name: str, progress: Callable[[dict], None] | None = None, *, force: bool = False) -> dict:
+def get(name: str, progress: Callable[[dict], None] | None = None, *, force: bool = False,
+        cancel: threading.Event | None = None) -> dict:
     """Download the model from the model hub (unless it is installed already, or `force`) and install it;
     returns its catalogue entry with "fetched": whether it was downloaded now. Every file is checked against
-    the SHA-256 the hub states for it; progress gets {"done", "total" (bytes), "file"}."""
+    the SHA-256 the hub states for it; progress gets {"done", "total" (bytes), "file"}; `cancel` stops the
+    download (a Conflict, nothing installed)."""
     spec = downloadable(name)
     if not force and locate(spec) is not None:
         return {**describe(spec), "fetched": False}
@@ -331,7 +334,7 @@ def get(name: str, progress: Callable[[dict], None] | None = None, *, force: boo
     listing, revision = _hub_listing(spec, hub.ENDPOINT)
     staged = _staging(spec)
     try:
-        hashes = _download(spec, listing, revision, hub.ENDPOINT, staged, progress)
+        hashes = _download(spec, listing, revision, hub.ENDPOINT, staged, progress, cancel)
         check_folder(spec, staged)
         entry = _install(spec, staged, {"source": spec.hub_repo, "revision": revision, "endpoint": hub.ENDPOINT,
                                         "sha256": hashes})
@@ -361,7 +364,7 @@ def _hub_listing(spec: Downloadable, endpoint: str) -> tuple[dict[str, dict], st
 
 
 def _download(spec: Downloadable, listing: dict, revision: str, endpoint: str, into: Path,
-              progress: Callable[[dict], None] | None) -> dict[str, str]:
+              progress: Callable[[dict], None] | None, cancel: threading.Event | None) -> dict[str, str]:
     """Fetch the listed files into the folder, each checked as it arrives; returns their SHA-256."""
     from huggingface_hub import get_session
     from huggingface_hub.utils import build_hf_headers
@@ -377,12 +380,17 @@ def _download(spec: Downloadable, listing: dict, revision: str, endpoint: str, i
                                       timeout=60) as response, open(target, "wb") as out:
                 response.raise_for_status()
                 for chunk in response.iter_bytes(1 << 20):
+                    if cancel is not None and cancel.is_set():
+                        raise Conflict(f"the download of {spec.name} was cancelled: nothing was installed",
+                                       model=spec.name)
                     out.write(chunk)
                     sha256.update(chunk)
                     size += len(chunk)
                     done += len(chunk)
                     if progress is not None:
                         progress({"done": done, "total": total, "file": relative})
+        except Conflict:
+            raise
         except Exception as e:
             raise NotFound(f"{relative} of the {spec.label} could not be downloaded from {url} "
                            f"({type(e).__name__}: {e}): {spec.how_to_provide}", model=spec.name,

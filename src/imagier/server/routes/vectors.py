@@ -34,6 +34,21 @@ def models() -> list[dict]:
     return catalogue.catalogue()
 
 
+@router.post("/models/{name}/get", status_code=202, summary="Download a model from the model hub onto the server's "
+                                                            "machine in the background (see `imagier models get`); "
+                                                            "returns the job id")
+def get_model(runner: RunnerDep, name: str) -> dict:
+    catalogue.downloadable(name)  # an unknown or built-in model is a 400 now rather than a failed job later
+
+    def run(progress, cancel):
+        def in_megabytes(event: dict) -> None:  # a job's progress is counts, which the page shows as they are
+            progress({"done": event["done"] // 1_000_000, "total": event["total"] // 1_000_000,
+                      "phase": f"{event['file']} (MB)"})
+        return catalogue.get(name, in_megabytes, cancel=cancel)
+
+    return {"job": runner.start("download", run, params={"model": name}).id}
+
+
 @router.get("/models/offer", summary="The model this project uses and the CLIP model it could use, with the time "
                                      "it would take at this machine's measured speed")
 def model_offer(project: ProjectDep, adding: int = Query(0, ge=0, description="images about to be imported")) -> dict:
