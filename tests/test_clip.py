@@ -40,8 +40,10 @@ def photos():
 
 @pytest.fixture
 def offline_hub(monkeypatch, tmp_path):
-    """No model folder given and a hub that cannot be reached, whatever this machine's network or cache."""
+    """No model folder given or installed, and a hub that cannot be reached, whatever this machine's network
+    or cache."""
     monkeypatch.delenv(clip.PATH_ENV, raising=False)
+    monkeypatch.setenv("IMAGIER_CACHE", str(tmp_path / "imagier-cache"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
 

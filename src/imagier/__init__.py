@@ -6,6 +6,7 @@
 
 from .errors import Conflict, ImagierError, InvalidInput, NotFound, ProjectFileError
 from .project import Project
+from .vectors import models  # imagier.models.catalogue(), .get(name), .add(path)
 
 __version__ = "0.1.0"
 
@@ -15,4 +16,4 @@ def open(path, create: bool = True) -> Project:  # noqa: A001 - mirrors the buil
     return Project(path, create=create)
 
 
-__all__ = ["open", "Project", "ImagierError", "InvalidInput", "NotFound", "Conflict", "ProjectFileError"]
+__all__ = ["open", "Project", "models", "ImagierError", "InvalidInput", "NotFound", "Conflict", "ProjectFileError"]

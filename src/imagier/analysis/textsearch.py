@@ -25,7 +25,7 @@ from importlib import resources
 import numpy as np
 
 from ..errors import InvalidInput, NotFound
-from ..vectors import clip
+from ..vectors import clip, multilingual
 
 LABELS_MODEL = "efficientnet-lite0"
 WORD_TABLE = "imagenet_words.json"
@@ -174,14 +174,16 @@ class TextSearch:
     """Mixed into Project; expects the Vectors, Files and Querying mixins."""
 
     def search(self, text: str, *, top_k: int = 50, filter=None, vector_type: str | None = None,
-               model_path: str | None = None) -> SearchResults:
+               model_path: str | None = None, text_model: str | None = None) -> SearchResults:
         """The images that best match `text`: a list of {"id", "path", "score"}, best first, at most `top_k`,
         only among the images `filter` matches (all when None); its `message` says why it is empty, or which
         words were not understood. With a CLIP vector type the score is the cosine of the text and image
         embeddings; with EfficientNet-Lite0 it is the images' probability of the ImageNet classes the words
         name through WordNet ("animal", "a boat", "dogs"), and images below MIN_PROBABILITY are left out.
         The type is `vector_type`, else the default one if it is CLIP, else any CLIP type, else
-        EfficientNet-Lite0. `model_path`: the CLIP model's folder (see clip.py)."""
+        EfficientNet-Lite0. `model_path`: the CLIP model's folder (see clip.py). `text_model`:
+        "clip-vit-b32-multilingual" encodes the text with the multilingual encoder (50+ languages) instead
+        of CLIP's own (see multilingual.py)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("a text search needs some words, such as 'a cat on a sofa'")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
@@ -198,8 +200,11 @@ class TextSearch:
             found = matrix.index_of(self.content_ids_of_files(allowed))
             rows = np.sort(found[found >= 0])
         if vtype["model"] == clip.NAME:
-            scores = self._clip_scores(vtype, text, matrix.rows[rows], model_path)
+            scores = self._clip_scores(vtype, text, matrix.rows[rows], model_path, text_model)
             return SearchResults(self._ranked(matrix.content_ids[rows], scores, top_k, allowed))
+        if text_model is not None:
+            raise InvalidInput(f"the text model {text_model!r} searches {clip.NAME} vectors and this search is of "
+                               f"{vtype['name']}: run `imagier embed --model {clip.NAME}`", text_model=text_model)
         return self._labels_search(matrix, text, rows, top_k, allowed)
 
     def _text_search_type(self, name: str | None) -> dict:
@@ -218,7 +223,10 @@ class TextSearch:
         raise NotFound(f"none of this project's vector types can be searched by text: run `imagier embed --model "
                        f"{clip.NAME}` (or {LABELS_MODEL}, which needs no download, for a labels search)")
 
-    def _clip_scores(self, vtype: dict, text: str, rows: np.ndarray, model_path: str | None) -> np.ndarray:
+    def _clip_scores(self, vtype: dict, text: str, rows: np.ndarray, model_path: str | None,
+                     text_model: str | None = None) -> np.ndarray:
+        if text_model not in (None, clip.NAME):
+            return rows @ multilingual.encoder_named(text_model).embed_texts([text])[0]
         model = clip.load(model_path, int8=bool(vtype["params"].get("int8")))
         made_by = vtype["params"].get("sha256", {}).get(clip.TEXT)
         if made_by is not None and clip.file_hash(model.folder / clip.TEXT) != made_by:

@@ -131,6 +131,9 @@ def import_(project: Project, as_json: bool, folders, workers, store_originals, 
 
     Re-importing adds only new files and reports moved, changed and missing ones; an interrupted
     import resumes where it stopped. Then the new images are embedded (see `imagier embed`)."""
+    if not no_embed:
+        from .models import fetch_if_absent
+        fetch_if_absent(model or project.default_model(), None, show=not as_json and sys.stderr.isatty())
     progress = None if as_json or not sys.stderr.isatty() else _progress_bar()
     try:
         report = project.import_and_embed(list(folders), embed=not no_embed, model=model, workers=workers,
@@ -147,7 +150,18 @@ def import_(project: Project, as_json: bool, folders, workers, store_originals, 
     if "embedding" in report:
         from .embedding import embed_summary
         lines.append(embed_summary(report["embedding"]))
+    if model is None and not as_json:
+        lines += _model_offer(project)
     _emit(as_json, report, "\n".join(lines))
+
+
+def _model_offer(project: Project) -> list[str]:
+    """A line offering the CLIP model when it is on this machine and the project does not use it yet."""
+    better = project.model_offer()["better"]
+    if not (better and better["present"] and better["images"]):
+        return []
+    return [f"{better['name']} is on this machine, for text search and finer similarity: "
+            f"`imagier embed {project.path} --model {better['name']}` takes {better['estimate']}"]
 
 
 class _progress_bar:
@@ -492,3 +506,4 @@ from . import duplicates  # noqa: E402,F401
 from . import layout  # noqa: E402,F401
 from . import plugins  # noqa: E402,F401
 from . import labels  # noqa: E402,F401
+from . import models  # noqa: E402,F401

@@ -7,6 +7,7 @@ import sys
 import click
 
 from . import _emit, _progress_bar, command, main
+from .models import fetch_if_absent
 from ..project import Project
 
 
@@ -31,6 +32,7 @@ def embed(project: Project, as_json: bool, model, model_path, int8):
     EfficientNet-Lite0 also writes the machine-made `ImageNet guess` property (see `imagier labels`)."""
     if int8:
         model = f"{model or project.default_model()}-int8"
+    fetch_if_absent(model or project.default_model(), model_path, show=not as_json and sys.stderr.isatty())
     project.check_model(model, model_path)
     progress = None if as_json or not sys.stderr.isatty() else _progress_bar("embedding")
     try:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from . import _emit, _json_option, command, main
+from .models import fetch_if_absent
 from ..project import Project
 
 
@@ -15,10 +18,14 @@ from ..project import Project
 @click.option("--vector-type", help="the vector type to search (default: a CLIP one, else the labels search)")
 @click.option("--model-path", type=click.Path(file_okay=False), help="the CLIP model's folder (else "
               "$IMAGIER_CLIP_PATH, else the model hub)")
-def search(project: Project, as_json: bool, text, top_k, filter, vector_type, model_path):
+@click.option("--text-model", help="clip-vit-b32-multilingual: search in 50+ languages (\"une affiche "
+              "électorale\") with the multilingual text encoder instead of CLIP's own")
+def search(project: Project, as_json: bool, text, top_k, filter, vector_type, model_path, text_model):
     """The images of PROJECT that best match TEXT, best first (among those --filter keeps), and a message when
     nothing is found or words were not understood."""
-    found = project.search(text, top_k=top_k, filter=filter, vector_type=vector_type, model_path=model_path)
+    fetch_if_absent(text_model, None, show=not as_json and sys.stderr.isatty())
+    found = project.search(text, top_k=top_k, filter=filter, vector_type=vector_type, model_path=model_path,
+                           text_model=text_model)
     lines = [f"{f['score']:.3f}\t{f['path']}" for f in found]
     if found.message:
         lines.append(found.message)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from .. import __version__  # noqa: F401  (the plugin's version, listed by `imagier plugins`)
 from . import Range, VectorType, action
+from ..vectors.multilingual import NAME as MULTILINGUAL
 from ..vectors.registry import get_embedder
 
 
@@ -59,7 +60,8 @@ def similar(ctx, top_k: Annotated[int, Range(1, 10_000)] = 20, min_score: Annota
 
 
 @action(kind="similar", label="Text search")
-def search(ctx, text: str, top_k: Annotated[int, Range(1, 10_000)] = 50, vector_type: VectorType | None = None) -> list[dict]:
+def search(ctx, text: str, top_k: Annotated[int, Range(1, 10_000)] = 50, vector_type: VectorType | None = None,
+           any_language: bool = False) -> list[dict]:
     """The images that best match a text (with CLIP vectors; else the words are looked up among the
     EfficientNet-Lite0 labels).
 
@@ -67,8 +69,10 @@ def search(ctx, text: str, top_k: Annotated[int, Range(1, 10_000)] = 50, vector_
         text: what to look for, such as "a cat on a sofa".
         top_k: how many images.
         vector_type: the vectors to search (empty: a CLIP type, else the labels).
+        any_language: encode the text with the multilingual encoder (CLIP vectors searched in French, German...).
     """
-    return ctx.project.search(text, top_k=top_k, filter=ctx.filter, vector_type=vector_type)
+    return ctx.project.search(text, top_k=top_k, filter=ctx.filter, vector_type=vector_type,
+                              text_model=MULTILINGUAL if any_language else None)
 
 
 # The embedders: each makes a vector type of its name, for every image that lacks one.

@@ -3,32 +3,32 @@
 The model is a folder in the layout of the hub repository HUB_REPO (an export of
 openai/clip-vit-base-patch32): `onnx/vision_model.onnx` (pixel_values -> image_embeds),
 `onnx/text_model.onnx` (input_ids -> text_embeds) and `tokenizer.json`. It comes from `model_path`, else
-from the folder in $IMAGIER_CLIP_PATH, else from the hub (fetched once, then cached by huggingface_hub).
+from the folder in $IMAGIER_CLIP_PATH, else the one `imagier models get` or `imagier models add` installed
+(see models.py), else it is fetched from the hub and installed then.
 int8 encoders are made from the fp32 ones by dynamic quantisation, once, and cached by the fp32 file's hash.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput
+from . import models
+from .models import Downloadable, Graph, cache_dir, file_hash
 from .registry import Embedder
 
 NAME = "clip-vit-b32"
 DIM = 512
 HUB_REPO = "Xenova/clip-vit-base-patch32"
 PATH_ENV = "IMAGIER_CLIP_PATH"
-CACHE_ENV = "IMAGIER_CACHE"
 VISION, TEXT, TOKENIZER = "onnx/vision_model.onnx", "onnx/text_model.onnx", "tokenizer.json"
-HUB_FILES = [VISION, TEXT, TOKENIZER, "config.json", "preprocessor_config.json"]
 
 # CLIPImageProcessor of openai/clip-vit-base-patch32: shortest side to 224 (bicubic), centre crop 224.
 SIZE = 224
@@ -37,55 +37,21 @@ STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
 CONTEXT = 77  # CLIP's text length: start token, up to 75 tokens, end token, padded with the end token
 END_OF_TEXT = "<|endoftext|>"
 
-HOW_TO_PROVIDE = (f"download the ONNX export of CLIP ViT-B/32 (the files {', '.join(HUB_FILES)} of the hub "
-                  f"repository {HUB_REPO}) on a machine with internet access, then give its folder with "
-                  f"--model-path DIR or the environment variable {PATH_ENV}")
+SPEC = Downloadable(
+    name=NAME, label="CLIP model", hub_repo=HUB_REPO, path_env=PATH_ENV,
+    purpose="CLIP ViT-B/32: image vectors for similarity, clusters and duplicates, and text search in English "
+            "(\"a cat on a sofa\"); about 600 MB",
+    uses=("image vectors", "text search"),
+    graphs=(Graph(VISION, {"pixel_values": (None, 3, SIZE, SIZE)}, {"image_embeds": (None, DIM)}),
+            Graph(TEXT, {"input_ids": (None, None)}, {"text_embeds": (None, DIM)})),
+    files=(TOKENIZER,),
+    extras=("config.json", "preprocessor_config.json", "tokenizer_config.json", "special_tokens_map.json",
+            "vocab.json", "merges.txt"))
 
 
 def model_folder(model_path: str | Path | None = None) -> tuple[Path, str]:
     """The folder of the CLIP model and where it came from ("local folder" or the hub repository)."""
-    given = model_path or os.environ.get(PATH_ENV)
-    if given:
-        folder = Path(given).expanduser()
-        if not folder.is_dir():
-            raise NotFound(f"no CLIP model folder at {folder}: {HOW_TO_PROVIDE}", model_path=str(folder))
-        missing = [name for name in (VISION, TEXT, TOKENIZER) if not (folder / name).is_file()]
-        if missing:
-            raise NotFound(f"the CLIP model folder {folder} lacks {', '.join(missing)}: {HOW_TO_PROVIDE}",
-                           model_path=str(folder))
-        return folder, "local folder"
-    return _from_hub(), HUB_REPO
-
-
-@functools.cache
-def _from_hub() -> Path:
-    """The hub's files, downloaded on first use (a failure is not cached: the next call tries again)."""
-    from huggingface_hub import snapshot_download
-    try:
-        return Path(snapshot_download(HUB_REPO, allow_patterns=HUB_FILES))
-    except Exception as e:  # offline, hub down, repository moved: every cause gets the same way out
-        raise NotFound(f"the CLIP model could not be fetched from the model hub ({type(e).__name__}) and no "
-                       f"model folder was given: {HOW_TO_PROVIDE}", model=NAME) from None
-
-
-_hashes: dict[tuple, str] = {}
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of a file, remembered while its size and modification time stay the same."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _hashes:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 22):
-                digest.update(chunk)
-        _hashes[key] = digest.hexdigest()
-    return _hashes[key]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "imagier")
+    return models.folder_of(SPEC, model_path)
 
 
 def quantized(path: Path) -> Path:
@@ -211,3 +177,24 @@ class ClipEmbedder(Embedder):
 
     def embed(self, images: list[Image.Image]) -> np.ndarray:
         return self.clip.embed_images(images)
+
+
+SPEED_SAMPLE = 8  # images embedded to measure this machine's speed
+
+
+def seconds_per_image(model: ClipModel) -> float:
+    """This machine's time to embed one image with the model's image encoder: measured once, on a few
+    images after a first one that loads the encoder, and kept in the cache for these files and cores."""
+    vision = model.folder / VISION
+    stat = vision.stat()
+    key = f"{NAME}{'-int8' if model.int8 else ''}:{vision.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{os.cpu_count()}"
+
+    def measure() -> float:
+        rng = np.random.default_rng(0)
+        images = [Image.fromarray(rng.integers(0, 256, (256, 320, 3), np.uint8)) for _ in range(SPEED_SAMPLE + 1)]
+        model.embed_images(images[:1])
+        start = time.perf_counter()
+        model.embed_images(images[1:])
+        return (time.perf_counter() - start) / SPEED_SAMPLE
+
+    return models.measured(key, measure)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from . import Body, ProjectDep, RunnerDep
+from ...vectors import models as catalogue
 
 router = APIRouter(prefix="/api", tags=["vectors"])
 
@@ -28,9 +29,31 @@ def vector_types(project: ProjectDep) -> list[dict]:
     return project.vector_types()
 
 
-@router.get("/models", summary="The embedders this imagier can run (each makes a vector type of its name)")
-def models(project: ProjectDep) -> list[str]:
-    return project.models()
+@router.get("/models", summary="The models: what each is for, whether it is on the server's machine, where and "
+                               "how big, and the command that installs it (see `imagier models`)")
+def models() -> list[dict]:
+    return catalogue.catalogue()
+
+
+@router.post("/models/{name}/get", status_code=202, summary="Download a model from the model hub onto the server's "
+                                                            "machine in the background (see `imagier models get`); "
+                                                            "returns the job id")
+def get_model(runner: RunnerDep, name: str) -> dict:
+    catalogue.downloadable(name)  # an unknown or built-in model is a 400 now rather than a failed job later
+
+    def run(progress, cancel):
+        def in_megabytes(event: dict) -> None:  # a job's progress is counts, which the page shows as they are
+            progress({"done": event["done"] // 1_000_000, "total": event["total"] // 1_000_000,
+                      "phase": f"{event['file']} (MB)"})
+        return catalogue.get(name, in_megabytes, cancel=cancel)
+
+    return {"job": runner.start("download", run, params={"model": name}).id}
+
+
+@router.get("/models/offer", summary="The model this project uses and the CLIP model it could use, with the time "
+                                     "it would take at this machine's measured speed")
+def model_offer(project: ProjectDep, adding: int = Query(0, ge=0, description="images about to be imported")) -> dict:
+    return project.model_offer(adding)
 
 
 @router.put("/vector-types/default", summary="Choose the default vector type")
