@@ -279,10 +279,13 @@ class Served:
 
     def start(self) -> None:
         self.port = _free_port()
+        # Its temporary files (exports, downloads) go with the corpus, even those of a server killed mid-request.
+        scratch = self.corpus.root / ".server-tmp"
+        scratch.mkdir(exist_ok=True)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen([*IMAGIER, "serve", str(self.corpus.project), "--port", str(self.port)],
-                                            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=_child_env(),
-                                            cwd=self.corpus.root)
+                                            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                            env={**_child_env(), "TMPDIR": str(scratch)}, cwd=self.corpus.root)
         deadline = time.monotonic() + SERVER_START_SECONDS
         while self.info(timeout=1.0)[0] is None:
             assert self.process.poll() is None, f"imagier serve exited: {self.log.read_text()[-2000:]}"
