@@ -59,7 +59,7 @@ class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchan
     def check_selection(self, filter=None, ids=None) -> None:
         """Refuse, before a background job starts, the images it would refuse once running: a filter that
         does not compile (InvalidInput or NotFound naming the bad part), or ids that are no image (NotFound).
-        The filter is compiled, not run, so checking costs nothing at any size of corpus."""
+        The filter is compiled, not run: checking it takes no time on any corpus."""
         if filter is not None:
             self.compile_view(filter)
         if ids is not None:
