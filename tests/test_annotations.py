@@ -101,6 +101,10 @@ def test_builtin_properties_are_listed_and_read_only(imported, ids):
     (lambda p, i: p.add_values("note", i, ["x"]), InvalidInput, "not a tag property"),
     (lambda p, i: p.set_values("kind", i, ["a", "b"]), InvalidInput, "one tag per image"),
     (lambda p, i: p.create_tag("kind", "a,b"), InvalidInput, "cannot contain a comma"),
+    (lambda p, i: p.create_property("cap\x00tion", "text"), InvalidInput, "control characters"),
+    (lambda p, i: p.rename_property("note", "no\tte"), InvalidInput, "control characters"),
+    (lambda p, i: p.create_tag("kind", "a\x07b"), InvalidInput, "control characters"),
+    (lambda p, i: p.create_tag("kind", "a\nb"), InvalidInput, "control characters"),
     (lambda p, i: p.remove_values("kind", i, ["ghost"]), NotFound, "no tag 'ghost'"),
 ])
 def test_bad_requests_get_a_clear_error_and_change_nothing(imported, ids, state_of, call, error, words):

@@ -236,3 +236,16 @@ def test_http_cluster_runs_as_a_job(embedded):
     assert all("paths" not in c for c in result["clusters"])  # ids only: paths would double a large answer
     assert sum(c["size"] for c in result["clusters"]) == 15
     assert client.post("/api/cluster", json={"method": "spectral"}).status_code == 422
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"ids": [1, 99999]}, 404, "no image with id 99999"),
+    ({"vector_type": "nope"}, 404, "no vector type named 'nope'"),
+    ({"filter": {"property": "nope", "op": "eq", "value": 1}}, 404, "nope"),
+    ({"filter": {"property": "path", "op": "regex", "value": r"(a)\1"}}, 400, "regex"),
+])
+def test_http_cluster_refuses_a_bad_selection_before_starting_a_job(embedded, body, status, words):
+    client = TestClient(create_app(embedded), base_url="http://127.0.0.1")
+    refused = client.post("/api/cluster", json=body)
+    assert refused.status_code == status and words in refused.json()["message"]
+    assert client.get("/api/jobs").json() == []  # refused at once: no job was started to fail later

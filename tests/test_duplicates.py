@@ -185,6 +185,8 @@ def test_http_finds_duplicates_as_a_job(corpus):
     assert len(group["ids"]) == 1 + len(RELATIONS)
     assert client.post("/api/duplicates", json={"vector_type": "nope"}).status_code == 404
     assert client.post("/api/duplicates", json={"k": 0}).status_code == 422
+    bad_filter = client.post("/api/duplicates", json={"filter": {"property": "nope", "op": "eq", "value": 1}})
+    assert bad_filter.status_code == 404 and "nope" in bad_filter.json()["message"]  # at once, not in the job
 
 
 def test_candidates_beyond_the_exact_size_come_from_the_inverted_index(monkeypatch):

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import imagier
-from imagier.errors import Forbidden
+from imagier.errors import Forbidden, InvalidInput
 from imagier.ingest.browse import FolderRoots
 from imagier.server.app import create_app
 from live import LiveServer
@@ -59,6 +59,17 @@ def test_paths_outside_the_roots_are_refused(tree, path):
         FolderRoots([root]).listing(path.format(root=root, outside=outside))
 
 
+def test_a_nul_character_in_a_path_is_invalid_input_naming_the_parameter(tree, imported):
+    root, _ = tree
+    with pytest.raises(InvalidInput, match="the folders .* contains a NUL character") as refused:
+        FolderRoots([root]).check(f"{root}\x00/x", "folders")
+    assert refused.value.details == {"parameter": "folders"}
+    with pytest.raises(InvalidInput, match="NUL character"):
+        imported.import_folders([f"{root}\x00"])
+    with pytest.raises(InvalidInput, match="the image path .* contains a NUL character"):
+        imported.file_id(f"{root}/x\x00.jpg")
+
+
 @pytest.fixture
 def served(imported, tmp_path):
     with LiveServer(create_app(imported)) as server:
@@ -77,6 +88,8 @@ def test_the_folder_route_lists_inside_the_roots_and_refuses_outside(served, tmp
     assert refused.status_code == 403
     assert refused.json()["error"] == "Forbidden" and "outside the folders" in refused.json()["message"]
     assert client.get("/api/folders", params={"path": str(tmp_path / "missing")}).status_code == 404
+    nul = client.get("/api/folders", params={"path": f"{tmp_path}\x00"})
+    assert nul.status_code == 400 and nul.json()["parameter"] == "path" and "NUL" in nul.json()["message"]
 
 
 def test_the_download_is_a_valid_copy_of_the_project(served, tmp_path):

@@ -403,6 +403,20 @@ def test_each_kind_through_http(palette_installed, kit, state_of):
         assert state_of(kit) == before
 
 
+@pytest.mark.parametrize("body, status, words", [
+    ({"ids": [1, 99999]}, 404, "no image with id 99999"),
+    ({"filter": {"property": "nope", "op": "eq", "value": 1}}, 404, "nope"),
+    ({"filter": {"property": "path", "op": "regex", "value": r"(a)\1"}}, 400, "regex"),
+])
+def test_bad_images_or_filter_are_refused_before_a_job_starts(embedded, body, status, words):
+    with pytest.raises(InvalidInput if status == 400 else NotFound, match=words):
+        embedded.check_action("imagier.kmeans", {}, ids=body.get("ids"), filter=body.get("filter"))
+    with LiveServer(create_app(embedded)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        refused = client.post("/api/plugins/imagier/kmeans/run", json=body)
+        assert refused.status_code == status and words in refused.json()["message"]
+        assert client.get("/api/jobs").json() == []
+
+
 # ---- the guide's template -----------------------------------------------------------------------------------
 
 def test_the_guides_template_plugin_runs(embedded, state_of):

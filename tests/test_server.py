@@ -216,6 +216,8 @@ BAD_REQUESTS = [
     ("post", "/api/views", {"json": {"name": "v", "state": {"sort": [{"property": "nope"}]}}}, 404, "nope"),
     ("put", "/api/views/999", {"json": {"name": "v", "state": {}}}, 404, "999"),
     ("delete", "/api/views/999", {}, 404, "999"),
+    ("put", f"/api/views/{2 ** 64}", {"json": {"name": "v", "state": {}}}, 404, str(2 ** 64)),
+    ("delete", f"/api/views/{2 ** 64}", {}, 404, str(2 ** 64)),
     ("get", "/api/values", {"params": {"ids": "1,two"}}, 400, "integers"),
     ("get", "/api/export.csv", {"params": {"filter": "{oops"}}, 400, "filter"),
     ("get", "/api/export.csv", {"params": {"key": "name"}}, 400, "key"),

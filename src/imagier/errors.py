@@ -44,3 +44,12 @@ class ProjectFileError(ImagierError):
     """The file is not an imagier project, or was made by a newer version."""
 
     status = 400
+
+
+def refuse_nul(path, parameter: str):
+    """`path` itself, or InvalidInput naming `parameter` when it holds a NUL character: no file name can,
+    and the operating system's calls would fail on it with a bare ValueError."""
+    if "\x00" in str(path):
+        raise InvalidInput(f"the {parameter} {str(path)[:200]!r} contains a NUL character, which no file name "
+                           "can hold", parameter=parameter)
+    return path

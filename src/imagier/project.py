@@ -56,6 +56,15 @@ class Project(Annotations, Files, Views, Querying, Vectors, Importing, CsvExchan
                                     "default": t["default"]} for t in self.vector_types()},
         }
 
+    def check_selection(self, filter=None, ids=None) -> None:
+        """Refuse, before a background job starts, the images it would refuse once running: a filter that
+        does not compile (InvalidInput or NotFound naming the bad part), or ids that are no image (NotFound).
+        The filter is compiled, not run: checking it takes no time on any corpus."""
+        if filter is not None:
+            self.compile_view(filter)
+        if ids is not None:
+            self.existing_files(ids)
+
     def check_import(self, folders, *, embed: bool = True, model: str | None = None) -> None:
         """Refuse, before any work starts, an import of folders that do not exist or an unknown model."""
         self.check_folders(folders)

@@ -47,7 +47,8 @@ class ClusterList(list):
 
 
 class Clustering:
-    """Mixed into Project; expects the Similarity, Files, Querying and Annotations operations."""
+    """Mixed into Project; expects the Similarity, Files, Querying and Annotations operations, and
+    Project.check_selection."""
 
     def cluster(self, filter=None, *, ids=None, k: int | None = None, method: str = "kmeans",
                 vector_type: str | None = None, save_as: str | None = None, parent: str | None = None,
@@ -56,16 +57,7 @@ class Clustering:
         of the property `save_as`, else every image. Returns [{"cluster", "score", "similarity", "size",
         "ids", "paths"}] covering every input image once (see the module for the details), with
         `.provenance`. `save_as` saves them as tags of that property, as one undoable operation."""
-        if method not in METHODS:
-            raise InvalidInput(f"unknown clustering method {method!r}; use one of {', '.join(METHODS)}", method=method)
-        if k is not None:
-            check_count("k", k)
-            if method == "hdbscan":
-                raise InvalidInput("HDBSCAN finds its own number of clusters: leave k out, or use kmeans")
-        if min_cluster_size is not None:
-            check_count("min_cluster_size", min_cluster_size, 2)
-        if parent is not None and save_as is None:
-            raise InvalidInput("a parent tag is a tag of the save_as property: give save_as too")
+        _check_options(k, method, save_as, parent, min_cluster_size)
         files = self._cluster_input(filter, ids, save_as, parent)
         index = self._search_index(vector_type)
         contents = list(dict.fromkeys(f["content_id"] for f in files))
@@ -96,6 +88,16 @@ class Clustering:
             self.save_clusters(save_as, clusters, parent=parent, provenance=provenance)
         clusters.provenance = provenance
         return clusters
+
+    def check_cluster(self, filter=None, *, ids=None, k: int | None = None, method: str = "kmeans",
+                      vector_type: str | None = None, save_as: str | None = None, parent: str | None = None,
+                      min_cluster_size: int | None = None) -> None:
+        """Refuse, before a clustering starts in the background, what `cluster` would refuse once running:
+        an unknown method, a bad k or min_cluster_size, a bad filter, ids that are no image, an unknown
+        vector type."""
+        _check_options(k, method, save_as, parent, min_cluster_size)
+        self.check_selection(filter, ids)
+        self.vector_type(vector_type)
 
     def _cluster_input(self, filter, ids, save_as, parent) -> list[dict]:
         if ids is not None:
@@ -175,6 +177,20 @@ class Clustering:
                 for c, _ in named:
                     self.add_values(prop["id"], c["ids"], [c["tag"]])
         return clusters
+
+
+def _check_options(k: int | None, method: str, save_as: str | None, parent: str | None,
+                   min_cluster_size: int | None) -> None:
+    if method not in METHODS:
+        raise InvalidInput(f"unknown clustering method {method!r}; use one of {', '.join(METHODS)}", method=method)
+    if k is not None:
+        check_count("k", k)
+        if method == "hdbscan":
+            raise InvalidInput("HDBSCAN finds its own number of clusters: leave k out, or use kmeans")
+    if min_cluster_size is not None:
+        check_count("min_cluster_size", min_cluster_size, 2)
+    if parent is not None and save_as is None:
+        raise InvalidInput("a parent tag is a tag of the save_as property: give save_as too")
 
 
 def _name_clusters(clusters, parent: str | None) -> list[tuple[dict, str | None]]:

@@ -38,7 +38,7 @@ FEATURE_CACHE = 4096      # images whose keypoints stay in memory during a run (
 
 
 class Duplicates:
-    """Mixed into Project; expects the Vectors, Files and Querying operations."""
+    """Mixed into Project; expects the Vectors, Files and Querying operations, and Project.check_selection."""
 
     def duplicates(self, *, vector_type: str | None = None, filter=None, k: int = NEIGHBOURS,
                    min_similarity: float | None = None, workers: int = 2,
@@ -54,15 +54,8 @@ class Duplicates:
         when it has one; `filter` restricts the images looked at. `cancel` stops between chunks of
         pairs (checked pairs are remembered: asking again resumes); progress gets {"stage", "done",
         "total"}."""
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise InvalidInput(f"k must be a positive integer, not {k!r}", k=k)
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise InvalidInput(f"workers must be a positive integer, not {workers!r}", workers=workers)
-        matrix = self.matrix(vector_type)
+        matrix = self._checked_matrix(vector_type, k, workers)
         name = matrix.type["name"]
-        if len(matrix.content_ids) == 0:
-            raise InvalidInput(f"the vector type {name!r} has no vectors yet: run `imagier embed --model {name}` "
-                               "first", vector_type=name)
         file_ids = self.query_ids(filter) if filter is not None else [i for i, _ in self.all_paths()]
         files_of = self.file_ids_of_contents(self.content_ids_of_files(file_ids))
         chosen = set(file_ids)
@@ -76,6 +69,25 @@ class Duplicates:
                                                MIN_SIMILARITY["hamming"])
         verified = self._verify(sorted(candidates), files_of, workers, progress, cancel)
         return _groups(files_of, verified)
+
+    def check_duplicates(self, *, vector_type: str | None = None, filter=None, k: int = NEIGHBOURS,
+                         workers: int = 2) -> None:
+        """Refuse, before a search starts in the background, what `duplicates` would refuse once running:
+        a bad k or workers, an unknown vector type or one without vectors, a bad filter."""
+        self._checked_matrix(vector_type, k, workers)
+        self.check_selection(filter)
+
+    def _checked_matrix(self, vector_type: str | None, k: int, workers: int):
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise InvalidInput(f"k must be a positive integer, not {k!r}", k=k)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise InvalidInput(f"workers must be a positive integer, not {workers!r}", workers=workers)
+        matrix = self.matrix(vector_type)
+        name = matrix.type["name"]
+        if len(matrix.content_ids) == 0:
+            raise InvalidInput(f"the vector type {name!r} has no vectors yet: run `imagier embed --model {name}` "
+                               "first", vector_type=name)
+        return matrix
 
     # ---- verification ---------------------------------------------------------------------------------
 

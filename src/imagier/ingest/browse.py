@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound, refuse_nul
 from .scan import is_image_name, walk
 
 # A folder with more sub-folders than this is listed in part (the page says so): counting the images of
@@ -34,11 +34,12 @@ class FolderRoots:
                 resolved.append(path)
         self.roots = resolved
 
-    def check(self, path: str | os.PathLike) -> Path:
-        """The resolved path, or Forbidden when it lies outside every root."""
+    def check(self, path: str | os.PathLike, parameter: str = "path") -> Path:
+        """The resolved path, or Forbidden when it lies outside every root; InvalidInput naming `parameter`
+        when it is no path."""
         if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-            raise InvalidInput("a folder path is needed")
-        resolved = Path(path).expanduser().resolve()
+            raise InvalidInput(f"a folder path is needed for {parameter}", parameter=parameter)
+        resolved = Path(refuse_nul(path, parameter)).expanduser().resolve()
         if not self.allows(resolved):
             raise Forbidden(f"{path} is outside the folders this server may show ({self.describe()}); "
                             "serve with `imagier serve --root DIR` to allow another folder", path=str(path))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, refuse_nul
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp",
                         ".heic", ".heif"})
@@ -30,7 +30,7 @@ def resolve_roots(folders: Iterable[str | os.PathLike]) -> list[str]:
         folders = [folders]
     roots = []
     for folder in folders:
-        path = Path(folder).expanduser().resolve()
+        path = Path(refuse_nul(folder, "folders")).expanduser().resolve()
         if not path.exists():
             raise InvalidInput(f"cannot import {str(folder)!r}: no such folder", path=str(folder))
         if path.is_file() and not is_image_name(path.name):

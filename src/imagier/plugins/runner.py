@@ -52,11 +52,13 @@ class PluginRunning:
         "errors": [{"plugin", "source", "error"}]}. Found once per project; reload=True looks again."""
         return self._discovered(reload).to_dict()
 
-    def check_action(self, action: str, params: dict | None = None) -> dict:
+    def check_action(self, action: str, params: dict | None = None, *, ids=None, filter=None) -> dict:
         """The action "PLUGIN.ACTION" as `plugins()` lists it (with "plugin"), after checking `params`
-        against its form: what a caller does before starting a run in the background."""
+        against its form, and `ids` and `filter` as `run_action` would: what a caller does before starting
+        a run in the background."""
         chosen = self._discovered(False).action(action)
         coerce_params(chosen.params, params, self, chosen.qualified)
+        self.check_selection(filter, None if ids is None else _image_ids(ids))
         return {"plugin": chosen.plugin, **chosen.to_dict()}
 
     def run_action(self, action: str, params: dict | None = None, *, ids=None, filter=None,
@@ -91,11 +93,14 @@ class PluginRunning:
     def _action_images(self, chosen: Action, ids, filter) -> list[int]:
         if ids is None:
             return [] if chosen.kind == "similar" else self.query_ids(filter)
-        try:
-            wanted = [int(i) for i in ids]
-        except (TypeError, ValueError):
-            raise InvalidInput("image ids must be integers") from None
-        return [f["id"] for f in self.existing_files(wanted)]
+        return [f["id"] for f in self.existing_files(_image_ids(ids))]
+
+
+def _image_ids(ids) -> list[int]:
+    try:
+        return [int(i) for i in ids]
+    except (TypeError, ValueError):
+        raise InvalidInput("image ids must be integers") from None
 
 
 # ---- running ------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import unicodedata
 from typing import Iterable, Sequence
 
 import apsw
@@ -112,10 +113,10 @@ class Annotations:
         name = name.strip()
         if name.lower() in BUILTINS:
             raise InvalidInput(f"{name!r} is the name of a built-in property; choose another", property=name)
-        if any(ch in name for ch in "[]/\n\r"):
+        if any(ch in name for ch in "[]/"):
             # brackets would break CSV headers (name[type]); a slash, the property's URL in the HTTP API
-            raise InvalidInput(f"a property name cannot contain brackets, slashes or line breaks: {name!r}",
-                               property=name)
+            raise InvalidInput(f"a property name cannot contain brackets or slashes: {name!r}", property=name)
+        _refuse_control_characters(name, "property")
         return name
 
     # ---- tags -------------------------------------------------------------------------------------
@@ -213,6 +214,7 @@ class Annotations:
             raise InvalidInput("a tag needs a non-empty name")
         if "," in name:
             raise InvalidInput(f"a tag name cannot contain a comma (CSV joins tags with commas): {name!r}", tag=name)
+        _refuse_control_characters(name.strip(), "tag")
         return name.strip()
 
     def _insert_tag(self, conn: apsw.Connection, prop: dict, name: str, colour: str | None) -> int:
@@ -406,3 +408,11 @@ class Annotations:
         for tag_id in tag_ids:
             conn.execute("INSERT OR IGNORE INTO tag_values(property_id, target_id, tag_id) "
                          "SELECT ?, value, ? FROM json_each(?)", (prop["id"], tag_id, targets))
+
+
+def _refuse_control_characters(name: str, what: str) -> None:
+    """Control characters (line breaks, tabs, NUL) are invisible on the page and break CSV cells and
+    headers: a name holding one could not be told apart from, or typed as, the name it looks like."""
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise InvalidInput(f"a {what} name cannot contain line breaks, tabs or other control characters: {name!r}",
+                           **{what: name})

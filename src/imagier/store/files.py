@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound, refuse_nul
 
 _FILE_COLUMNS = ("f.id, f.path, fo.path, f.name, c.format, c.width, c.height, c.size, f.modified, c.taken, "
                  "c.hash, f.imported, f.content_id, c.orientation")
@@ -58,7 +58,7 @@ class Files:
     def file_id(self, path: str) -> int:
         """The id of the image at this path (absolute, or a unique end of its path)."""
         conn = self.db.reader
-        absolute = str(Path(path).expanduser().resolve())
+        absolute = str(Path(refuse_nul(path, "image path")).expanduser().resolve())
         row = conn.execute("SELECT id FROM files WHERE path = ?", (absolute,)).fetchone()
         if row:
             return row[0]

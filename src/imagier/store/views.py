@@ -22,6 +22,8 @@ class Views:
         if not isinstance(state, dict):
             raise InvalidInput("a view state is a JSON object")
         self.compile_view(state.get("filter"), state.get("sort"), state.get("group"))
+        if id is not None:
+            _check_id(id)
         with self.db.write() as conn:
             if id is None:
                 position = conn.execute("SELECT coalesce(max(position), 0) + 1 FROM views").fetchone()[0]
@@ -36,7 +38,17 @@ class Views:
 
     def delete_view(self, id: int) -> None:
         """Delete a saved view."""
+        _check_id(id)
         with self.db.write() as conn:
             conn.execute("DELETE FROM views WHERE id = ?", (id,))
             if conn.changes() == 0:
                 raise NotFound(f"no view with id {id}", id=id)
+
+
+def _check_id(id: int) -> None:
+    """InvalidInput for an id that is no integer; NotFound for one no view can have: SQLite's integers
+    are 64-bit, and a larger one would be an OverflowError when bound."""
+    if isinstance(id, bool) or not isinstance(id, int):
+        raise InvalidInput(f"a view id is an integer, not {id!r}", id=str(id))
+    if not -2 ** 63 <= id < 2 ** 63:
+        raise NotFound(f"no view with id {id}", id=id)

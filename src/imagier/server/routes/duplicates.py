@@ -21,10 +21,10 @@ class DuplicatesRequest(Body):
 @router.post("/duplicates", status_code=202,
              summary="Start finding groups of near-duplicate images; returns the job id (its result: the groups)")
 def start_duplicates(project: ProjectDep, runner: RunnerDep, body: DuplicatesRequest) -> dict:
-    project.matrix(body.vector_type)  # an unknown vector type is a 404 now rather than a failed job later
+    options = body.model_dump()
+    project.check_duplicates(**options)  # a bad filter or vector type: refused now, not as a failed job later
 
     def run(progress, cancel):
-        return project.duplicates(vector_type=body.vector_type, filter=body.filter, k=body.k,
-                                  progress=progress, cancel=cancel)
+        return project.duplicates(**options, progress=progress, cancel=cancel)
 
-    return {"job": runner.start("duplicates", run, params=body.model_dump()).id}
+    return {"job": runner.start("duplicates", run, params=options).id}

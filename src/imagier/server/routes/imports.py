@@ -26,7 +26,7 @@ def start_import(request: Request, project: ProjectDep, runner: RunnerDep, body:
     # now rather than a failed job later.
     roots = request.app.state.roots
     for folder in body.folders:
-        roots.check(folder)
+        roots.check(folder, "folders")
     project.check_import(body.folders, embed=body.embed, model=body.model)
 
     def run(progress, cancel):

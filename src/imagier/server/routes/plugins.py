@@ -28,8 +28,8 @@ def plugins(project: ProjectDep, reload: bool = False) -> dict:
 @router.post("/plugins/{plugin}/{action}/run", status_code=202,
              summary="Run a plugin's action in the background; the job's result depends on the action's kind")
 def run(request: Request, project: ProjectDep, runner: RunnerDep, plugin: str, action: str, body: RunRequest) -> dict:
-    # Unknown actions and bad parameters are refused now rather than as a failed job later.
-    chosen = project.check_action(f"{plugin}.{action}", body.params)
+    # Unknown actions, bad parameters, images or filters are refused now rather than as a failed job later.
+    chosen = project.check_action(f"{plugin}.{action}", body.params, ids=body.ids, filter=body.filter)
     _check_paths(request, chosen["schema"], body.params)
     qualified = f"{chosen['plugin']}.{chosen['name']}"
 
@@ -48,4 +48,4 @@ def _check_paths(request: Request, schema: dict, params: dict) -> None:
     tell about, files the page may not see."""
     for name, field in schema["properties"].items():
         if field.get(KIND) == "path" and isinstance(params.get(name), str):
-            request.app.state.roots.check(params[name])
+            request.app.state.roots.check(params[name], name)

@@ -66,7 +66,7 @@ def set_default(project: ProjectDep, body: DefaultRequest) -> dict:
 def start_embed(request: Request, project: ProjectDep, runner: RunnerDep, body: EmbedRequest) -> dict:
     if body.model_path is not None:
         # Checked first: outside the allowed roots, whether a model folder exists there is not told.
-        request.app.state.roots.check(body.model_path)
+        request.app.state.roots.check(body.model_path, "model_path")
     # An unknown model or a missing model folder is an error now rather than a failed job later.
     model = project.check_model(body.model, body.model_path)
 
