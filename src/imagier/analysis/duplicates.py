@@ -68,14 +68,18 @@ class Duplicates:
         chosen = set(file_ids)
         files_of = {c: [f for f in fs if f in chosen] for c, fs in files_of.items()}
         contents = np.array(sorted(files_of), dtype=np.int64)
-
-        candidates = _neighbour_pairs(matrix, contents, k, _threshold(matrix, min_similarity))
-        for other in self.vector_types():
-            if other["model"] == "phash" and other["name"] != name and other["count"]:
-                candidates |= _neighbour_pairs(self.matrix(other["name"]), contents, k,
-                                               MIN_SIMILARITY["hamming"])
+        candidates = self._duplicate_candidates(matrix, contents, k, _threshold(matrix, min_similarity))
         verified = self._verify(sorted(candidates), files_of, workers, progress, cancel)
         return _groups(files_of, verified)
+
+    def _duplicate_candidates(self, matrix, contents: np.ndarray, k: int, threshold: float) -> set[tuple[int, int]]:
+        """The pairs of contents worth verifying: neighbours in `matrix` and in the perceptual hash."""
+        candidates = _neighbour_pairs(matrix, contents, k, threshold)
+        for other in self.vector_types():
+            if other["model"] == "phash" and other["name"] != matrix.type["name"] and other["count"]:
+                candidates |= _neighbour_pairs(self.matrix(other["name"]), contents, k,
+                                               MIN_SIMILARITY["hamming"])
+        return candidates
 
     # ---- verification ---------------------------------------------------------------------------------
 
