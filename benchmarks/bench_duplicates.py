@@ -178,7 +178,7 @@ def verification_costs(workdir: Path, seed: int) -> dict:
         matrix = project.matrix("efficientnet-lite0")
         ids = matrix.content_ids.tolist()
         pairs = sorted(project._duplicate_candidates(matrix, matrix.content_ids, dup.NEIGHBOURS,
-                                                     dup.MIN_SIMILARITY["cosine"]))
+                                                     dup.MIN_SIMILARITY["cosine"], dup.CLOSEST_SIMILARITY["cosine"]))
         thumbs = project.thumbnails_of(ids)
     start = time.perf_counter()
     feats = {c: matching.features(Image.open(io.BytesIO(thumbs[c]))) for c in ids}

@@ -35,6 +35,7 @@ SOURCE_SIDE = 1024
 EDITS = ("crop", "caption", "text", "resize", "jpeg", "grey", "mirror", "border", "rotate", "colour")
 KINDS = ("photo", "art", "document", "meme")
 SAME_PICTURE = 0.93     # correlation above which two sources are taken for one picture
+PLAIN = 8.0             # grey levels: a source whose grey spreads less is a plain backdrop, not a picture
 
 SKIMAGE_PHOTOS = ["astronaut", "camera", "chelsea", "coffee", "coins", "hubble_deep_field", "immunohistochemistry",
                   "moon", "motorcycle_left", "rocket", "retina", "brick", "grass", "gravel", "cell"]
@@ -290,12 +291,23 @@ def _signature(img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     return unit(grey), unit(edges)
 
 
+def plain(img: Image.Image) -> bool:
+    """A backdrop of (nearly) one colour: any two such are alike, so it cannot stand for a picture of
+    its own, and which of them are copies is not a question a picture answers."""
+    small = img.convert("L").resize((256, 256 * img.height // img.width))
+    return float(np.asarray(small, np.float32).std()) < PLAIN
+
+
 def distinct_sources(sources: list[Source]) -> tuple[list[Source], list[tuple[str, str, float]]]:
-    """The sources less the second of any two that show one picture (the same wallpaper twice, at
-    another size, aspect or in its dark variant); and the pairs dropped, with their correlation."""
+    """The sources less the plain ones and the second of any two that show one picture (the same
+    wallpaper twice, at another size, aspect or in its dark variant); and the ones dropped, with the
+    picture they repeat and their correlation (or "plain")."""
     signatures = [_signature(s.image) for s in sources]
     kept, dropped = [], []
     for source, (grey, edges) in zip(sources, signatures):
+        if plain(source.image):
+            dropped.append(("plain", source.name, 0.0))
+            continue
         twin = None
         for other, (g2, e2) in kept:
             score = max(abs(float(grey @ g2)), float(edges @ e2))

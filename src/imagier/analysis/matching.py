@@ -1,12 +1,24 @@
-"""Local-feature verification of a candidate pair of images: ORB keypoints, ratio-tested matches, a RANSAC
-similarity transform (scale and shift), then a pixel check of the two images aligned by it. This tells the
-same picture under crop, caption, resize, recompression, greyscale, mirror or border from a distinct
-photo of a similar scene (a transform fits one plane of another photo too, but its pixels then disagree
-tile after tile), and names the edit that relates the two when the geometry and the colours show it.
+"""Verification of a candidate pair of images, with three signals:
+
+- local features: ORB keypoints, ratio-tested matches, a RANSAC similarity transform (scale and shift),
+  then a pixel check of the two images aligned by it. This tells the same picture under crop, caption,
+  resize, recompression, greyscale, mirror or border from a distinct photo of a similar scene (a
+  transform fits one plane of another photo too, but its pixels then disagree tile after tile);
+- the whole frame: the two pictures, plain borders trimmed, in grey at a fixed size with their
+  brightness and contrast normalised, compared by structural similarity (SSIM), also mirrored. This is
+  what paintings, gradients and soft-focus pictures need: they have too few keypoints, or keypoints that
+  move with their colours, but their aligned pixels still agree;
+- the copy inside the other: the smaller picture searched for in the larger by normalised
+  cross-correlation at a few scales (crops of textureless pictures), then compared by SSIM where found.
+
+The frame and crop signals accept a pair only above thresholds calibrated on the calibration half of the
+benchmark's corpus (benchmarks/calibrate_duplicates.py); a low quantile of the SSIM map, not its mean, so a
+caption or a line of text spoils a band of the map without letting a different picture through. Every
+accepted pair gets the transform relating the two, from which the edit is named as for keypoints.
 
 A pair reads "a <relation> b": a is a "crop of" b, a is b "mirrored", b "bordered", b "greyscale",
-b with an "overlay" (caption, text), b "resized" smaller; "same" when nothing tells them apart but
-recompression.
+b with an "overlay" (caption, text), b "resized" smaller, one of them "rotated" (turned askew); "same"
+when nothing tells them apart but recompression or a change of colours.
 """
 
 from __future__ import annotations
@@ -34,6 +46,20 @@ MIN_AGREEMENT = 0.6       # share of the detailed tiles whose aligned pixels agr
 GREY_CHROMA, COLOUR_CHROMA = 2.0, 6.0   # mean chroma below: greyscale; above: a colour image
 CONTAINED = 0.92    # a picture covering more than this share of the other's frame lies inside it
 UNIFORM = 8.0       # grey levels within which a plain border's pixels lie
+FRAME = 64          # side of the normalised grey frame the SSIM compares
+ROTATIONS = (1.5, -1.5, 3.0, -3.0, 4.5, -4.5)   # degrees a frame is turned by to meet a copy turned askew
+ASKEW = 1.0         # degrees of rotation from which keypoints' transform names a copy "rotated"
+SEARCH_SIDE = 96    # long side of the picture a smaller one is searched in
+CROP_SCALES = np.geomspace(0.4, 0.97, 10)   # the smaller picture's width as a share of the larger's
+SSIM_QUANTILE = 0.25      # of the SSIM map: the level three quarters of the picture reach
+COARSE = 16               # side of the averaged-down frames whose correlation is also asked
+BAND = 0.2                # share of the height at the top and at the bottom left out of that correlation
+MIN_DETAIL = 3.0          # grey levels of local spread that make a window of the SSIM map count
+MIN_DETAILED_SHARE = 0.25  # of the windows: below, a pair is too plain for the frame and crop signals
+# Calibrated on the calibration half of the benchmark corpus (benchmarks/calibrate_duplicates.py):
+FRAME_SSIM = 0.52         # the whole frames (or one mirrored) agree at least this well: the same picture
+CROP_SSIM = 0.74          # the smaller picture and the part of the larger where it is found
+MIN_CROP_CORRELATION = 0.5   # normalised cross-correlation of the best placement, before its SSIM
 
 
 @dataclass
@@ -45,6 +71,8 @@ class Features:
     descriptors: np.ndarray | None  # (n, 32) uint8 ORB descriptors; None without keypoints
     grey: np.ndarray                # uint8 grey image, long side CHECK_SIDE
     chroma: float                   # mean colour saturation: about 0 for greyscale
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1): the picture inside plain borders, in `grey`
+    frame: np.ndarray               # float32 FRAME x FRAME grey of the box
 
 
 @dataclass(frozen=True)
@@ -75,7 +103,97 @@ def features(img: Image.Image, pixels: tuple[int, int] | None = None, mirror: bo
     small = cv2.GaussianBlur(small, (3, 3), 0)
     tiny = array[::4, ::4].astype(np.float32)
     chroma = float(np.mean(np.abs(tiny[..., 0] - tiny[..., 1]) + np.abs(tiny[..., 1] - tiny[..., 2])))
-    return Features(pixels or img.size, size, points, descriptors, small, chroma)
+    box = _content_box(small)
+    frame = cv2.resize(_cut(small, box), (FRAME, FRAME), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return Features(pixels or img.size, size, points, descriptors, small, chroma, box, frame)
+
+
+def _cut(grey: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return grey[y0:y1, x0:x1]
+
+
+def _content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
+    """The picture inside a plain border or letterbox bars: rows and columns at the edges whose pixels
+    all lie within UNIFORM of the outermost ring's colour are trimmed (at most 40% from each side)."""
+    h, w = grey.shape
+    ring = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).astype(np.float32)
+    colour = float(np.median(ring))
+    plain = np.abs(grey.astype(np.float32) - colour) < UNIFORM
+    rows, cols = plain.mean(axis=1) > 0.98, plain.mean(axis=0) > 0.98
+
+    def run(flags: np.ndarray) -> int:
+        limit = int(0.4 * len(flags))
+        n = 0
+        while n < limit and flags[n]:
+            n += 1
+        return n
+    top, bottom, left, right = run(rows), run(rows[::-1]), run(cols), run(cols[::-1])
+    return left, top, w - right, h - bottom
+
+
+def _normalised(grey: np.ndarray) -> np.ndarray:
+    """Grey levels with brightness and contrast taken out (mean 128, spread 40): a colour shift, a
+    greyscale copy or recompression changes little else in a picture's grey."""
+    grey = grey.astype(np.float32)
+    return (grey - grey.mean()) / (grey.std() + 2.0) * 40.0 + 128.0
+
+
+# SSIM's stabilising constants, for levels normalised to a spread of 40: the structure term's is far
+# below the usual (0.03 * 255)^2, which would make any two faintly shaded windows alike.
+_C1, _C2 = (0.01 * 255) ** 2, 0.5
+
+
+def _blur(v: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(v, (7, 7), 1.5)
+
+
+def ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The structural similarity (Wang et al. 2004, Gaussian window of 1.5 px) at each pixel of two
+    grey images of one size."""
+    x, y = x.astype(np.float32), y.astype(np.float32)
+    mx, my = _blur(x), _blur(y)
+    vx, vy, cxy = _blur(x * x) - mx * mx, _blur(y * y) - my * my, _blur(x * y) - mx * my
+    return ((2 * mx * my + _C1) * (2 * cxy + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
+
+
+def _local_spread(x: np.ndarray) -> np.ndarray:
+    m = _blur(x)
+    return np.sqrt(np.maximum(_blur(x * x) - m * m, 0.0))
+
+
+def coarse_correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """The correlation of the middle bands (rows BAND to 1 - BAND) of two grey pictures of one size,
+    averaged down to COARSE x COARSE: whether their light and dark parts lie in the same places, which
+    SSIM, looking at detail only, does not ask. The middle band, because a caption bar at the top or
+    bottom is the strongest structure of a smooth picture and two pictures captioned alike would agree
+    there."""
+    top, bottom = round(BAND * x.shape[0]), round((1 - BAND) * x.shape[0])
+
+    def coarse(v):
+        v = cv2.resize(v[top:bottom].astype(np.float32), (COARSE, COARSE), interpolation=cv2.INTER_AREA).ravel()
+        return v - v.mean()
+    x, y = coarse(x), coarse(y)
+    return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-6))
+
+
+def agreement(x: np.ndarray, y: np.ndarray) -> float:
+    """How surely two grey pictures of one size show the same picture: the lesser of their structural
+    similarity (detail) and their coarse correlation (layout)."""
+    return min(structural_similarity(x, y), coarse_correlation(x, y))
+
+
+def structural_similarity(x: np.ndarray, y: np.ndarray) -> float:
+    """How well two grey pictures of one size (their own grey levels) agree in structure, brightness
+    and contrast aside: a low quantile of the SSIM map of their normalised levels, over the windows
+    where one of them has detail. Two plain areas are alike in any two pictures, and normalising
+    would make noise of their faint shading: a pair with too little detail is not evidence (0)."""
+    x, y = x.astype(np.float32), y.astype(np.float32)
+    detailed = ((_local_spread(x) >= MIN_DETAIL) | (_local_spread(y) >= MIN_DETAIL))[3:-3, 3:-3]
+    if detailed.mean() < MIN_DETAILED_SHARE:
+        return 0.0
+    similarity = ssim_map(_normalised(x), _normalised(y))[3:-3, 3:-3]
+    return float(np.quantile(similarity[detailed], SSIM_QUANTILE))
 
 
 _detectors = threading.local()
@@ -90,19 +208,114 @@ def _orb(fast_threshold: int):
 
 
 def verify(a: Features, b: Features, mirrored_b: Callable[[], Features]) -> Match | None:
-    """Whether b shows the same picture as a (tried as is, then mirrored); the relation when it does."""
+    """Whether b shows the same picture as a; the relation when it does. Keypoints first (they tell
+    crops and overlays best), then the whole frames (also mirrored), then b inside a or a inside b,
+    and last keypoints on b mirrored (the costliest: its features are computed again)."""
     found = _aligned(a, b)
-    mirrored = False
-    if found is None:
-        found = _aligned(a, mirrored_b())
-        mirrored = True
-    if found is None:
+    if found is not None:
+        homography, inliers, agreement, _ = found
+        return Match(*_relation(a, b, homography, agreement), agreement, inliers)
+    frame = _frame_match(a, b)
+    if frame is not None:
+        return Match(*frame, 0)
+    crop = _crop_match(a, b)
+    if crop is not None:
+        homography, similarity = crop
+        return Match(*_relation(a, b, homography, similarity), similarity, 0)
+    found = _aligned(a, mirrored_b())
+    if found is not None:
+        return Match("mirrored", True, found[2], found[1])
+    return None
+
+
+def frame_similarity(a: Features, b: Features) -> tuple[float, float]:
+    """The agreement of the whole frames: (as they are or b slightly rotated, b mirrored)."""
+    return max(_rotated_agreements(a, b).values()), agreement(a.frame, b.frame[:, ::-1])
+
+
+def _rotated_agreements(a: Features, b: Features) -> dict[float, float]:
+    """{angle: agreement of a's frame with b's turned by it}: as they are, and turned by each of
+    ROTATIONS (a copy scanned or photographed askew)."""
+    found = {0.0: agreement(a.frame, b.frame)}
+    centre = ((FRAME - 1) / 2, (FRAME - 1) / 2)
+    for angle in ROTATIONS:
+        turn = cv2.getRotationMatrix2D(centre, angle, 1.0)
+        turned = cv2.warpAffine(b.frame, turn, (FRAME, FRAME), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        found[angle] = agreement(a.frame, turned)
+    return found
+
+
+def _frame_match(a: Features, b: Features):
+    """(relation, swapped, similarity) when the whole frames agree; None for the relation when it is
+    told from the transform, as for keypoints."""
+    rotated = _rotated_agreements(a, b)
+    angle = max(rotated, key=rotated.get)
+    if rotated[angle] >= FRAME_SSIM:
+        if angle:
+            return "rotated", False, rotated[angle]
+        return *_relation(a, b, _box_transform(a, b), rotated[angle]), rotated[angle]
+    mirrored = agreement(a.frame, b.frame[:, ::-1])
+    if mirrored >= FRAME_SSIM:
+        return "mirrored", True, mirrored
+    return None
+
+
+def _to_size(f: Features) -> np.ndarray:
+    """From the check image's coordinates to the keypoint image's."""
+    return np.diag([f.size[0] / f.grey.shape[1], f.size[1] / f.grey.shape[0], 1.0])
+
+
+def _box_transform(a: Features, b: Features) -> np.ndarray:
+    """The transform (keypoint image coordinates) that lays b's picture, borders left out, on a's."""
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.box, b.box
+    scale = np.diag([(ax1 - ax0) / max(1, bx1 - bx0), (ay1 - ay0) / max(1, by1 - by0), 1.0])
+    check = _shift(ax0, ay0) @ scale @ _shift(-bx0, -by0)
+    return _to_size(a) @ check @ np.linalg.inv(_to_size(b))
+
+
+def _shift(x: float, y: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
+
+
+def crop_similarity(inner: Features, outer: Features) -> tuple[float, np.ndarray | None]:
+    """The SSIM signal of `inner` found inside `outer`: (similarity, transform from inner's keypoint
+    image to outer's), the best over CROP_SCALES; (0, None) when no placement correlates."""
+    x0, y0, x1, y1 = outer.box
+    field = _cut(outer.grey, outer.box)
+    factor = SEARCH_SIDE / max(field.shape)
+    field = cv2.resize(field, (max(1, round(field.shape[1] * factor)), max(1, round(field.shape[0] * factor))),
+                       interpolation=cv2.INTER_AREA).astype(np.float32)
+    piece = _cut(inner.grey, inner.box)
+    best, transform = 0.0, None
+    for share in CROP_SCALES:
+        width = round(share * field.shape[1])
+        height = round(width * piece.shape[0] / max(1, piece.shape[1]))
+        if width < 16 or height < 16 or height > field.shape[0]:
+            continue
+        template = cv2.resize(piece, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+        correlation = cv2.matchTemplate(field, template, cv2.TM_CCOEFF_NORMED)
+        _, peak, _, (px, py) = cv2.minMaxLoc(correlation)
+        if peak < MIN_CROP_CORRELATION:
+            continue
+        similarity = agreement(template, field[py:py + height, px:px + width])
+        if similarity > best:
+            ix0, iy0 = inner.box[:2]
+            to_field = _shift(px, py) @ np.diag([width / piece.shape[1], height / piece.shape[0], 1.0]) \
+                @ _shift(-ix0, -iy0)
+            check = _shift(x0, y0) @ np.diag([1 / factor, 1 / factor, 1.0]) @ to_field
+            best, transform = similarity, _to_size(outer) @ check @ np.linalg.inv(_to_size(inner))
+    return best, transform
+
+
+def _crop_match(a: Features, b: Features):
+    """(transform from b to a, similarity) when one of the two pictures lies inside the other."""
+    inside_a, b_to_a = crop_similarity(b, a)
+    inside_b, a_to_b = crop_similarity(a, b)
+    if max(inside_a, inside_b) < CROP_SSIM:
         return None
-    homography, inliers, agreement, b_used = found
-    if mirrored:
-        return Match("mirrored", True, agreement, inliers)
-    relation, swapped = _relation(a, b_used, homography, agreement)
-    return Match(relation, swapped, agreement, inliers)
+    if inside_a >= inside_b:
+        return b_to_a, inside_a
+    return np.linalg.inv(a_to_b), inside_b
 
 
 def _aligned(a: Features, b: Features):
@@ -220,6 +433,8 @@ def _normalised_difference(x: np.ndarray, y: np.ndarray, mask: np.ndarray,
 def _relation(a: Features, b: Features, h: np.ndarray, agreement: float) -> tuple[str, bool]:
     """The edit relating b to a (b aligned onto a by h): (relation, swapped) where swapped means it reads
     "b <relation> a"."""
+    if abs(np.degrees(np.arctan2(h[1, 0], h[0, 0]))) >= ASKEW:
+        return "rotated", False
     inv = np.linalg.inv(h)
     cover_a = _shown(a.size, b.size, inv)   # share of a's frame that b shows
     cover_b = _shown(b.size, a.size, h)     # share of b's frame that a shows
