@@ -47,7 +47,8 @@ GREY_CHROMA, COLOUR_CHROMA = 2.0, 6.0   # mean chroma below: greyscale; above: a
 CONTAINED = 0.92    # a picture covering more than this share of the other's frame lies inside it
 UNIFORM = 8.0       # grey levels within which a plain border's pixels lie
 FRAME = 64          # side of the normalised grey frame the SSIM compares
-ROTATIONS = (1.5, -1.5, 3.0, -3.0, 4.5, -4.5)   # degrees a frame is turned by to meet a copy turned askew
+SPREAD = 40.0       # the spread of grey levels a frame is normalised to
+ROTATIONS = (2.0, -2.0, 4.0, -4.0)   # degrees a frame is turned by to meet a copy turned askew
 ASKEW = 1.0         # degrees of rotation from which keypoints' transform names a copy "rotated"
 SEARCH_SIDE = 96    # long side of the picture a smaller one is searched in
 CROP_SCALES = np.geomspace(0.4, 0.97, 10)   # the smaller picture's width as a share of the larger's
@@ -58,8 +59,9 @@ MIN_DETAIL = 3.0          # grey levels of local spread that make a window of th
 MIN_DETAILED_SHARE = 0.25  # of the windows: below, a pair is too plain for the frame and crop signals
 # Calibrated on the calibration half of the benchmark corpus (benchmarks/calibrate_duplicates.py):
 FRAME_SSIM = 0.52         # the whole frames (or one mirrored) agree at least this well: the same picture
-CROP_SSIM = 0.74          # the smaller picture and the part of the larger where it is found
-MIN_CROP_CORRELATION = 0.5   # normalised cross-correlation of the best placement, before its SSIM
+CROP_SSIM = 0.75          # the smaller picture and the part of the larger where it is found
+MIN_CROP_CORRELATION = 0.5   # normalised cross-correlation of a placement worth asking its agreement
+CROP_TRIES = 2            # scales (the best-correlating at half size) searched at full size
 
 
 @dataclass
@@ -132,11 +134,13 @@ def _content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
     return left, top, w - right, h - bottom
 
 
-def _normalised(grey: np.ndarray) -> np.ndarray:
-    """Grey levels with brightness and contrast taken out (mean 128, spread 40): a colour shift, a
-    greyscale copy or recompression changes little else in a picture's grey."""
+def _normalised(grey: np.ndarray) -> tuple[np.ndarray, float]:
+    """Grey levels with brightness and contrast taken out (mean 128, spread SPREAD): a colour shift, a
+    greyscale copy or recompression changes little else in a picture's grey; and the factor the
+    levels were multiplied by."""
     grey = grey.astype(np.float32)
-    return (grey - grey.mean()) / (grey.std() + 2.0) * 40.0 + 128.0
+    gain = SPREAD / (grey.std() + 2.0)
+    return (grey - grey.mean()) * gain + 128.0, gain
 
 
 # SSIM's stabilising constants, for levels normalised to a spread of 40: the structure term's is far
@@ -148,18 +152,28 @@ def _blur(v: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(v, (7, 7), 1.5)
 
 
-def ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _ssim_map(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The structural similarity (Wang et al. 2004, Gaussian window of 1.5 px) at each pixel of two
-    grey images of one size."""
-    x, y = x.astype(np.float32), y.astype(np.float32)
+    grey images of one size, and the local variance of each."""
     mx, my = _blur(x), _blur(y)
     vx, vy, cxy = _blur(x * x) - mx * mx, _blur(y * y) - my * my, _blur(x * y) - mx * my
-    return ((2 * mx * my + _C1) * (2 * cxy + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
+    similarity = ((2 * mx * my + _C1) * (2 * cxy + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
+    return similarity, vx, vy
 
 
-def _local_spread(x: np.ndarray) -> np.ndarray:
-    m = _blur(x)
-    return np.sqrt(np.maximum(_blur(x * x) - m * m, 0.0))
+def structural_similarity(x: np.ndarray, y: np.ndarray) -> float:
+    """How well two grey pictures of one size (their own grey levels) agree in structure, brightness
+    and contrast aside: a low quantile of the SSIM map of their normalised levels, over the windows
+    where one of them has detail. Two plain areas are alike in any two pictures, and normalising
+    would make noise of their faint shading: a pair with too little detail is not evidence (0)."""
+    (xn, x_gain), (yn, y_gain) = _normalised(x), _normalised(y)
+    similarity, vx, vy = _ssim_map(xn, yn)
+    # Detail in the pictures' own levels: the normalised levels' local variance, scaled back.
+    detailed = ((np.maximum(vx, 0) >= (MIN_DETAIL * x_gain) ** 2)
+                | (np.maximum(vy, 0) >= (MIN_DETAIL * y_gain) ** 2))[3:-3, 3:-3]
+    if detailed.mean() < MIN_DETAILED_SHARE:
+        return 0.0
+    return float(np.quantile(similarity[3:-3, 3:-3][detailed], SSIM_QUANTILE))
 
 
 def coarse_correlation(x: np.ndarray, y: np.ndarray) -> float:
@@ -181,19 +195,6 @@ def agreement(x: np.ndarray, y: np.ndarray) -> float:
     """How surely two grey pictures of one size show the same picture: the lesser of their structural
     similarity (detail) and their coarse correlation (layout)."""
     return min(structural_similarity(x, y), coarse_correlation(x, y))
-
-
-def structural_similarity(x: np.ndarray, y: np.ndarray) -> float:
-    """How well two grey pictures of one size (their own grey levels) agree in structure, brightness
-    and contrast aside: a low quantile of the SSIM map of their normalised levels, over the windows
-    where one of them has detail. Two plain areas are alike in any two pictures, and normalising
-    would make noise of their faint shading: a pair with too little detail is not evidence (0)."""
-    x, y = x.astype(np.float32), y.astype(np.float32)
-    detailed = ((_local_spread(x) >= MIN_DETAIL) | (_local_spread(y) >= MIN_DETAIL))[3:-3, 3:-3]
-    if detailed.mean() < MIN_DETAILED_SHARE:
-        return 0.0
-    similarity = ssim_map(_normalised(x), _normalised(y))[3:-3, 3:-3]
-    return float(np.quantile(similarity[detailed], SSIM_QUANTILE))
 
 
 _detectors = threading.local()
@@ -249,7 +250,8 @@ def _frame_match(a: Features, b: Features):
     """(relation, swapped, similarity) when the whole frames agree; None for the relation when it is
     told from the transform, as for keypoints."""
     rotated = _rotated_agreements(a, b)
-    angle = max(rotated, key=rotated.get)
+    # Turned only when that is what makes them agree: two copies that agree as they are were not turned.
+    angle = 0.0 if rotated[0.0] >= FRAME_SSIM else max(rotated, key=rotated.get)
     if rotated[angle] >= FRAME_SSIM:
         if angle:
             return "rotated", False, rotated[angle]
@@ -278,33 +280,63 @@ def _shift(x: float, y: float) -> np.ndarray:
 
 
 def crop_similarity(inner: Features, outer: Features) -> tuple[float, np.ndarray | None]:
-    """The SSIM signal of `inner` found inside `outer`: (similarity, transform from inner's keypoint
-    image to outer's), the best over CROP_SCALES; (0, None) when no placement correlates."""
-    x0, y0, x1, y1 = outer.box
+    """The agreement of `inner` with the part of `outer` where it is found: (agreement, transform from
+    inner's keypoint image to outer's); (0, None) when no placement correlates. Found by normalised
+    cross-correlation, coarse to fine: every scale of CROP_SCALES on the pictures at half size, then
+    the CROP_TRIES best scales at full size, whose best placements' agreement is asked."""
     field = _cut(outer.grey, outer.box)
     factor = SEARCH_SIDE / max(field.shape)
     field = cv2.resize(field, (max(1, round(field.shape[1] * factor)), max(1, round(field.shape[0] * factor))),
                        interpolation=cv2.INTER_AREA).astype(np.float32)
+    coarse = cv2.resize(field, (field.shape[1] // 2, field.shape[0] // 2), interpolation=cv2.INTER_AREA)
     piece = _cut(inner.grey, inner.box)
-    best, transform = 0.0, None
+    cut = piece.shape
+    shrink = SEARCH_SIDE / max(piece.shape)  # once, so that each scale's template is a cheap resize
+    if shrink < 1:
+        piece = cv2.resize(piece, (max(1, round(piece.shape[1] * shrink)), max(1, round(piece.shape[0] * shrink))),
+                           interpolation=cv2.INTER_AREA)
+    peaks = []
     for share in CROP_SCALES:
-        width = round(share * field.shape[1])
-        height = round(width * piece.shape[0] / max(1, piece.shape[1]))
-        if width < 16 or height < 16 or height > field.shape[0]:
+        size = _template_size(share, coarse.shape, piece.shape)
+        if size is not None:
+            peaks.append((_best_place(coarse, piece, size)[0], share))
+    best, transform = 0.0, None
+    for _, share in sorted(peaks, reverse=True)[:CROP_TRIES]:
+        size = _template_size(share, field.shape, piece.shape)
+        if size is None:
             continue
-        template = cv2.resize(piece, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
-        correlation = cv2.matchTemplate(field, template, cv2.TM_CCOEFF_NORMED)
-        _, peak, _, (px, py) = cv2.minMaxLoc(correlation)
+        peak, (x, y), template = _best_place(field, piece, size)
         if peak < MIN_CROP_CORRELATION:
             continue
-        similarity = agreement(template, field[py:py + height, px:px + width])
+        similarity = agreement(template, field[y:y + size[1], x:x + size[0]])
         if similarity > best:
-            ix0, iy0 = inner.box[:2]
-            to_field = _shift(px, py) @ np.diag([width / piece.shape[1], height / piece.shape[0], 1.0]) \
-                @ _shift(-ix0, -iy0)
-            check = _shift(x0, y0) @ np.diag([1 / factor, 1 / factor, 1.0]) @ to_field
-            best, transform = similarity, _to_size(outer) @ check @ np.linalg.inv(_to_size(inner))
+            best, transform = similarity, _placement(inner, outer, cut, size, (x, y), factor)
     return best, transform
+
+
+def _template_size(share: float, field: tuple[int, int], piece: tuple[int, int]) -> tuple[int, int] | None:
+    """(width, height) of the piece at `share` of the field's width; None when it does not fit or is
+    too small to tell anything."""
+    width = round(share * field[1])
+    height = round(width * piece[0] / max(1, piece[1]))
+    return None if width < 8 or height < 8 or height > field[0] else (width, height)
+
+
+def _best_place(field: np.ndarray, piece: np.ndarray, size: tuple[int, int]):
+    """(correlation, (x, y), template) of the piece resized to `size` where it best fits the field."""
+    template = cv2.resize(piece, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    _, peak, _, at = cv2.minMaxLoc(cv2.matchTemplate(field, template, cv2.TM_CCOEFF_NORMED))
+    return peak, at, template
+
+
+def _placement(inner: Features, outer: Features, piece: tuple[int, int], size: tuple[int, int],
+               at: tuple[int, int], factor: float) -> np.ndarray:
+    """The transform from inner's keypoint image to outer's that puts inner's picture (`piece`, rows and
+    columns of its check image) at `at` with `size` in outer's search field (outer's box scaled by factor)."""
+    (ix0, iy0), (ox0, oy0) = inner.box[:2], outer.box[:2]
+    to_field = _shift(*at) @ np.diag([size[0] / piece[1], size[1] / piece[0], 1.0]) @ _shift(-ix0, -iy0)
+    check = _shift(ox0, oy0) @ np.diag([1 / factor, 1 / factor, 1.0]) @ to_field
+    return _to_size(outer) @ check @ np.linalg.inv(_to_size(inner))
 
 
 def _crop_match(a: Features, b: Features):
