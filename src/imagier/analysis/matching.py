@@ -1,20 +1,23 @@
-"""Verification of a candidate pair of images, with three signals:
+"""Verification of a candidate pair of images, with three signals, tried in this order:
 
 - local features: ORB keypoints, ratio-tested matches, a RANSAC similarity transform (scale and shift),
   then a pixel check of the two images aligned by it. This tells the same picture under crop, caption,
   resize, recompression, greyscale, mirror or border from a distinct photo of a similar scene (a
   transform fits one plane of another photo too, but its pixels then disagree tile after tile);
-- the whole frame: the two pictures, plain borders trimmed, in grey at a fixed size with their
-  brightness and contrast normalised, compared by structural similarity (SSIM), also mirrored. This is
-  what paintings, gradients and soft-focus pictures need: they have too few keypoints, or keypoints that
-  move with their colours, but their aligned pixels still agree;
+- the whole frame: the two pictures, plain borders trimmed, in grey at 64 x 64 with their brightness and
+  contrast normalised, as they are, turned by up to 4 degrees, or mirrored. This is what paintings,
+  gradients, soft focus and recoloured copies need: they have too few keypoints, or keypoints that move
+  with their colours, but their aligned pixels still agree;
 - the copy inside the other: the smaller picture searched for in the larger by normalised
-  cross-correlation at a few scales (crops of textureless pictures), then compared by SSIM where found.
+  cross-correlation at ten scales, coarse to fine (crops of textureless pictures).
 
-The frame and crop signals accept a pair only above thresholds calibrated on the calibration half of the
-benchmark's corpus (benchmarks/calibrate_duplicates.py); a low quantile of the SSIM map, not its mean, so a
-caption or a line of text spoils a band of the map without letting a different picture through. Every
-accepted pair gets the transform relating the two, from which the edit is named as for keypoints.
+For the last two, "agreeing" is two scales at once: a low quantile of the SSIM map over the windows with
+detail (a caption or a line of text spoils a band of the map without letting a different picture
+through; plain windows, alike in any two pictures, do not count), and the correlation of the pictures
+averaged down to 16 x 16, caption bands left out (two smooth pictures whose few edges happen to agree
+still differ in where their light and dark lie). The pair is accepted above a threshold calibrated on
+the calibration half of the benchmark's corpus (benchmarks/calibrate_duplicates.py), and gets the
+transform relating the two, from which the edit is named as for keypoints.
 
 A pair reads "a <relation> b": a is a "crop of" b, a is b "mirrored", b "bordered", b "greyscale",
 b with an "overlay" (caption, text), b "resized" smaller, one of them "rotated" (turned askew); "same"
@@ -191,7 +194,7 @@ def coarse_correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-6))
 
 
-def agreement(x: np.ndarray, y: np.ndarray) -> float:
+def structural_agreement(x: np.ndarray, y: np.ndarray) -> float:
     """How surely two grey pictures of one size show the same picture: the lesser of their structural
     similarity (detail) and their coarse correlation (layout)."""
     return min(structural_similarity(x, y), coarse_correlation(x, y))
@@ -231,24 +234,24 @@ def verify(a: Features, b: Features, mirrored_b: Callable[[], Features]) -> Matc
 
 def frame_similarity(a: Features, b: Features) -> tuple[float, float]:
     """The agreement of the whole frames: (as they are or b slightly rotated, b mirrored)."""
-    return max(_rotated_agreements(a, b).values()), agreement(a.frame, b.frame[:, ::-1])
+    return max(_rotated_agreements(a, b).values()), structural_agreement(a.frame, b.frame[:, ::-1])
 
 
 def _rotated_agreements(a: Features, b: Features) -> dict[float, float]:
     """{angle: agreement of a's frame with b's turned by it}: as they are, and turned by each of
     ROTATIONS (a copy scanned or photographed askew)."""
-    found = {0.0: agreement(a.frame, b.frame)}
+    found = {0.0: structural_agreement(a.frame, b.frame)}
     centre = ((FRAME - 1) / 2, (FRAME - 1) / 2)
     for angle in ROTATIONS:
         turn = cv2.getRotationMatrix2D(centre, angle, 1.0)
         turned = cv2.warpAffine(b.frame, turn, (FRAME, FRAME), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        found[angle] = agreement(a.frame, turned)
+        found[angle] = structural_agreement(a.frame, turned)
     return found
 
 
 def _frame_match(a: Features, b: Features):
-    """(relation, swapped, similarity) when the whole frames agree; None for the relation when it is
-    told from the transform, as for keypoints."""
+    """(relation, swapped, agreement) when the whole frames agree (as they are, turned or mirrored),
+    else None."""
     rotated = _rotated_agreements(a, b)
     # Turned only when that is what makes them agree: two copies that agree as they are were not turned.
     angle = 0.0 if rotated[0.0] >= FRAME_SSIM else max(rotated, key=rotated.get)
@@ -256,7 +259,7 @@ def _frame_match(a: Features, b: Features):
         if angle:
             return "rotated", False, rotated[angle]
         return *_relation(a, b, _box_transform(a, b), rotated[angle]), rotated[angle]
-    mirrored = agreement(a.frame, b.frame[:, ::-1])
+    mirrored = structural_agreement(a.frame, b.frame[:, ::-1])
     if mirrored >= FRAME_SSIM:
         return "mirrored", True, mirrored
     return None
@@ -308,7 +311,7 @@ def crop_similarity(inner: Features, outer: Features) -> tuple[float, np.ndarray
         peak, (x, y), template = _best_place(field, piece, size)
         if peak < MIN_CROP_CORRELATION:
             continue
-        similarity = agreement(template, field[y:y + size[1], x:x + size[0]])
+        similarity = structural_agreement(template, field[y:y + size[1], x:x + size[0]])
         if similarity > best:
             best, transform = similarity, _placement(inner, outer, cut, size, (x, y), factor)
     return best, transform
