@@ -380,3 +380,18 @@ def test_similar_copies_through_cli_and_http(textureless_project):
     assert all(item["copy"] and item["relation"] for item in items)
     text = CliRunner().invoke(main, ["similar", path, str(ids["sea-original"]), "--top", "3"]).output
     assert text.count("(copy: ") == 3
+
+
+def test_a_recoloured_screenshot_matches_and_another_screenshot_of_the_same_editor_does_not():
+    corpus = corpus_module()
+    fonts = corpus.fonts()
+    rng = random.Random(0)
+    code = sorted(Path(random.__file__).parent.glob("[a-m]*.py"))
+    mono = [f for f in fonts if "Mono" in f][0]
+    one, other = (corpus._screen(path.read_text(errors="replace"), mono, random.Random(0), 1) for path in code[:2])
+    recoloured = corpus.edit(one, "colour", rng, fonts)[0]
+    a, b, c = thumbnail_features(one), thumbnail_features(recoloured), thumbnail_features(other)
+    assert matching.verify(a, b, lambda: b) is not None
+    # The same window, side bar and line numbers, other code: not a copy.
+    assert matching.verify(a, c, lambda: c) is None
+    assert max(matching.frame_similarity(a, c)) < matching.FRAME_SSIM

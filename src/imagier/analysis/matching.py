@@ -59,7 +59,7 @@ SSIM_QUANTILE = 0.25      # of the SSIM map: the level three quarters of the pic
 COARSE = 16               # side of the averaged-down frames whose correlation is also asked
 BAND = 0.2                # share of the height at the top and at the bottom left out of that correlation
 MIN_DETAIL = 3.0          # grey levels of local spread that make a window of the SSIM map count
-MIN_DETAILED_SHARE = 0.25  # of the windows: below, a pair is too plain for the frame and crop signals
+MIN_DETAILED_SHARE = 0.05  # of the windows: below, a pair is too plain for the frame and crop signals
 # Calibrated on the calibration half of the benchmark corpus (benchmarks/calibrate_duplicates.py):
 FRAME_SSIM = 0.52         # the whole frames (or one mirrored) agree at least this well: the same picture
 CROP_SSIM = 0.75          # the smaller picture and the part of the larger where it is found
@@ -78,6 +78,7 @@ class Features:
     chroma: float                   # mean colour saturation: about 0 for greyscale
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1): the picture inside plain borders, in `grey`
     frame: np.ndarray               # float32 FRAME x FRAME grey of the box
+    whole: np.ndarray               # float32 FRAME x FRAME grey of the whole picture, borders and all
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def features(img: Image.Image, pixels: tuple[int, int] | None = None, mirror: bo
     chroma = float(np.mean(np.abs(tiny[..., 0] - tiny[..., 1]) + np.abs(tiny[..., 1] - tiny[..., 2])))
     box = _content_box(small)
     frame = cv2.resize(_cut(small, box), (FRAME, FRAME), interpolation=cv2.INTER_AREA).astype(np.float32)
-    return Features(pixels or img.size, size, points, descriptors, small, chroma, box, frame)
+    whole = cv2.resize(small, (FRAME, FRAME), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return Features(pixels or img.size, size, points, descriptors, small, chroma, box, frame, whole)
 
 
 def _cut(grey: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -233,8 +235,9 @@ def verify(a: Features, b: Features, mirrored_b: Callable[[], Features]) -> Matc
 
 
 def frame_similarity(a: Features, b: Features) -> tuple[float, float]:
-    """The agreement of the whole frames: (as they are or b slightly rotated, b mirrored)."""
-    return max(_rotated_agreements(a, b).values()), structural_agreement(a.frame, b.frame[:, ::-1])
+    """The agreement of the whole frames: (as they are, b slightly rotated or untrimmed; b mirrored)."""
+    return (max(*_rotated_agreements(a, b).values(), structural_agreement(a.whole, b.whole)),
+            structural_agreement(a.frame, b.frame[:, ::-1]))
 
 
 def _rotated_agreements(a: Features, b: Features) -> dict[float, float]:
@@ -258,7 +261,13 @@ def _frame_match(a: Features, b: Features):
     if rotated[angle] >= FRAME_SSIM:
         if angle:
             return "rotated", False, rotated[angle]
-        return *_relation(a, b, _box_transform(a, b), rotated[angle]), rotated[angle]
+        return *_relation(a, b, _box_transform(a.box, b.box, a, b), rotated[angle]), rotated[angle]
+    # Borders trimmed differently (a colour shift moves a frame's shading in or out of the border's
+    # colour): the pictures as they are.
+    untrimmed = structural_agreement(a.whole, b.whole)
+    if untrimmed >= FRAME_SSIM:
+        whole = (0, 0, a.grey.shape[1], a.grey.shape[0]), (0, 0, b.grey.shape[1], b.grey.shape[0])
+        return *_relation(a, b, _box_transform(*whole, a, b), untrimmed), untrimmed
     mirrored = structural_agreement(a.frame, b.frame[:, ::-1])
     if mirrored >= FRAME_SSIM:
         return "mirrored", True, mirrored
@@ -270,9 +279,9 @@ def _to_size(f: Features) -> np.ndarray:
     return np.diag([f.size[0] / f.grey.shape[1], f.size[1] / f.grey.shape[0], 1.0])
 
 
-def _box_transform(a: Features, b: Features) -> np.ndarray:
-    """The transform (keypoint image coordinates) that lays b's picture, borders left out, on a's."""
-    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.box, b.box
+def _box_transform(a_box: tuple, b_box: tuple, a: Features, b: Features) -> np.ndarray:
+    """The transform (keypoint image coordinates) that lays b_box of b's check image on a_box of a's."""
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a_box, b_box
     scale = np.diag([(ax1 - ax0) / max(1, bx1 - bx0), (ay1 - ay0) / max(1, by1 - by0), 1.0])
     check = _shift(ax0, ay0) @ scale @ _shift(-bx0, -by0)
     return _to_size(a) @ check @ np.linalg.inv(_to_size(b))
