@@ -48,7 +48,7 @@ def signals(project, truth: dict[str, dict]) -> list[dict]:
         corr_m = matching.coarse_correlation(fa.frame, fb.frame[:, ::-1])
         rows.append({"a": names[files_of[a][0]], "b": names[files_of[b][0]], "positive": family[a] == family[b],
                      "keypoints": matching._aligned(fa, fb) is not None, "frame": same, "mirrored": mirrored, "corr": corr, "corr_m": corr_m,
-                     "crop": max(matching.crop_similarity(fa, fb)[0], matching.crop_similarity(fb, fa)[0])})
+                     "crop": matching.crop_signal(fa, fb)[0]})
     return rows
 
 

@@ -62,7 +62,7 @@ MIN_DETAIL = 3.0          # grey levels of local spread that make a window of th
 MIN_DETAILED_SHARE = 0.05  # of the windows: below, a pair is too plain for the frame and crop signals
 # Calibrated on the calibration half of the benchmark corpus (benchmarks/calibrate_duplicates.py):
 FRAME_SSIM = 0.52         # the whole frames (or one mirrored) agree at least this well: the same picture
-CROP_SSIM = 0.75          # the smaller picture and the part of the larger where it is found
+CROP_SSIM = 0.55          # the smaller picture and the part of the larger where it is found
 MIN_CROP_CORRELATION = 0.5   # normalised cross-correlation of a placement worth asking its agreement
 CROP_TRIES = 2            # scales (the best-correlating at half size) searched at full size
 
@@ -196,10 +196,15 @@ def coarse_correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-6))
 
 
-def structural_agreement(x: np.ndarray, y: np.ndarray) -> float:
+def structural_agreement(x: np.ndarray, y: np.ndarray, needed: float | None = None) -> float:
     """How surely two grey pictures of one size show the same picture: the lesser of their structural
-    similarity (detail) and their coarse correlation (layout)."""
-    return min(structural_similarity(x, y), coarse_correlation(x, y))
+    similarity (detail) and their coarse correlation (layout). With `needed`, a pair whose coarse
+    correlation (twenty times cheaper) already falls short is not asked its SSIM: the answer is then
+    that correlation, short of `needed` too, which is all a pair of different pictures needs."""
+    coarse = coarse_correlation(x, y)
+    if needed is not None and coarse < needed:
+        return coarse
+    return min(structural_similarity(x, y), coarse)
 
 
 _detectors = threading.local()
@@ -240,22 +245,22 @@ def frame_similarity(a: Features, b: Features) -> tuple[float, float]:
             structural_agreement(a.frame, b.frame[:, ::-1]))
 
 
-def _rotated_agreements(a: Features, b: Features) -> dict[float, float]:
+def _rotated_agreements(a: Features, b: Features, needed: float | None = None) -> dict[float, float]:
     """{angle: agreement of a's frame with b's turned by it}: as they are, and turned by each of
     ROTATIONS (a copy scanned or photographed askew)."""
-    found = {0.0: structural_agreement(a.frame, b.frame)}
+    found = {0.0: structural_agreement(a.frame, b.frame, needed)}
     centre = ((FRAME - 1) / 2, (FRAME - 1) / 2)
     for angle in ROTATIONS:
         turn = cv2.getRotationMatrix2D(centre, angle, 1.0)
         turned = cv2.warpAffine(b.frame, turn, (FRAME, FRAME), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        found[angle] = structural_agreement(a.frame, turned)
+        found[angle] = structural_agreement(a.frame, turned, needed)
     return found
 
 
 def _frame_match(a: Features, b: Features):
     """(relation, swapped, agreement) when the whole frames agree (as they are, turned or mirrored),
     else None."""
-    rotated = _rotated_agreements(a, b)
+    rotated = _rotated_agreements(a, b, FRAME_SSIM)
     # Turned only when that is what makes them agree: two copies that agree as they are were not turned.
     angle = 0.0 if rotated[0.0] >= FRAME_SSIM else max(rotated, key=rotated.get)
     if rotated[angle] >= FRAME_SSIM:
@@ -264,11 +269,11 @@ def _frame_match(a: Features, b: Features):
         return *_relation(a, b, _box_transform(a.box, b.box, a, b), rotated[angle]), rotated[angle]
     # Borders trimmed differently (a colour shift moves a frame's shading in or out of the border's
     # colour): the pictures as they are.
-    untrimmed = structural_agreement(a.whole, b.whole)
+    untrimmed = structural_agreement(a.whole, b.whole, FRAME_SSIM)
     if untrimmed >= FRAME_SSIM:
         whole = (0, 0, a.grey.shape[1], a.grey.shape[0]), (0, 0, b.grey.shape[1], b.grey.shape[0])
         return *_relation(a, b, _box_transform(*whole, a, b), untrimmed), untrimmed
-    mirrored = structural_agreement(a.frame, b.frame[:, ::-1])
+    mirrored = structural_agreement(a.frame, b.frame[:, ::-1], FRAME_SSIM)
     if mirrored >= FRAME_SSIM:
         return "mirrored", True, mirrored
     return None
@@ -291,11 +296,13 @@ def _shift(x: float, y: float) -> np.ndarray:
     return np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
 
 
-def crop_similarity(inner: Features, outer: Features) -> tuple[float, np.ndarray | None]:
+def crop_similarity(inner: Features, outer: Features,
+                    needed: float | None = None) -> tuple[float, np.ndarray | None]:
     """The agreement of `inner` with the part of `outer` where it is found: (agreement, transform from
     inner's keypoint image to outer's); (0, None) when no placement correlates. Found by normalised
     cross-correlation, coarse to fine: every scale of CROP_SCALES on the pictures at half size, then
-    the CROP_TRIES best scales at full size, whose best placements' agreement is asked."""
+    the CROP_TRIES best scales that correlate there at full size, whose best placements' agreement is
+    asked (`needed` as for structural_agreement)."""
     field = _cut(outer.grey, outer.box)
     factor = SEARCH_SIDE / max(field.shape)
     field = cv2.resize(field, (max(1, round(field.shape[1] * factor)), max(1, round(field.shape[0] * factor))),
@@ -311,7 +318,9 @@ def crop_similarity(inner: Features, outer: Features) -> tuple[float, np.ndarray
     for share in CROP_SCALES:
         size = _template_size(share, coarse.shape, piece.shape)
         if size is not None:
-            peaks.append((_best_place(coarse, piece, size)[0], share))
+            peak = _best_place(coarse, piece, size)[0]
+            if peak >= MIN_CROP_CORRELATION:
+                peaks.append((peak, share))
     best, transform = 0.0, None
     for _, share in sorted(peaks, reverse=True)[:CROP_TRIES]:
         size = _template_size(share, field.shape, piece.shape)
@@ -320,7 +329,7 @@ def crop_similarity(inner: Features, outer: Features) -> tuple[float, np.ndarray
         peak, (x, y), template = _best_place(field, piece, size)
         if peak < MIN_CROP_CORRELATION:
             continue
-        similarity = structural_agreement(template, field[y:y + size[1], x:x + size[0]])
+        similarity = structural_agreement(template, field[y:y + size[1], x:x + size[0]], needed)
         if similarity > best:
             best, transform = similarity, _placement(inner, outer, cut, size, (x, y), factor)
     return best, transform
@@ -351,15 +360,21 @@ def _placement(inner: Features, outer: Features, piece: tuple[int, int], size: t
     return _to_size(outer) @ check @ np.linalg.inv(_to_size(inner))
 
 
-def _crop_match(a: Features, b: Features):
-    """(transform from b to a, similarity) when one of the two pictures lies inside the other."""
-    inside_a, b_to_a = crop_similarity(b, a)
-    inside_b, a_to_b = crop_similarity(a, b)
-    if max(inside_a, inside_b) < CROP_SSIM:
-        return None
+def crop_signal(a: Features, b: Features, needed: float | None = None) -> tuple[float, np.ndarray | None]:
+    """The crop signal of a pair: (agreement, transform from b to a) of the picture with fewer pixels
+    found inside the other (a crop is cut from a larger picture; both ways when they are as large)."""
+    area_a, area_b = a.pixels[0] * a.pixels[1], b.pixels[0] * b.pixels[1]
+    inside_a, b_to_a = crop_similarity(b, a, needed) if area_b <= area_a else (0.0, None)
+    inside_b, a_to_b = crop_similarity(a, b, needed) if area_a <= area_b else (0.0, None)
     if inside_a >= inside_b:
-        return b_to_a, inside_a
-    return np.linalg.inv(a_to_b), inside_b
+        return inside_a, b_to_a
+    return inside_b, np.linalg.inv(a_to_b)
+
+
+def _crop_match(a: Features, b: Features):
+    """(transform from b to a, agreement) when one of the two pictures lies inside the other."""
+    similarity, b_to_a = crop_signal(a, b, CROP_SSIM)
+    return None if similarity < CROP_SSIM else (b_to_a, similarity)
 
 
 def _aligned(a: Features, b: Features):
