@@ -238,7 +238,7 @@ def half_section(name: str, q: dict) -> list[str]:
     lines += ["", f"Similar images: share of an original's own copies among its {SIMILAR_TOP} most similar: "
               f"{q['similar']:.3f}.",
               "Relations reported: " + ", ".join(f"{k} {v}" for k, v in sorted(q["relations"].items())) + ".",
-              f"Pairs of different pictures joined directly: {len(q['wrong'])}"
+              f"Pairs of different pictures put in one group: {len(q['wrong'])}"
               + (" (" + "; ".join(f"{a} ~ {b}" for a, b in q["wrong"][:6]) + ")" if q["wrong"] else "") + ".", ""]
     return lines
 
