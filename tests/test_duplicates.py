@@ -3,9 +3,12 @@ with the right relation, distinct photos of similar scenes are not, identical by
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+import random
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import imagier
 from live import finished_job
 from conftest import open_copy, sample_pixels
 from imagier.analysis import duplicates as duplicates_module
+from imagier.analysis import matching
 from imagier.cli import main
 from imagier.errors import InvalidInput, NotFound
 from imagier.server.app import create_app
@@ -204,3 +208,192 @@ def test_candidates_beyond_the_exact_size_come_from_the_inverted_index(monkeypat
     assert len(planted & pairs) >= 0.95 * len(planted)
     exact = {(a, b) for a, b in pairs if rows[a - 1] @ rows[b - 1] >= 0.97}
     assert exact == pairs  # the kept pairs' similarities are the exact ones
+
+
+# ---- pictures with little texture: the whole-frame and crop signals ---------------------------------------
+# Real wallpapers of Debian's small lomiri-wallpapers-20.04 and -16.04 packages and scikit-image's moon;
+# the edits are the benchmark corpus's (benchmarks/dup_corpus.py), with a fixed seed.
+
+WALLPAPERS = Path("/usr/share/backgrounds")
+TEXTURELESS = {"fossa": "Fossa_by_Jasper_Roks.jpg", "sea": "Infinite-Sea_by_Aury88.jpg",
+               "kleiber": "Kleiber_by_Lukas_Baubkus.jpg", "stripes": "Painting-Colors_by__herobrine7gamer.jpg"}
+# Pairs of different pictures that look alike: one series of purple Ubuntu gradients, two sunsets (a
+# painted one and a photograph), one photographer's two mountain landscapes, one artist's two pictures.
+MUST_NOT_MATCH = [("fossa", "purple"), ("sea", "sunset"), ("aitzgorri", "picos"), ("picture0b", "picture1a")]
+LOOKALIKE_FILES = {"purple": "lomiri-default-background.png", "sunset": "sunset_by_Aitzol_Berasategi.jpg",
+                   "aitzgorri": "aitzgorri_by_Aitzol_Berasategi.jpg", "picos": "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+                   "picture0b": "Picture_0B_by_freespace.jpg", "picture1a": "Picture_1A_by_freespace.jpg"}
+CORPUS_EDITS = ("crop", "caption", "text", "resize", "jpeg", "grey", "mirror", "border", "rotate", "colour")
+
+
+def corpus_module():
+    spec = importlib.util.spec_from_file_location("dup_corpus", Path(__file__).resolve().parents[1]
+                                                  / "benchmarks" / "dup_corpus.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def wallpaper(name: str) -> Image.Image:
+    path = WALLPAPERS / {**TEXTURELESS, **LOOKALIKE_FILES}[name]
+    assert path.exists(), f"{path} is missing: apt-get install lomiri-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04"
+    img = Image.open(path).convert("RGB")
+    img.thumbnail((1024, 1024))
+    return img
+
+
+def thumbnail_features(img: Image.Image):
+    """The features duplicates() computes, from a thumbnail made as the import makes it."""
+    buffer = io.BytesIO()
+    img.save(buffer, "JPEG", quality=90)
+    thumb = Image.open(buffer).convert("RGB")
+    thumb.thumbnail((256, 256))
+    out = io.BytesIO()
+    thumb.save(out, "JPEG", quality=80)
+    return matching.features(Image.open(out), img.size)
+
+
+@pytest.fixture(scope="module")
+def textureless():
+    """{name: {"original" or edit: picture}} for the textureless pictures and the moon."""
+    corpus = corpus_module()
+    fonts = corpus.fonts()
+    pictures = {name: wallpaper(name) for name in TEXTURELESS}
+    pictures["moon"] = Image.fromarray(sample_pixels("moon")).convert("RGB")
+    out = {}
+    for name, img in pictures.items():
+        rng = random.Random(f"test-{name}")
+        out[name] = {"original": img, **{e: corpus.edit(img, e, rng, fonts)[0] for e in CORPUS_EDITS}}
+    return out
+
+
+def test_whole_frames_agree_for_recoloured_greyscale_resized_recompressed_and_mirrored_copies(textureless):
+    for name, pictures in textureless.items():
+        original = thumbnail_features(pictures["original"])
+        for edit in ("colour", "grey", "resize", "jpeg"):
+            same, _ = matching.frame_similarity(original, thumbnail_features(pictures[edit]))
+            assert same >= matching.FRAME_SSIM, (name, edit, same)
+        same, mirrored = matching.frame_similarity(original, thumbnail_features(pictures["mirror"]))
+        assert mirrored >= matching.FRAME_SSIM, (name, same, mirrored)
+
+
+def test_a_border_or_letterbox_is_trimmed_before_the_frames_are_compared(textureless):
+    img = textureless["fossa"]["original"]
+    for bordered in (ImageOps.expand(img, 60, "white"), ImageOps.expand(img, (0, 90), "black")):
+        f = thumbnail_features(bordered)
+        x0, y0, x1, y1 = f.box
+        # The box is the picture: its share of the thumbnail is the picture's share of the bordered file.
+        assert abs((x1 - x0) / f.grey.shape[1] - img.width / bordered.width) < 0.05
+        assert abs((y1 - y0) / f.grey.shape[0] - img.height / bordered.height) < 0.05
+
+
+def test_a_crop_is_found_inside_its_original_where_it_was_cut(textureless):
+    for name in ("fossa", "sea", "stripes", "moon"):
+        img = textureless[name]["original"]
+        w, h = img.size
+        box = (w // 5, h // 4, w // 5 + int(w * 0.55), h // 4 + int(h * 0.55))
+        inner, outer = thumbnail_features(img.crop(box)), thumbnail_features(img)
+        similarity, transform = matching.crop_similarity(inner, outer)
+        assert similarity >= matching.CROP_SSIM, (name, similarity)
+        # The transform lays the crop's corners on the box it was cut from (in the original's keypoint image).
+        corners = np.array([[0, 0, 1], [inner.size[0], inner.size[1], 1]], float).T
+        found = (transform @ corners)[:2].T / (np.array(outer.size) / np.array(img.size))
+        assert np.abs(found - np.array([box[:2], box[2:]])).max() < 0.05 * w, (name, found, box)
+
+
+def test_pairs_of_different_pictures_that_look_alike_do_not_match(textureless):
+    features = {name: thumbnail_features(wallpaper(name)) for pair in MUST_NOT_MATCH for name in pair}
+    for a, b in MUST_NOT_MATCH:
+        assert matching.verify(features[a], features[b], lambda b=b: features[b]) is None, (a, b)
+        assert max(matching.frame_similarity(features[a], features[b])) < matching.FRAME_SSIM, (a, b)
+        assert max(matching.crop_similarity(features[a], features[b])[0],
+                   matching.crop_similarity(features[b], features[a])[0]) < matching.CROP_SSIM, (a, b)
+    # Nor when one of them is edited.
+    for edit in ("colour", "grey", "crop", "mirror"):
+        copy = thumbnail_features(textureless["fossa"][edit])
+        assert matching.verify(features["purple"], copy, lambda: copy) is None, edit
+
+
+@pytest.fixture(scope="module")
+def textureless_template(textureless, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("textureless")
+    for name, pictures in textureless.items():
+        for edit, img in pictures.items():
+            img.save(folder / f"{name}-{edit}.jpg", quality=90)
+    for name in ("purple", "sunset"):
+        wallpaper(name).save(folder / f"{name}.jpg", quality=90)
+    path = tmp_path_factory.mktemp("textureless-project") / "textureless.imagier"
+    with imagier.open(path) as p:
+        p.import_folders([folder])
+        p.embed("efficientnet-lite0")
+        p.embed("phash")
+    return path
+
+
+@pytest.fixture
+def textureless_project(textureless_template, tmp_path):
+    with open_copy(textureless_template, tmp_path / "textureless.imagier") as p:
+        yield p
+
+
+def test_textureless_pictures_are_grouped_with_all_their_copies_and_nothing_else(textureless_project):
+    groups = textureless_project.duplicates()
+    names, sets = named(textureless_project, groups)
+    for name in [*TEXTURELESS, "moon"]:
+        expected = {f"{name}-original"} | {f"{name}-{e}" for e in CORPUS_EDITS}
+        assert expected in sets, (name, [(expected - s, s - expected) for s in sets if f"{name}-original" in s])
+    assert not {"purple", "sunset"} & set().union(*sets)
+    relations = {(names[p["a"]], names[p["b"]]): p["relation"] for g in groups for p in g["pairs"]}
+    for name in [*TEXTURELESS, "moon"]:
+        pairs_with_original = {k: v for k, v in relations.items() if f"{name}-original" in k}
+        for edit, relation in (("crop", "crop of"), ("mirror", "mirrored"), ("grey", "greyscale")):
+            found = [v for k, v in pairs_with_original.items() if f"{name}-{edit}" in k]
+            assert found in ([], [relation], ["identical"]), (name, edit, found)  # the moon is grey already
+
+
+def test_similar_images_put_the_copies_first_and_say_so(textureless_project):
+    ids = {Path(p).stem: i for i, p in textureless_project.all_paths()}
+    results = textureless_project.similar(ids["fossa-original"], top_k=12)
+    copies = [r for r in results if r["copy"]]
+    assert len(copies) >= 9 and results[:len(copies)] == copies  # the copies, then mere likeness
+    assert {Path(r["path"]).stem for r in copies} <= {f"fossa-{e}" for e in CORPUS_EDITS}
+    by_name = {Path(r["path"]).stem: r for r in copies}
+    if "fossa-crop" in by_name:
+        assert by_name["fossa-crop"]["relation"] == "crop of" and by_name["fossa-crop"]["edited"] == "result"
+    others = results[len(copies):]
+    assert all(r["relation"] is None and r["edited"] is None for r in others)
+    # A group query has no one picture to be a copy of.
+    assert not any(r["copy"] for r in textureless_project.similar([ids["fossa-original"], ids["sea-original"]]))
+
+
+def test_similar_copies_through_cli_and_http(textureless_project):
+    ids = {Path(p).stem: i for i, p in textureless_project.all_paths()}
+    client = TestClient(create_app(textureless_project), base_url="http://127.0.0.1")
+    answer = client.post("/api/similar", json={"query": ids["sea-original"], "top_k": 5})
+    assert answer.status_code == 200
+    assert [r["copy"] for r in answer.json()] == [True] * 5
+    assert all(r["relation"] for r in answer.json())
+    path = str(textureless_project.path)
+    textureless_project.close()
+    result = CliRunner().invoke(main, ["similar", path, str(ids["sea-original"]), "--top", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.output)
+    assert all(item["copy"] and item["relation"] for item in items)
+    text = CliRunner().invoke(main, ["similar", path, str(ids["sea-original"]), "--top", "3"]).output
+    assert text.count("(copy: ") == 3
+
+
+def test_a_recoloured_screenshot_matches_and_another_screenshot_of_the_same_editor_does_not():
+    corpus = corpus_module()
+    fonts = corpus.fonts()
+    rng = random.Random(0)
+    code = sorted(Path(random.__file__).parent.glob("[a-m]*.py"))
+    mono = [f for f in fonts if "Mono" in f][0]
+    one, other = (corpus._screen(path.read_text(errors="replace"), mono, random.Random(0), 1) for path in code[:2])
+    recoloured = corpus.edit(one, "colour", rng, fonts)[0]
+    a, b, c = thumbnail_features(one), thumbnail_features(recoloured), thumbnail_features(other)
+    assert matching.verify(a, b, lambda: b) is not None
+    # The same window, side bar and line numbers, other code: not a copy.
+    assert matching.verify(a, c, lambda: c) is None
+    assert max(matching.frame_similarity(a, c)) < matching.FRAME_SSIM

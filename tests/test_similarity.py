@@ -111,8 +111,9 @@ def test_the_cats_nearest_neighbour_is_the_other_cat(embedded):
     assert "2020/chelsea.jpg" not in names(results)
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True) and len(results) == 5
-    assert set(results[0]) == {"id", "path", "score", "similarity", "rank"}
+    assert set(results[0]) == {"id", "path", "score", "similarity", "rank", "copy", "relation", "edited"}
     assert results[0]["similarity"] > 0.9 and results[0]["score"] > 0.9  # a near-copy is in the top pairs
+    assert results[0]["copy"] and not any(r["copy"] for r in results[1:])  # the GIF is the same picture
 
 
 def test_every_format_of_a_photo_finds_its_twin(embedded):

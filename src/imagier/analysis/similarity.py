@@ -20,8 +20,23 @@ import numpy as np
 from ..errors import InvalidInput, NotFound
 from ..vectors.index import ANN_THRESHOLD, SearchIndex, unit_rows
 from .calibration import Calibration, calibrate
+from .duplicates import CLOSEST_SIMILARITY
 
 Query = int | str | Path | list
+# Beyond the results asked for, how many more of the nearest are looked at for copies of the query, so
+# that a copy its vector places lower still comes first; and how many of the nearest at most are
+# checked on the pictures (about 10 ms each the first time: the page asks for 60 results at once).
+COPY_POOL, COPY_CHECKS = 10, 20
+
+
+def _copy_fields(found) -> dict:
+    """A similar result's "copy" (it shows the same picture as the query), its "relation" (the edit, as
+    in duplicates()' pairs) and which of the two is "edited" ("result": the result is the query under
+    that edit; "query": the other way round)."""
+    if found is None:
+        return {"copy": False, "relation": None, "edited": None}
+    match, result_first = found
+    return {"copy": True, "relation": match.relation, "edited": "result" if result_first else "query"}
 
 
 def check_count(name: str, value, minimum: int = 1) -> int:
@@ -39,12 +54,18 @@ class Similarity:
 
     def similar(self, query: Query, *, top_k: int = 20, min_score: float | None = None, filter=None,
                 vector_type: str | None = None) -> list[dict]:
-        """The images most similar to `query`, best first: [{"id", "path", "score", "similarity", "rank"}].
+        """The images most similar to `query`, best first: [{"id", "path", "score", "similarity", "rank",
+        "copy", "relation", "edited"}].
 
         `query` is an image id, a path of the project, a list of ids or paths (a group: ranked by mean
         similarity to its members), or an image file outside the project (embedded on the fly). The
         query's own images and files with the same bytes are left out. `filter` restricts the results
-        to a view's images; `min_score` drops results with a lower calibrated score."""
+        to a view's images; `min_score` drops results with a lower calibrated score.
+
+        For one image of the project, the results that show the same picture (a crop, a mirrored,
+        captioned, recoloured... copy, checked on the pictures as duplicates() checks a pair) come
+        first, with "copy": true, their "relation" and which of the two is "edited" ("result" or
+        "query"); mere likeness follows ("copy": false)."""
         check_count("top_k", top_k)
         if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
                                       or not 0 <= min_score <= 1):
@@ -52,9 +73,29 @@ class Similarity:
         index = self._search_index(vector_type)
         vector, exclude = self._query_vector(index, query)
         candidates, allowed = self._candidates(index, filter)
-        rows, dots = index.search(vector, top_k, candidates, exclude)
-        results = self._scored_files(index, rows, index.similarity(dots), allowed)[:top_k]
-        return [r for r in results if min_score is None or r["score"] >= min_score]
+        rows, dots = index.search(vector, top_k + COPY_POOL, candidates, exclude)
+        similarities = index.similarity(dots)
+        copies = {}
+        if len(exclude) == 1:  # one image of the project: its copies first
+            rows, similarities, copies = self._copies_first(index, int(exclude[0]), rows, similarities)
+        results = [{**r, **_copy_fields(copies.get(r["content_id"]))}
+                   for r in self._scored_files(index, rows, similarities, allowed, with_content=True)[:top_k]]
+        return [{k: v for k, v in r.items() if k != "content_id"} for r in results
+                if min_score is None or r["score"] >= min_score]
+
+    def _copies_first(self, index: SearchIndex, query_row: int, rows: np.ndarray, similarities: np.ndarray):
+        """The results reordered so that those showing the same picture as the query (checked on the
+        pictures, as duplicates() checks a pair) come first, each group in its order; and the copies
+        found, {content id: (match, whether it reads "result <relation> query")}. Only the
+        COPY_CHECKS nearest results at least as similar as duplicates()' nearest candidates are
+        checked."""
+        contents = index.matrix.content_ids[rows]
+        threshold = CLOSEST_SIMILARITY[index.matrix.type["metric"]]
+        worth = [int(c) for c, s in zip(contents[:COPY_CHECKS], similarities[:COPY_CHECKS]) if s >= threshold]
+        copies = self._copies_among(int(index.matrix.content_ids[query_row]), worth) if worth else {}
+        first = np.array([int(c) in copies for c in contents], dtype=bool)
+        order = np.concatenate([np.flatnonzero(first), np.flatnonzero(~first)])
+        return rows[order], similarities[order], copies
 
     def calibration(self, vector_type: str | None = None) -> dict:
         """How similarities are distributed among random pairs of this project's images, for a vector
@@ -115,8 +156,9 @@ class Similarity:
         return np.unique(rows[rows >= 0]), set(file_ids)
 
     def _scored_files(self, index: SearchIndex, rows: np.ndarray, similarities: np.ndarray,
-                      allowed: set[int] | None) -> list[dict]:
-        """Result rows (contents, best first) as the files that show them, with their scores."""
+                      allowed: set[int] | None, with_content: bool = False) -> list[dict]:
+        """Result rows (contents, best first) as the files that show them, with their scores (and
+        their content's id, when asked)."""
         calibration = self._calibration(index)
         contents = index.matrix.content_ids[rows].tolist()
         files_of = self.file_ids_of_contents(contents)
@@ -125,7 +167,8 @@ class Similarity:
         for content, similarity, score in zip(contents, similarities.tolist(), scores.tolist()):
             for file_id in files_of.get(content, []):
                 if allowed is None or file_id in allowed:
-                    results.append({"id": file_id, "score": score, "similarity": similarity, "rank": 1 - score})
+                    results.append({"id": file_id, "score": score, "similarity": similarity, "rank": 1 - score,
+                                    **({"content_id": content} if with_content else {})})
         paths = {f["id"]: f["path"] for f in self.files([r["id"] for r in results])}
         return [{"id": r["id"], "path": paths[r["id"]], **{k: v for k, v in r.items() if k != "id"}}
                 for r in results]

@@ -19,12 +19,13 @@ def _suggested_images(command):
 
 def _scored(results: list[dict]) -> tuple[list[dict], str]:
     """Scored images as the JSON documents' items and as text lines."""
-    items = [{"path": r["path"], "score": r["score"], "similarity": r["similarity"], "rank": r["rank"], "id": r["id"]}
-             for r in results]
+    items = [{"path": r["path"], "score": r["score"], "similarity": r["similarity"], "rank": r["rank"], "id": r["id"],
+              **{k: r[k] for k in ("copy", "relation", "edited") if k in r}} for r in results]
     if not results:
         return items, "no images"
     return items, "\n".join(["score\tsimilarity\tpath"] +
-                            [f"{r['score']:.4f}\t{r['similarity']:.4f}\t{r['path']}" for r in results])
+                            [f"{r['score']:.4f}\t{r['similarity']:.4f}\t{r['path']}"
+                             + (f"\t(copy: {r['relation']})" if r.get("copy") else "") for r in results])
 
 
 @command(main)

@@ -1,0 +1,93 @@
+"""Calibrate the thresholds of the near-duplicate check on the calibration half of the corpus only.
+
+    python benchmarks/calibrate_duplicates.py [--seed 0]
+
+For every candidate pair of the calibration half (the pairs `duplicates()` would verify), the signals of
+matching.py: whether the keypoint check accepts it, the whole-frame SSIM (as is and mirrored) and the
+crop SSIM (each picture searched in the other). Copies of one picture are positives, everything else
+negatives. A false pair merges two families into one group (with 11 pictures each, 121 false pairs), so
+each threshold is set well above the highest negative: halfway to the median positive; the figures
+printed say what recall each signal adds at that threshold. Copy the thresholds printed into
+matching.py (FRAME_SSIM, CROP_SSIM), then run bench_duplicates.py, which reports the other half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_duplicates as bench  # noqa: E402
+import imagier  # noqa: E402
+from imagier.analysis import duplicates as dup  # noqa: E402
+from imagier.analysis import matching  # noqa: E402
+
+def signals(project, truth: dict[str, dict]) -> list[dict]:
+    """Every candidate pair of the project with its label and signals."""
+    matrix = project.matrix("efficientnet-lite0")
+    names = {i: Path(p).name for i, p in project.all_paths()}
+    files_of = project.file_ids_of_contents(matrix.content_ids.tolist())
+    family = {c: truth[names[fs[0]]]["family"] for c, fs in files_of.items()}
+    pairs = sorted(project._duplicate_candidates(matrix, matrix.content_ids, dup.NEIGHBOURS,
+                                                 dup.MIN_SIMILARITY["cosine"], dup.CLOSEST_SIMILARITY["cosine"]))
+    facts = {f["content_id"]: f for f in project.files([fs[0] for fs in files_of.values()])}
+    thumbs = project.thumbnails_of(list(files_of))
+    features = {c: matching.features(Image.open(io.BytesIO(thumbs[c])), (facts[c]["width"], facts[c]["height"]))
+                for c in files_of}
+    rows = []
+    for a, b in pairs:
+        fa, fb = features[a], features[b]
+        same, mirrored = matching.frame_similarity(fa, fb)
+        corr = matching.coarse_correlation(fa.frame, fb.frame)
+        corr_m = matching.coarse_correlation(fa.frame, fb.frame[:, ::-1])
+        rows.append({"a": names[files_of[a][0]], "b": names[files_of[b][0]], "positive": family[a] == family[b],
+                     "keypoints": matching._aligned(fa, fb) is not None, "frame": same, "mirrored": mirrored, "corr": corr, "corr_m": corr_m,
+                     "crop": matching.crop_signal(fa, fb)[0]})
+    return rows
+
+
+def threshold(rows: list[dict], signal, name: str) -> float:
+    """Halfway between the highest negative and the median of the positives above it that keypoints
+    miss: the widest margin on both sides, so a negative of another corpus a little above this one's
+    highest, or a positive a little below, does not cross it."""
+    negatives = sorted(((signal(r), r["a"], r["b"]) for r in rows if not r["positive"]), reverse=True)
+    top = negatives[0][0] if negatives else 0.0
+    above = [signal(r) for r in rows if r["positive"] and not r["keypoints"] and signal(r) > top]
+    chosen = round((top + float(np.median(above))) / 2, 2) if above else round(top + 0.1, 2)
+    positives = [r for r in rows if r["positive"] and not r["keypoints"]]
+    added = sum(1 for r in positives if signal(r) >= chosen)
+    print(f"{name}: highest negatives {[(round(v, 3), a, b) for v, a, b in negatives[:3]]}")
+    print(f"{name}: threshold {chosen}; of the {len(positives)} pairs of one picture that keypoints miss, "
+          f"it accepts {added} ({len(above)} lie above the highest negative)")
+    return chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=bench.SEED)
+    args = parser.parse_args()
+    workdir = bench.HERE / "out" / "duplicates"
+    truth = bench.corpus(workdir, args.seed)["files"]
+    with imagier.open(bench.project_of(workdir, args.seed, "calibration")) as project:
+        rows = signals(project, truth)
+    positives = [r for r in rows if r["positive"]]
+    print(f"{len(rows)} candidate pairs, {len(positives)} of one picture; keypoints accept "
+          f"{sum(r['keypoints'] for r in positives)} of these and "
+          f"{sum(r['keypoints'] for r in rows if not r['positive'])} others")
+    frame = threshold(rows, lambda r: max(r["frame"], r["mirrored"]), "FRAME_SSIM")
+    crop = threshold(rows, lambda r: r["crop"], "CROP_SSIM")
+    missed = [r for r in positives if not r["keypoints"] and max(r["frame"], r["mirrored"]) < frame and r["crop"] < crop]
+    print(f"positives no signal accepts: {len(missed)}")
+    for r in missed:
+        print(f"  {r['a']} ~ {r['b']}: frame {r['frame']:.3f} mirrored {r['mirrored']:.3f} crop {r['crop']:.3f}")
+    print(f"FRAME_SSIM = {frame}\nCROP_SSIM = {crop}")
+
+
+if __name__ == "__main__":
+    main()
