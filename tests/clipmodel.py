@@ -160,12 +160,18 @@ def build(folder: Path, seed: int = 0) -> Path:
 
 def cached(root: Path | None = None) -> Path:
     """The model built once and kept under ~/.cache (building and saving 600 MB takes a few seconds)."""
+    return cached_build(f"clip-vit-b32-random-v{VERSION}", build, root)
+
+
+def cached_build(name: str, build_into, root: Path | None = None) -> Path:
+    """The folder `name` under ~/.cache/imagier-tests, made by `build_into(folder)` the first time; a build
+    that was interrupted is made again, never used."""
     root = root or Path.home() / ".cache" / "imagier-tests"
-    folder = root / f"clip-vit-b32-random-v{VERSION}"
+    folder = root / name
     if not (folder / "complete").exists():
         partial = root / f"{folder.name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        build(partial)
+        build_into(partial)
         (partial / "complete").touch()
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)

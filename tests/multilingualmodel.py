@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from onnx import TensorProto, helper
 
-from clipmodel import _Graph
+from clipmodel import _Graph, cached_build
 
 VERSION = 1  # bump when the graph or the tokenizer changes, so cached builds are rebuilt
 CONFIG = {"activation": "gelu", "architectures": ["DistilBertModel"], "attention_dropout": 0.1, "dim": 768,
@@ -132,16 +132,7 @@ def build(folder: Path, seed: int = 0) -> Path:
 
 def cached(root: Path | None = None) -> Path:
     """The model built once and kept under ~/.cache (building and saving 540 MB takes a few seconds)."""
-    root = root or Path.home() / ".cache" / "imagier-tests"
-    folder = root / f"clip-vit-b32-multilingual-random-v{VERSION}"
-    if not (folder / "complete").exists():
-        partial = root / f"{folder.name}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        build(partial)
-        (partial / "complete").touch()
-        shutil.rmtree(folder, ignore_errors=True)
-        partial.rename(folder)
-    return folder
+    return cached_build(f"clip-vit-b32-multilingual-random-v{VERSION}", build, root)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from multilingualmodel import cached as multilingual_model
 from imagier.errors import Conflict, InvalidInput, NotFound
 from imagier.server.app import create_app
 from imagier.vectors import clip, models, multilingual
+from imagier.vectors.embed import _duration
 
 REVISION = "5f2c4d0a9b8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
 FRENCH = "une affiche électorale"
@@ -73,14 +74,8 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def duration(seconds: float) -> str:
-    """How the offer words a time."""
-    minutes = round(seconds / 60)
-    if minutes < 1:
-        return "less than a minute"
-    if minutes < 120:
-        return f"about {minutes} minute{'s' if minutes > 1 else ''}"
-    return f"about {round(minutes / 60)} hours"
+# How the offer words a time: the page and the CLI must say what this says.
+duration = _duration
 
 
 def nothing_left_in(cache: Path) -> list[str]:
