@@ -170,8 +170,10 @@ def test_duplicates_view_tags_exactly_the_other_copies(webui, photo_dir):
     page, server, project = webui
     names = by_name(project, photo_dir)
     expected = find_duplicates(page, project)
+    # The list is virtual: its count names every group, and the cards drawn are the first of them.
+    assert page.get_by_test_id("duplicates-count").inner_text().startswith(f"{len(expected)} groups of copies")
     cards = page.get_by_test_id("duplicate-group")
-    assert cards.count() == len(expected)
+    assert 0 < cards.count() <= len(expected)
     # The byte-identical copy is in a group with its original.
     copy = names["copies/astronaut-copy.jpg"]
     group = next(g for g in expected if copy in g["ids"])
