@@ -53,6 +53,15 @@ def edited(img: Image.Image) -> dict[str, Image.Image]:
             "jpeg": Image.open(low)}
 
 
+def embedded_template(folder, path):
+    """A project of the pictures in `folder` with both vector types duplicates() uses, to copy per test."""
+    with imagier.open(path) as p:
+        p.import_folders([folder])
+        p.embed("efficientnet-lite0")
+        p.embed("phash")
+    return path
+
+
 @pytest.fixture(scope="module")
 def corpus_template(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("dups")
@@ -63,12 +72,7 @@ def corpus_template(tmp_path_factory) -> Path:
             for edit, copy in edited(img).items():
                 copy.save(folder / f"{name}-{edit}.jpg", quality=90)
     shutil.copyfile(folder / "coffee.jpg", folder / "coffee-bytes.jpg")
-    path = tmp_path_factory.mktemp("dups-project") / "dups.imagier"
-    with imagier.open(path) as p:
-        p.import_folders([folder])
-        p.embed("efficientnet-lite0")
-        p.embed("phash")
-    return path
+    return embedded_template(folder, tmp_path_factory.mktemp("dups-project") / "dups.imagier")
 
 
 @pytest.fixture
@@ -323,12 +327,7 @@ def textureless_template(textureless, tmp_path_factory) -> Path:
             img.save(folder / f"{name}-{edit}.jpg", quality=90)
     for name in ("purple", "sunset"):
         wallpaper(name).save(folder / f"{name}.jpg", quality=90)
-    path = tmp_path_factory.mktemp("textureless-project") / "textureless.imagier"
-    with imagier.open(path) as p:
-        p.import_folders([folder])
-        p.embed("efficientnet-lite0")
-        p.embed("phash")
-    return path
+    return embedded_template(folder, tmp_path_factory.mktemp("textureless-project") / "textureless.imagier")
 
 
 @pytest.fixture
