@@ -7,8 +7,10 @@ Every test gets its own project file; the slow parts (writing photos, importing 
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +78,22 @@ def _write_photo(path: Path, sample: str, fmt: str, original: str | None, fallba
             "taken": date.replace(":", "-", 2).replace(" ", "T") if date else None,
             "size": path.stat().st_size, "sample": sample}
 
+
+
+def load_benchmark(name: str):
+    """The script benchmarks/NAME.py as a module, for tests that run its builders and measures small.
+    Registered in sys.modules, since a dataclass of the script looks its module up there."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def model_cache(tmp_path_factory, monkeypatch):
+    """One cache of the built ONNX graphs for the session, so each test does not build them again."""
+    monkeypatch.setenv("IMAGIER_CACHE", str(tmp_path_factory.getbasetemp() / "model-cache"))
 
 @pytest.fixture(scope="session")
 def photo_tree(tmp_path_factory) -> tuple[Path, dict[str, dict]]:

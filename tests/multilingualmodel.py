@@ -14,7 +14,6 @@ what the real model costs; only the weights and the vocabulary's order are made 
 from __future__ import annotations
 
 import json
-import shutil
 import string
 import sys
 from pathlib import Path

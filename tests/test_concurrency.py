@@ -6,11 +6,9 @@ failing; and a 500 does not close the client's connection."""
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import threading
 from collections import Counter
-from pathlib import Path
 
 import apsw
 import httpx
@@ -20,16 +18,13 @@ import imagier
 from imagier.errors import Conflict
 from imagier.server.app import create_app
 from live import LiveServer
+from conftest import load_benchmark
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_concurrency.py"
 LOAD_SECONDS = 20
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("bench_concurrency", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_concurrency")
 
 
 def test_a_read_then_write_transaction_waits_for_another_writer(imported):

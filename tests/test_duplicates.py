@@ -3,12 +3,10 @@ with the right relation, distinct photos of similar scenes are not, identical by
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import random
 import shutil
-import sys
 import threading
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 import imagier
 from live import finished_job
-from conftest import open_copy, sample_pixels
+from conftest import load_benchmark, open_copy, sample_pixels
 from imagier.analysis import duplicates as duplicates_module
 from imagier.analysis import matching
 from imagier.cli import main
@@ -231,12 +229,7 @@ CORPUS_EDITS = ("crop", "caption", "text", "resize", "jpeg", "grey", "mirror", "
 
 
 def corpus_module():
-    spec = importlib.util.spec_from_file_location("dup_corpus", Path(__file__).resolve().parents[1]
-                                                  / "benchmarks" / "dup_corpus.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("dup_corpus")
 
 
 def wallpaper(name: str) -> Image.Image:

@@ -31,10 +31,7 @@ from live import LiveServer, eventually, finished_job
 CATS = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
 
 
-@pytest.fixture(autouse=True)
-def model_cache(tmp_path_factory, monkeypatch):
-    """One cache of the built ONNX graph for the session, so each test does not rebuild it."""
-    monkeypatch.setenv("IMAGIER_CACHE", str(tmp_path_factory.getbasetemp() / "model-cache"))
+pytestmark = pytest.mark.usefixtures("model_cache")
 
 
 def labels_by_name(project) -> dict[str, list[str]]:

@@ -20,9 +20,7 @@ from imagier.vectors import efficientnet
 from imagier.vectors.embed import GUESS_PROPERTY, THRESHOLD_SETTING
 
 
-@pytest.fixture(autouse=True)
-def model_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("IMAGIER_CACHE", str(tmp_path_factory.getbasetemp() / "model-cache"))
+pytestmark = pytest.mark.usefixtures("model_cache")
 
 
 def stored(project) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ from live import screenshot, served_page
 from PIL import Image
 
 import imagier
+from conftest import load_benchmark
 
 pytestmark = pytest.mark.browser
 
@@ -298,12 +299,7 @@ def test_bringing_an_offscreen_tile_into_view_never_shifts_the_grid(large_webui)
 @pytest.mark.benchmark
 def test_the_grid_at_500000_images_meets_its_targets():
     """benchmarks/bench_webui.py on the 500,000-file project: first thumbnails, scrolling, regrouping."""
-    import importlib.util
-    from pathlib import Path
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_webui.py"
-    spec = importlib.util.spec_from_file_location("bench_webui", script)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bench_webui")
     rows, _ = bench.measure(bench.ensure_webui_project(500_000), scroll_steps=300)
     print(bench.table(rows))
     missed = [f"{what}: {value:.0f} {unit}" for what, value, unit, limit in rows if limit is not None and value >= limit]

@@ -5,8 +5,6 @@ bar, "1 images", a view change lost when the page closed, a grouping made before
 a grid left scrolled down after its grouping went)."""
 
 import json
-import shutil
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
