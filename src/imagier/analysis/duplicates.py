@@ -61,11 +61,9 @@ class Duplicates:
         Candidates are the `k` nearest neighbours of each image in `vector_type` (the default one when
         None) with at least `min_similarity` (by default, also the 3 nearest down to a cosine of 0.5),
         plus those of the project's perceptual hash ("phash") when it has one; `filter` restricts the
-        images looked at. `cancel` stops between chunks of
-        pairs (checked pairs are remembered: asking again resumes); progress gets {"stage", "done",
-        "total"}."""
+        images looked at. `cancel` stops between chunks of pairs (checked pairs are remembered: asking
+        again resumes); progress gets {"stage", "done", "total"}."""
         matrix = self._checked_matrix(vector_type, k, workers)
-        name = matrix.type["name"]
         file_ids = self.query_ids(filter) if filter is not None else [i for i, _ in self.all_paths()]
         files_of = self.file_ids_of_contents(self.content_ids_of_files(file_ids))
         chosen = set(file_ids)

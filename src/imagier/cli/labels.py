@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import click
-
 from ..project import Project
 from . import _emit, command, main
 
