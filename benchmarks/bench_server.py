@@ -23,6 +23,7 @@ from bench_scale import MAIN_VIEW, ensure_project, table  # noqa: E402
 from common import machine, write_results  # noqa: E402
 
 HEADING = "## Server at 500,000 files"
+SRC = Path(__file__).resolve().parents[1] / "src"
 WINDOW = 200
 
 
@@ -47,9 +48,10 @@ def timed(fn, runs: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def measure(path: Path, runs: int) -> list[tuple[str, float, str, float | None]]:
+def measure(path: Path, runs: int, src: Path = SRC) -> list[tuple[str, float, str, float | None]]:
+    """Time the server's answers on the project at `path`, running the imagier found in `src`."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(src)}
     start = time.perf_counter()
     server = subprocess.Popen([sys.executable, "-m", "imagier.cli", "serve", str(path), "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
