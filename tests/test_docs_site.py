@@ -17,6 +17,7 @@ import pytest
 
 from imagier import Project
 from imagier.cli import main
+from live import LAPTOP
 from test_docs import command_paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +90,36 @@ def test_the_site_loads_nothing_from_outside(site):
     assert fonts == set()
     # Search from the file system reads its index as a script: the offline plugin wrote it.
     assert (site / "search" / "search_index.js").stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_the_site_reads_and_searches_from_the_file_system_offline(site, chromium):
+    """Opened as files, as from a copy of the site on a machine without internet access: the tutorial's
+    pictures show, the search finds, and nothing is asked of any server."""
+    outside: list[str] = []
+
+    def only_files(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context = chromium.new_context(viewport=LAPTOP)
+    try:
+        context.route("**/*", only_files)
+        page = context.new_page()
+        page.goto((site / "tutorial.html").as_uri())
+        page.wait_for_function("""() => { const images = [...document.querySelectorAll('article img')];
+            return images.length > 0 && images.every((i) => i.complete && i.naturalWidth > 0); }""")
+        page.click(".md-search__input")
+        page.keyboard.type("duplicates")
+        found = page.locator(".md-search-result__item")
+        found.first.wait_for(timeout=15_000)
+        assert "Find duplicates" in found.all_inner_texts()[0]
+    finally:
+        context.close()
+    assert outside == []
 
 
 def test_every_loaded_file_is_in_the_site(site):

@@ -68,7 +68,8 @@ def route_section(path: str, method: str, operation: dict) -> str:
     if body:
         kinds = ", ".join(f"`{kind}` {type_of(content.get('schema', {}))}" for kind, content in body["content"].items())
         lines += [f"Body: {kinds}" + (" (required)" if body.get("required") else ""), ""]
-    answers = operation.get("responses", {})
+    # every route may answer 422 (a malformed request), as the page's introduction says once
+    answers = {status: answer for status, answer in operation.get("responses", {}).items() if status != "422"}
     if answers:
         lines += ["| status | answer |", "|---|---|"]
         for status, answer in answers.items():
