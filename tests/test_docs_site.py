@@ -199,3 +199,11 @@ def test_every_tutorial_image_is_one_the_demo_walk_takes():
     assert [name for name in shown if not (DOCS / "tutorial" / f"{name}.jpg").is_file()] == []
     kept = {path.stem for path in (DOCS / "tutorial").glob("*")}
     assert kept == taken, "docs/tutorial/ holds exactly the screenshots the demo walk saves"
+
+
+def test_the_readmes_links_lead_to_files():
+    # The README is the front door to the docs: each relative link must open a file of the repository.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = [target for target in re.findall(r"\]\(([^)\s]+)\)", readme) if not is_outside(target)]
+    assert any(target.startswith("docs/") for target in targets)
+    assert [t for t in targets if not (ROOT / t.split("#")[0]).exists()] == []
