@@ -31,10 +31,15 @@ def server_schema() -> dict:
 
 
 def openapi_markdown(schema: dict) -> str:
-    routes = [(path, method, operation) for path, item in schema["paths"].items()
-              for method, operation in item.items() if method in METHODS]
-    parts = ["## Routes\n", route_index(routes)]
-    parts += [route_section(path, method, operation) for path, method, operation in routes]
+    areas: dict[str, list] = {}  # the routers' tags, in the order the server declares them
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                areas.setdefault((operation.get("tags") or ["other"])[0], []).append((path, method, operation))
+    parts = []
+    for area, routes in areas.items():
+        parts += [f"## {area[:1].upper()}{area[1:]}\n", route_index(routes)]
+        parts += [route_section(path, method, operation) for path, method, operation in routes]
     parts.append("## Schemas\n")
     parts += [schema_section(name, body) for name, body in sorted(schema["components"]["schemas"].items())]
     return "\n".join(parts)
