@@ -29,6 +29,8 @@ LOADING_LINKS = {"stylesheet", "icon", "preload", "modulepreload"}
 
 
 def build(root: Path, site: Path) -> subprocess.CompletedProcess:
+    """`mkdocs build --strict`: any warning (a broken link or anchor, a page left out) fails it. Material's
+    banner about MkDocs 2 is left out of the output, where it would hide the warnings."""
     return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
                            str(root / "mkdocs.yml"), "--site-dir", str(site)],
                           capture_output=True, text=True, timeout=BUILD_SECONDS * 2,
@@ -47,7 +49,7 @@ def site(tmp_path_factory) -> Path:
 
 
 class References(HTMLParser):
-    """What a page loads (scripts, stylesheets, images, fonts, frames) and what it links to."""
+    """What a page loads (scripts, stylesheets, images, icons, frames) and the anchors (ids) it holds."""
 
     def __init__(self):
         super().__init__()
