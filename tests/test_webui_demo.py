@@ -1,17 +1,21 @@
 """The talk's demo, walked end to end in a real Chromium at a laptop's size on real photographs: import a
 folder with progress, group by month, filter, create a tag property, tag in place, cluster a group and
 one of its clusters, tag a whole cluster, accept suggestions with the keyboard, tag the images similar to
-one, undo, and export the view as CSV. After each step the project itself is asked whether it holds what
-the page showed. Each step leaves a screenshot in test-artifacts/demo-NN-*.png."""
+one, undo, export the view as CSV, and find the duplicates. After each step the project itself is asked whether it holds what
+the page showed. Each step leaves a screenshot in test-artifacts/demo-NN-*.png, and the steps the tutorial
+shows leave one in docs/tutorial/ too."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from pathlib import Path
 from urllib.parse import unquote
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import imagier
 from imagier.demo import write_demo_photos
@@ -21,6 +25,9 @@ pytestmark = pytest.mark.browser
 
 WIDE = {"property": "width", "op": "ge", "value": 500}
 TAG = "subject"
+# The tutorial (docs/tutorial.md) shows these steps: a run saves one again when the page looks different.
+TUTORIAL_IMAGES = Path(__file__).resolve().parents[1] / "docs" / "tutorial"
+TUTORIAL_CHANGE = 0.02
 
 
 @pytest.fixture
@@ -36,6 +43,28 @@ def demo_webui(chromium, tmp_path):
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
+
+def tutorial_screenshot(page, name: str) -> None:
+    """A step's screenshot in test-artifacts/, and in docs/tutorial/ for the tutorial
+    (tests/test_docs_site.py checks that the tutorial shows exactly these). The tutorial's picture leaves
+    out the passing messages, and is rewritten only when the page looks different (delete it to have it
+    taken again), so that a clock or a temporary folder's name does not change a committed file on every run."""
+    screenshot(page, name)
+    TUTORIAL_IMAGES.mkdir(exist_ok=True)
+    kept = TUTORIAL_IMAGES / f"{name}.jpg"
+    # JPEG: a fifth of the PNG's size, for pictures committed again whenever the page changes
+    taken = page.screenshot(type="jpeg", quality=85, style="[data-testid^=message-] { visibility: hidden; }")
+    if not kept.exists() or looks_different(kept.read_bytes(), taken):
+        kept.write_bytes(taken)
+
+
+def looks_different(before: bytes, after: bytes) -> bool:
+    """Whether two screenshots differ in more than TUTORIAL_CHANGE of their 8 x 8 pixel blocks: a block's
+    mean is blind to a texture moved by a pixel, not to a panel or a layout that changed."""
+    old, new = (np.asarray(Image.open(io.BytesIO(shot)).convert("L").reduce(8), dtype=np.int16)
+                for shot in (before, after))
+    return old.shape != new.shape or float((np.abs(old - new) > 24).mean()) > TUTORIAL_CHANGE
+
 
 def page_is_sound(page) -> None:
     """No error message on the page; the page fits the laptop's screen (only its panels scroll, never the
@@ -156,7 +185,7 @@ def test_the_demo_walk(demo_webui):
     dialog.locator("[data-testid=folder-path]").filter(has_text=str(photos)).wait_for()
     assert dialog.locator("[data-testid=import-path]").input_value() == str(photos)
     assert dialog.locator("[data-testid=import-embed]").is_checked()
-    screenshot(page, "demo-01-import-dialog")
+    tutorial_screenshot(page, "demo-01-import-dialog")
     dialog.locator("[data-testid=import-start]").click()
     dialog.locator("[data-testid=job-progress]").wait_for()
     screenshot(page, "demo-01-import-progress")
@@ -172,7 +201,7 @@ def test_the_demo_walk(demo_webui):
     count_is(page, 72)
     page.wait_for_selector("[data-testid=tile-image]")
     page_is_sound(page)
-    screenshot(page, "demo-01-imported")
+    tutorial_screenshot(page, "demo-01-imported")
 
     # 2. Group by the date taken, by month.
     page.click("[data-testid=group-add]")
@@ -185,7 +214,7 @@ def test_the_demo_walk(demo_webui):
     assert head.locator("[data-testid=group-count]").inner_text() == str(first["count"])
     assert view_in_address(page)["group"] == [{"property": "taken", "by": "month"}]
     page_is_sound(page)
-    screenshot(page, "demo-02-grouped-by-month")
+    tutorial_screenshot(page, "demo-02-grouped-by-month")
 
     # 3. Filter: only the wider photographs.
     page.click("[data-testid=filter-add]")
@@ -199,7 +228,7 @@ def test_the_demo_walk(demo_webui):
     assert view_in_address(page)["filter"] == WIDE
     assert set(tile_ids(page)) <= set(wide)
     page_is_sound(page)
-    screenshot(page, "demo-03-filtered")
+    tutorial_screenshot(page, "demo-03-filtered")
 
     # 4. A multi-tag property, created in the properties panel (and shown under the thumbnails).
     page.click("[data-testid=property-new]")
@@ -210,7 +239,7 @@ def test_the_demo_walk(demo_webui):
     assert {"name": TAG, "type": "multi-tag"}.items() <= next(
         p for p in project.properties() if p["name"] == TAG).items()
     page.wait_for_selector(f"[data-testid=tile] [data-property={TAG}]")
-    screenshot(page, "demo-04-property-created")
+    tutorial_screenshot(page, "demo-04-property-created")
 
     # 5. Tag two images in place, under their thumbnails: a new tag, then the same one completed.
     first_two = tile_ids(page)[:2]
@@ -231,7 +260,7 @@ def test_the_demo_walk(demo_webui):
     assert tagged(project, "astronaut") == sorted(first_two)
     assert [t["name"] for t in project.tags(TAG)] == ["astronaut"]
     page_is_sound(page)
-    screenshot(page, "demo-05-tagged-in-place")
+    tutorial_screenshot(page, "demo-05-tagged-in-place")
 
     # 6. Cluster a group: the photographs of one year (a month holds one or two, too few to cluster).
     page.locator("[data-testid=group-by]").select_option("year")
@@ -248,7 +277,7 @@ def test_the_demo_walk(demo_webui):
     assert sum(sizes) == len(in_year)
     assert sorted(tile_ids(page)) == sorted(in_year)  # every image of the year, each in one cluster
     page_is_sound(page)
-    screenshot(page, "demo-06-clusters")
+    tutorial_screenshot(page, "demo-06-clusters")
 
     # 7. Sub-cluster the largest cluster: its sub-clusters nest under it.
     big = max(range(3), key=lambda n: sizes[n])
@@ -263,7 +292,7 @@ def test_the_demo_walk(demo_webui):
     assert sum(int(n) for n in subs.locator("[data-testid=group-count]").all_inner_texts()) == sizes[big]
     assert sorted(cluster_members(page, sizes)[big]) == sorted(before)
     page_is_sound(page)
-    screenshot(page, "demo-07-sub-clusters")
+    tutorial_screenshot(page, "demo-07-sub-clusters")
 
     # 8. Tag a whole cluster at once from its header.
     other = next(n for n in range(3) if n != big)
@@ -278,7 +307,7 @@ def test_the_demo_walk(demo_webui):
     scroll_to(page, shown)
     shown.filter(has_text="look-alike").wait_for()
     page_is_sound(page)
-    screenshot(page, "demo-08-cluster-tagged")
+    tutorial_screenshot(page, "demo-08-cluster-tagged")
 
     # 9. Suggestions for the new tag's group, two accepted with the keyboard alone.
     page.click("[data-testid=overlay-close]")
@@ -296,7 +325,7 @@ def test_the_demo_walk(demo_webui):
     page.wait_for_selector(f"[data-testid=group-header][data-key='look-alike'] "
                            f"[data-testid=group-count]:text-is('{len(set(members + proposed) & set(wide))}')")
     page_is_sound(page)
-    screenshot(page, "demo-09-suggestions-accepted")
+    tutorial_screenshot(page, "demo-09-suggestions-accepted")
     page.keyboard.press("Escape")
     page.wait_for_selector("[data-testid=suggestions]", state="detached")
 
@@ -325,7 +354,7 @@ def test_the_demo_walk(demo_webui):
         .every((e) => { const img = e.querySelector('img'); return img && img.complete && img.naturalWidth > 0; })""",
                            arg=len(above) + 2)
     page_is_sound(page)
-    screenshot(page, "demo-10-similar-tagged")
+    tutorial_screenshot(page, "demo-10-similar-tagged")
     page.keyboard.press("Escape")
     page.wait_for_selector("[data-testid=detail]", state="detached")
 
@@ -342,14 +371,14 @@ def test_the_demo_walk(demo_webui):
     assert undone.get_attribute("data-state") == "undone"
     assert newest["label"] in undone.inner_text()
     page_is_sound(page)
-    screenshot(page, "demo-11-undone")
+    tutorial_screenshot(page, "demo-11-undone")
     page.click("[data-testid=history-toggle]")
 
     # 12. Export the view as CSV: its images, with the tags given above.
     page.click("[data-testid=project-menu]")
     export = page.locator("[data-testid=project-export-csv]")
     assert f"({len(wide)} rows)" in export.inner_text()
-    screenshot(page, "demo-12-export")
+    tutorial_screenshot(page, "demo-12-export")
     with page.expect_download() as download:
         page.click("[data-testid=project-export-csv]")
     rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
@@ -364,3 +393,20 @@ def test_the_demo_walk(demo_webui):
     assert {i for i, tags in exported.items() if "look-alike" in tags} == set(members + proposed) & set(wide)
     assert not any("like it" in tags for tags in exported.values())
     page_is_sound(page)
+
+    # 13. The duplicates view finds the copies of one picture among the photographs the view shows.
+    groups = project.duplicates(filter=WIDE)
+    assert groups, "the demo's photographs hold copies of one picture"
+    page.get_by_test_id("mode-duplicates").click()
+    page.get_by_test_id("duplicates-find").click()
+    found = page.get_by_test_id("duplicates-count")
+    found.wait_for(timeout=120_000)
+    assert found.inner_text().startswith(f"{len(groups)} group")
+    # every copy on screen named and its thumbnail drawn (a card shows grey boxes until then)
+    page.wait_for_function("""() => { const copies = [...document.querySelectorAll('[data-testid=duplicate-copy]')]
+        .filter((c) => c.getBoundingClientRect().top < innerHeight);
+        return copies.length > 0 && copies.every((c) => c.querySelector('[data-testid=duplicate-name]').textContent.trim()
+            && [...c.querySelectorAll('img')].length === 1 && c.querySelector('img').complete
+            && c.querySelector('img').naturalWidth > 0); }""")
+    page_is_sound(page)
+    tutorial_screenshot(page, "demo-13-duplicates")

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
@@ -71,8 +72,11 @@ def create_app(project: Project, *, token: str | None = None, roots=(),
         yield
         app.state.jobs.shutdown()
 
-    app = FastAPI(title="imagier", version=__version__, lifespan=lifespan,
-                  description="The HTTP API of an imagier project: every operation of the Python API.")
+    # /docs and /redoc with their scripts served from the package fastapi-offline, not from a CDN, so the
+    # API can be browsed offline; no validator badge, which Swagger UI fetches from its own site.
+    app = FastAPIOffline(title="imagier", version=__version__, lifespan=lifespan,
+                         description="The HTTP API of an imagier project: every operation of the Python API.",
+                         swagger_ui_parameters={"validatorUrl": None})
     app.state.project = project
     app.state.jobs = JobRunner()
     app.state.roots = FolderRoots([project.path.parent, Path.home(), *roots])
