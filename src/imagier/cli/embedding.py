@@ -45,12 +45,18 @@ def embed(project: Project, as_json: bool, model, model_path, int8):
 
 @command(main)
 @click.option("--default", "default", help="make this vector type the default one")
-def vectors(project: Project, as_json: bool, default):
-    """List the vector types of PROJECT (and the models available), or choose the default one."""
+@click.option("--delete", "delete", help="delete this vector type and its vectors (`imagier embed` computes them again)")
+def vectors(project: Project, as_json: bool, default, delete):
+    """List the vector types of PROJECT (and the models available), choose the default one, or delete one."""
+    if default and delete:
+        raise click.UsageError("give --default or --delete, not both")
     if default:
         project.set_default_vector_type(default)
+    if delete:
+        project.delete_vector_type(delete)
     types = project.vector_types()
     data = {"types": types, "models": project.models()}
     lines = [f"{'*' if t['default'] else ' '} {t['name']}\t{t['dim']} {t['dtype']}\t{t['metric']}\t{t['count']} images"
              for t in types] or ["no vectors yet: run `imagier embed`"]
-    _emit(as_json, data, "\n".join(lines + [f"models: {', '.join(data['models'])}"]))
+    lines += [f"models: {', '.join(data['models'])}"] + ([f"deleted vector type {delete}"] if delete else [])
+    _emit(as_json, data, "\n".join(lines))
