@@ -61,7 +61,7 @@ class Embedding:
         better = {"name": clip.NAME, "present": found is not None, "images": images, "seconds": None,
                   "estimate": None, "get": f"imagier models get {clip.NAME}"}
         if found is not None:
-            better["seconds"] = round(clip.seconds_per_image(clip.load(found[0])) * images, 1)
+            better["seconds"] = round(clip.seconds_per_image(found[0]) * images, 1)
             better["estimate"] = f"{_duration(better['seconds'])} for {images:,} images"
         return {"uses": uses, "better": better}
 
