@@ -138,3 +138,8 @@ def test_similar_and_suggest_print_a_header_row(embedded_path):
     lines = imagier("suggest", embedded_path, "animal", "cat", "--top", 3).stdout.splitlines()
     assert lines[0] == "score\tsimilarity\tpath"
     assert [line.split("\t")[2] for line in lines[1:]] == [s["path"] for s in suggested]
+
+
+def test_json_given_to_the_models_group_holds_for_its_subcommand():
+    error = json.loads(imagier("models", "--json", "get", "nope", ok=False).stdout)
+    assert error["error"] == "InvalidInput" and "'nope' is not a model that can be downloaded" in error["message"]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from . import _emit, _progress_bar, command, main
-from .models import fetch_if_absent
+from . import _emit, command, fetch_if_absent, main, terminal_progress
 from ..project import Project
 
 
@@ -32,14 +29,10 @@ def embed(project: Project, as_json: bool, model, model_path, int8):
     EfficientNet-Lite0 also writes the machine-made `ImageNet guess` property (see `imagier labels`)."""
     if int8:
         model = f"{model or project.default_model()}-int8"
-    fetch_if_absent(model or project.default_model(), model_path, show=not as_json and sys.stderr.isatty())
+    fetch_if_absent(model or project.default_model(), model_path, as_json)
     project.check_model(model, model_path)
-    progress = None if as_json or not sys.stderr.isatty() else _progress_bar("embedding")
-    try:
+    with terminal_progress(as_json, "embedding") as progress:
         report = project.embed(model, model_path=model_path, progress=progress)
-    finally:
-        if progress:
-            progress.close()
     _emit(as_json, report, embed_summary(report))
 
 
