@@ -17,6 +17,7 @@ import click
 
 from .. import Project
 from ..errors import ImagierError, InvalidInput
+from ..store.query import MAX_FILTER_DEPTH
 from ..vectors import models as catalogue
 
 # Set by --json (an eager option, so it is known before any other argument is parsed): errors then
@@ -24,8 +25,10 @@ from ..vectors import models as catalogue
 _JSON_MODE = "imagier.json"
 
 # What a command may raise that is the user's input or surroundings, not a bug: one line, never a traceback.
+# Not a copy of Database.write's translation, which covers writes only (a busy or read-only file becomes a
+# Conflict or Forbidden): apsw errors still come from reads (a damaged page met while reading a query's
+# rows), RecursionError from input nested too deeply for Python's own parsers.
 _REPORTED_ERRORS = (ImagierError, OSError, RecursionError, apsw.Error)
-from ..store.query import MAX_FILTER_DEPTH
 
 
 def _emit(as_json: bool, data, text: str | None = None) -> None:
