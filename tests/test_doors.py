@@ -51,6 +51,11 @@ def test_calibration_is_the_same_through_the_three_doors(project_file, served):
     assert expected["pairs"] > 0 and expected["p50"] is not None
     assert imagier_json("calibration", project_file, "--vector-type", "phash") == expected
     assert client.get("/api/calibration", params={"vector_type": "phash"}).json() == expected
+    text = subprocess.run([sys.executable, "-m", "imagier.cli", "calibration", str(project_file), "--vector-type",
+                           "phash"], capture_output=True, text=True, timeout=120).stdout
+    sampled = "every pair" if expected["all_pairs"] else "a random sample"
+    assert text == (f"phash: {expected['pairs']} pairs ({sampled}); similarity mean {expected['mean']:.3f}, "
+                    + ", ".join(f"{p} {expected[p]:.3f}" for p in ("p1", "p10", "p50", "p90", "p99", "p99.9")) + "\n")
 
 
 def test_a_similarity_is_explained_through_the_three_doors(project_file, served):

@@ -54,7 +54,7 @@ def calibration(project: Project, as_json: bool, similarity, vector_type):
         _emit(as_json, explained, f"score {explained['score']:.4f}: {explained['explanation']}")
         return
     found = project.calibration(vector_type)
-    percentiles = ", ".join(f"{k} {v:.3f}" for k, v in found.items() if k.startswith("p") and v is not None)
+    percentiles = ", ".join(f"{k} {v:.3f}" for k, v in found.items() if k[:1] == "p" and k[1:2].isdigit() and v is not None)
     sampled = "every pair" if found["all_pairs"] else "a random sample"
     _emit(as_json, found, f"{found['vector_type']}: {found['pairs']} pairs ({sampled}); similarity "
                           f"mean {found['mean'] or 0:.3f}, {percentiles or 'no pairs'}")
