@@ -4,6 +4,7 @@ stderr and a non-zero exit, never a traceback."""
 
 import json
 import shutil
+import time
 
 import pytest
 
@@ -56,16 +57,20 @@ def test_bad_json_in_a_filter_is_one_line(project_path):
     assert error["error"] == "InvalidInput" and "--filter is not valid JSON" in error["message"]
 
 
-def test_a_project_another_process_keeps_locked_is_a_clear_error(project_path):
+def test_a_project_another_process_keeps_locked_is_a_clear_error(project_path, monkeypatch):
     import apsw
+    monkeypatch.setenv("IMAGIER_BUSY_TIMEOUT", "2")  # the command gives up after 2 s rather than 30
     holder = apsw.Connection(str(project_path))
     holder.execute("BEGIN IMMEDIATE")  # another writer that never lets go (until the command gave up)
     try:
+        started = time.monotonic()
         done = imagier("property", "create", project_path, "note", "text", ok=False)
+        waited = time.monotonic() - started
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     one_line_error(done, "busy")
+    assert 2 <= waited < 20
     assert as_json("info", project_path)["properties"] == []
 
 
@@ -138,3 +143,14 @@ def test_similar_and_suggest_print_a_header_row(embedded_path):
     lines = imagier("suggest", embedded_path, "animal", "cat", "--top", 3).stdout.splitlines()
     assert lines[0] == "score\tsimilarity\tpath"
     assert [line.split("\t")[2] for line in lines[1:]] == [s["path"] for s in suggested]
+
+
+def test_json_given_to_the_models_group_holds_for_its_subcommand():
+    error = json.loads(imagier("models", "--json", "get", "nope", ok=False).stdout)
+    assert error["error"] == "InvalidInput" and "'nope' is not a model that can be downloaded" in error["message"]
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan"])
+def test_a_bad_busy_timeout_is_refused_naming_the_variable(project_path, monkeypatch, value):
+    monkeypatch.setenv("IMAGIER_BUSY_TIMEOUT", value)
+    one_line_error(imagier("info", project_path, ok=False), "IMAGIER_BUSY_TIMEOUT must be a number of seconds")

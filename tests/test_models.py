@@ -393,6 +393,18 @@ def test_import_offers_clip_with_the_time_at_this_machines_speed(cache, clip_pat
     assert chosen.returncode == 0 and "is on this machine" not in chosen.stdout
 
 
+def test_once_measured_the_offer_does_not_open_the_model(cache, clip_path, photo_dir, tmp_path):
+    folder = shutil.copytree(clip_path, tmp_path / "clip")
+    project = tmp_path / "corpus.imagier"
+    first = cli("import", project, photo_dir, "--no-embed", env={clip.PATH_ENV: str(folder)})
+    assert first.returncode == 0 and "is on this machine" in first.stdout, first.stderr
+    # The figure is kept for the image encoder's file; a model the offer would open now fails to load.
+    (folder / clip.TOKENIZER).write_text("not a tokenizer")
+    again = cli("import", project, photo_dir, "--no-embed", env={clip.PATH_ENV: str(folder)})
+    assert again.returncode == 0, again.stderr
+    assert "clip-vit-b32 is on this machine" in again.stdout
+
+
 def test_http_models_and_the_offer(cache, imported, clip_path, monkeypatch):
     with LiveServer(create_app(imported)) as live, httpx.Client(base_url=live.url, timeout=120) as client:
         listed = {m["name"]: m for m in client.get("/api/models").json()}

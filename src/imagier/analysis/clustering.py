@@ -27,9 +27,9 @@ import threading
 
 import numpy as np
 
+from ..checks import whole_number
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store.types import TAG_TYPES
-from .similarity import check_count
 
 METHODS = ("kmeans", "hdbscan")
 AUTO_K_MAX = 30
@@ -184,11 +184,11 @@ def _check_options(k: int | None, method: str, save_as: str | None, parent: str 
     if method not in METHODS:
         raise InvalidInput(f"unknown clustering method {method!r}; use one of {', '.join(METHODS)}", method=method)
     if k is not None:
-        check_count("k", k)
+        whole_number("k", k)
         if method == "hdbscan":
             raise InvalidInput("HDBSCAN finds its own number of clusters: leave k out, or use kmeans")
     if min_cluster_size is not None:
-        check_count("min_cluster_size", min_cluster_size, 2)
+        whole_number("min_cluster_size", min_cluster_size, minimum=2)
     if parent is not None and save_as is None:
         raise InvalidInput("a parent tag is a tag of the save_as property: give save_as too")
 

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from ..checks import number_between, whole_number
 from ..errors import InvalidInput
 from ..vectors.index import unit_rows
 from . import matching
@@ -83,10 +84,8 @@ class Duplicates:
         self.check_selection(filter)
 
     def _checked_matrix(self, vector_type: str | None, k: int, workers: int):
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise InvalidInput(f"k must be a positive integer, not {k!r}", k=k)
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise InvalidInput(f"workers must be a positive integer, not {workers!r}", workers=workers)
+        whole_number("k", k)
+        whole_number("workers", workers)
         matrix = self.matrix(vector_type)
         name = matrix.type["name"]
         if len(matrix.content_ids) == 0:
@@ -184,10 +183,7 @@ class _PairChecker:
 def _threshold(matrix, min_similarity) -> float:
     if min_similarity is None:
         return MIN_SIMILARITY[matrix.type["metric"]]
-    if isinstance(min_similarity, bool) or not isinstance(min_similarity, (int, float)) or not -1 <= min_similarity <= 1:
-        raise InvalidInput(f"min_similarity is a number between -1 and 1, not {min_similarity!r}",
-                           min_similarity=min_similarity)
-    return float(min_similarity)
+    return float(number_between("min_similarity", min_similarity, -1, 1))
 
 
 def _neighbour_pairs(matrix, contents: np.ndarray, k: int, threshold: float) -> set[tuple[int, int]]:

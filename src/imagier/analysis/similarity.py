@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import number_between, whole_number
 from ..errors import InvalidInput, NotFound
 from ..vectors.index import ANN_THRESHOLD, SearchIndex, unit_rows
 from .calibration import Calibration, calibrate
@@ -37,12 +38,6 @@ def _copy_fields(found) -> dict:
         return {"copy": False, "relation": None, "edited": None}
     match, result_first = found
     return {"copy": True, "relation": match.relation, "edited": "result" if result_first else "query"}
-
-
-def check_count(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInput(f"{name} must be an integer of at least {minimum}, not {value!r}", **{name: value})
-    return value
 
 
 class Similarity:
@@ -66,10 +61,9 @@ class Similarity:
         captioned, recoloured... copy, checked on the pictures as duplicates() checks a pair) come
         first, with "copy": true, their "relation" and which of the two is "edited" ("result" or
         "query"); mere likeness follows ("copy": false)."""
-        check_count("top_k", top_k)
-        if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
-                                      or not 0 <= min_score <= 1):
-            raise InvalidInput(f"min_score is a calibrated score between 0 and 1, not {min_score!r}")
+        whole_number("top_k", top_k)
+        if min_score is not None:
+            number_between("min_score", min_score, 0, 1, "a calibrated score")
         index = self._search_index(vector_type)
         vector, exclude = self._query_vector(index, query)
         candidates, allowed = self._candidates(index, filter)
@@ -104,8 +98,7 @@ class Similarity:
 
     def explain_similarity(self, similarity: float, vector_type: str | None = None) -> dict:
         """What a raw similarity means in this project: its calibrated score, rank and a sentence."""
-        if isinstance(similarity, bool) or not isinstance(similarity, (int, float)) or not -1 <= similarity <= 1:
-            raise InvalidInput(f"a similarity is a number between -1 and 1, not {similarity!r}")
+        number_between("similarity", similarity, -1, 1, "a raw similarity")
         calibration = self._calibration(self._search_index(vector_type))
         score = float(calibration.score(similarity))
         return {"similarity": similarity, "score": score, "rank": 1 - score,

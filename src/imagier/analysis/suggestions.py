@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import whole_number
 from ..errors import InvalidInput
 from ..store import suggestions as store
 from ..store.types import TAG_TYPES
-from .similarity import check_count
 
 NEAREST = 3
 GROUP_SAMPLE = 256
@@ -30,7 +30,7 @@ class Suggestions:
                     vector_type: str | None = None) -> list[dict]:
         """Images not in the group `property` = `value` that probably belong to it, best first:
         [{"id", "path", "score", "similarity", "rank"}]; rejected ones are never proposed again."""
-        check_count("top_k", top_k)
+        whole_number("top_k", top_k)
         prop, members = self._suggestion_group(property, value)
         index = self._search_index(vector_type)
         member_rows = index.matrix.index_of(self.content_ids_of_files(members))

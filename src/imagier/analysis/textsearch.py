@@ -24,6 +24,7 @@ from importlib import resources
 
 import numpy as np
 
+from ..checks import whole_number
 from ..errors import InvalidInput, NotFound
 from ..vectors import clip, multilingual
 
@@ -186,8 +187,7 @@ class TextSearch:
         of CLIP's own (see multilingual.py)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("a text search needs some words, such as 'a cat on a sofa'")
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise InvalidInput(f"top_k is a whole number of at least 1, not {top_k!r}")
+        whole_number("top_k", top_k)
         vtype = self._text_search_type(vector_type)
         matrix = self.matrix(vtype["name"])
         if len(matrix.content_ids) == 0:

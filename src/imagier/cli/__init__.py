@@ -6,6 +6,7 @@ commands of each other area live in a module of this package, imported at the en
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -16,14 +17,18 @@ import click
 
 from .. import Project
 from ..errors import ImagierError, InvalidInput
+from ..store.query import MAX_FILTER_DEPTH
+from ..vectors import models as catalogue
 
 # Set by --json (an eager option, so it is known before any other argument is parsed): errors then
 # print as one JSON document too.
 _JSON_MODE = "imagier.json"
 
 # What a command may raise that is the user's input or surroundings, not a bug: one line, never a traceback.
+# Not a copy of Database.write's translation, which covers writes only (a busy or read-only file becomes a
+# Conflict or Forbidden): apsw errors still come from reads (a damaged page met while reading a query's
+# rows), RecursionError from input nested too deeply for Python's own parsers.
 _REPORTED_ERRORS = (ImagierError, OSError, RecursionError, apsw.Error)
-from ..store.query import MAX_FILTER_DEPTH
 
 
 def _emit(as_json: bool, data, text: str | None = None) -> None:
@@ -90,8 +95,9 @@ def _json_option(name: str):
 
 
 def _remember_json_mode(ctx, param, value):
-    ctx.meta[_JSON_MODE] = value
-    return value
+    # --json given to a group (`imagier models --json get NAME`) holds for its subcommand too.
+    ctx.meta[_JSON_MODE] = value or ctx.meta.get(_JSON_MODE, False)
+    return ctx.meta[_JSON_MODE]
 
 
 def command(group: click.Group, name: str | None = None, *, project: bool = True, create: bool = False):
@@ -132,15 +138,10 @@ def import_(project: Project, as_json: bool, folders, workers, store_originals, 
     Re-importing adds only new files and reports moved, changed and missing ones; an interrupted
     import resumes where it stopped. Then the new images are embedded (see `imagier embed`)."""
     if not no_embed:
-        from .models import fetch_if_absent
-        fetch_if_absent(model or project.default_model(), None, show=not as_json and sys.stderr.isatty())
-    progress = None if as_json or not sys.stderr.isatty() else _progress_bar()
-    try:
+        fetch_if_absent(model or project.default_model(), None, as_json)
+    with terminal_progress(as_json, "importing") as progress:
         report = project.import_and_embed(list(folders), embed=not no_embed, model=model, workers=workers,
                                           store_originals=store_originals, progress=progress)
-    finally:
-        if progress:
-            progress.close()
     summary = (f"added {report['added']}, skipped {report['skipped']}, failed {len(report['failed'])}; "
                f"{report['total']} files in {project.path.name}")
     lines = [summary] + [f"  failed: {f['path']}: {f['error']}" for f in report["failed"]]
@@ -164,23 +165,50 @@ def _model_offer(project: Project) -> list[str]:
             f"`imagier embed {project.path} --model {better['name']}` takes {better['estimate']}"]
 
 
-class _progress_bar:
-    """A terminal progress bar fed by an operation's progress callback (import, embedding)."""
+class _ProgressBar:
+    """A terminal progress bar fed by an operation's progress callback: counts (an import, an embedding,
+    pairs checked) or, for a download, bytes. It appears at the first event, so an operation that has
+    nothing to do shows none."""
 
-    def __init__(self, description: str = "importing"):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-        self._progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+    def __init__(self, description: str, *, download: bool = False):
+        from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeRemainingColumn,
+                                   TransferSpeedColumn)
+        counts = (DownloadColumn(), TransferSpeedColumn()) if download else (MofNCompleteColumn(),)
+        self._progress = Progress("[progress.description]{task.description}", BarColumn(), *counts,
                                   TimeRemainingColumn(), transient=True)
         self._task = self._progress.add_task(description, total=None)
-        self._progress.start()
 
     def __call__(self, event: dict) -> None:
+        if not self._progress.live.is_started:
+            self._progress.start()
         if "model" in event:  # an import's embedding phase reports through the same bar
             self._progress.update(self._task, description=f"embedding with {event['model']}")
+        elif "file" in event:  # a download names the file it fetches
+            self._progress.update(self._task, description=event["file"])
         self._progress.update(self._task, completed=event.get("done", 0), total=event.get("total"))
 
     def close(self) -> None:
         self._progress.stop()
+
+
+@contextlib.contextmanager
+def terminal_progress(as_json: bool, description: str, *, download: bool = False):
+    """The progress callback of the operation run inside: a bar on a terminal, None with --json or when
+    stderr is not a terminal (a script's log stays clean)."""
+    if as_json or not sys.stderr.isatty():
+        yield None
+        return
+    bar = _ProgressBar(description, download=download)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def fetch_if_absent(name: str | None, model_path, as_json: bool) -> None:
+    """Download the model a command is about to use when this machine lacks it, with a download bar."""
+    with terminal_progress(as_json, "downloading", download=True) as progress:
+        catalogue.fetch_if_absent(name, model_path, progress)
 
 
 @command(main)
@@ -507,3 +535,4 @@ from . import layout  # noqa: E402,F401
 from . import plugins  # noqa: E402,F401
 from . import labels  # noqa: E402,F401
 from . import models  # noqa: E402,F401
+from . import views  # noqa: E402,F401

@@ -44,6 +44,23 @@ def similar(project: Project, as_json: bool, query, top, min_score, filter, vect
 
 
 @command(main)
+@click.option("--similarity", type=click.FloatRange(-1, 1), help="explain this raw similarity: its calibrated score")
+@_vector_type_option
+def calibration(project: Project, as_json: bool, similarity, vector_type):
+    """How similarities are distributed among pairs of images of PROJECT: the numbers behind every
+    calibrated score; with --similarity, what that raw similarity means here."""
+    if similarity is not None:
+        explained = project.explain_similarity(similarity, vector_type)
+        _emit(as_json, explained, f"score {explained['score']:.4f}: {explained['explanation']}")
+        return
+    found = project.calibration(vector_type)
+    percentiles = ", ".join(f"{k} {v:.3f}" for k, v in found.items() if k[:1] == "p" and k[1:2].isdigit() and v is not None)
+    sampled = "every pair" if found["all_pairs"] else "a random sample"
+    _emit(as_json, found, f"{found['vector_type']}: {found['pairs']} pairs ({sampled}); similarity "
+                          f"mean {found['mean'] or 0:.3f}, {percentiles or 'no pairs'}")
+
+
+@command(main)
 @click.option("--k", type=click.IntRange(1), help="the number of clusters (kmeans; default: chosen automatically)")
 @click.option("--method", type=click.Choice(["kmeans", "hdbscan"]), default="kmeans", show_default=True)
 @click.option("--min-cluster-size", type=click.IntRange(2), help="hdbscan: the smallest cluster")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from ..project import Project
-from . import _emit, _json_option, _progress_bar, command, main
+from . import _emit, _json_option, command, main, terminal_progress
 
 
 @command(main)
@@ -18,12 +16,8 @@ from . import _emit, _json_option, _progress_bar, command, main
 def duplicates(project: Project, as_json: bool, filter, vector_type, k, details):
     """Groups of images showing the same picture: copies, crops, captioned, resized, recompressed,
     greyscale, mirrored or bordered versions (each pair checked on the images themselves)."""
-    progress = None if as_json or not sys.stderr.isatty() else _progress_bar("checking pairs")
-    try:
+    with terminal_progress(as_json, "checking pairs") as progress:
         groups = project.duplicates(vector_type=vector_type, filter=filter, k=k, progress=progress)
-    finally:
-        if progress:
-            progress.close()
     paths = {f["id"]: f["path"] for f in project.files([i for g in groups for i in g["ids"]])}
     lines = []
     for number, group in enumerate(groups, 1):

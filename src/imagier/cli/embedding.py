@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from . import _emit, _progress_bar, command, main
-from .models import fetch_if_absent
+from . import _emit, command, fetch_if_absent, main, terminal_progress
 from ..project import Project
 
 
@@ -32,25 +29,27 @@ def embed(project: Project, as_json: bool, model, model_path, int8):
     EfficientNet-Lite0 also writes the machine-made `ImageNet guess` property (see `imagier labels`)."""
     if int8:
         model = f"{model or project.default_model()}-int8"
-    fetch_if_absent(model or project.default_model(), model_path, show=not as_json and sys.stderr.isatty())
+    fetch_if_absent(model or project.default_model(), model_path, as_json)
     project.check_model(model, model_path)
-    progress = None if as_json or not sys.stderr.isatty() else _progress_bar("embedding")
-    try:
+    with terminal_progress(as_json, "embedding") as progress:
         report = project.embed(model, model_path=model_path, progress=progress)
-    finally:
-        if progress:
-            progress.close()
     _emit(as_json, report, embed_summary(report))
 
 
 @command(main)
 @click.option("--default", "default", help="make this vector type the default one")
-def vectors(project: Project, as_json: bool, default):
-    """List the vector types of PROJECT (and the models available), or choose the default one."""
+@click.option("--delete", "delete", help="delete this vector type and its vectors (`imagier embed` computes them again)")
+def vectors(project: Project, as_json: bool, default, delete):
+    """List the vector types of PROJECT (and the models available), choose the default one, or delete one."""
+    if default and delete:
+        raise click.UsageError("give --default or --delete, not both")
     if default:
         project.set_default_vector_type(default)
+    if delete:
+        project.delete_vector_type(delete)
     types = project.vector_types()
     data = {"types": types, "models": project.models()}
     lines = [f"{'*' if t['default'] else ' '} {t['name']}\t{t['dim']} {t['dtype']}\t{t['metric']}\t{t['count']} images"
              for t in types] or ["no vectors yet: run `imagier embed`"]
-    _emit(as_json, data, "\n".join(lines + [f"models: {', '.join(data['models'])}"]))
+    lines += [f"models: {', '.join(data['models'])}"] + ([f"deleted vector type {delete}"] if delete else [])
+    _emit(as_json, data, "\n".join(lines))

@@ -3,11 +3,9 @@ model hub, `add` installs one from a folder or archive copied from another machi
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from . import _emit, command, main
+from . import _emit, _remember_json_mode, command, main, terminal_progress
 from ..vectors import models as catalogue
 
 
@@ -30,7 +28,8 @@ def _listing(entries: list[dict]) -> str:
 
 
 @main.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="print one JSON document")
+@click.option("--json", "as_json", is_flag=True, is_eager=True, callback=_remember_json_mode,
+              help="print one JSON document")
 @click.pass_context
 def models(ctx, as_json):
     """List the models (what each is for, which are on this machine); `get` and `add` install one."""
@@ -45,50 +44,13 @@ def models_list(as_json: bool):
     _emit(as_json, entries, _listing(entries))
 
 
-class _download_bar:
-    """A terminal progress bar of a download: bytes, speed, time left, the file being fetched."""
-
-    def __init__(self):
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TimeRemainingColumn,
-                                   TransferSpeedColumn)
-        self._progress = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                                  TransferSpeedColumn(), TimeRemainingColumn(), transient=True)
-        self._task = self._progress.add_task("downloading", total=None)
-        self._progress.start()
-
-    def __call__(self, event: dict) -> None:
-        self._progress.update(self._task, completed=event["done"], total=event["total"],
-                              description=event["file"])
-
-    def close(self) -> None:
-        self._progress.stop()
-
-
-def fetch_if_absent(name: str | None, model_path, show: bool) -> None:
-    """Download a model that a command is about to use and this machine lacks, with the download bar (rather
-    than silently when the model is first loaded)."""
-    spec = catalogue.downloadables().get((name or "").removesuffix("-int8"))
-    if spec is None or model_path is not None or catalogue.locate(spec) is not None:
-        return
-    progress = _download_bar() if show else None
-    try:
-        catalogue.get(spec.name, progress)
-    finally:
-        if progress:
-            progress.close()
-
-
 @command(models, "get", project=False)
 @click.argument("name")
 @click.option("--force", is_flag=True, help="download it again even when it is installed")
 def models_get(as_json: bool, name, force):
     """Download the model NAME from the model hub once, check every file's SHA-256 and install it."""
-    progress = None if as_json or not sys.stderr.isatty() else _download_bar()
-    try:
+    with terminal_progress(as_json, "downloading", download=True) as progress:
         entry = catalogue.get(name, progress, force=force)
-    finally:
-        if progress:
-            progress.close()
     done = "downloaded and installed in" if entry["fetched"] else "is already on this machine, in"
     _emit(as_json, entry, f"{name} {done} {entry['folder']} ({_size(entry['size'])})")
 

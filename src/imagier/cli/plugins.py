@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from ..plugins.runner import text_params
 from ..project import Project
-from . import _emit, _json_option, _progress_bar, command, main
+from . import _emit, _json_option, command, main, terminal_progress
 
 
 @command(main)
@@ -38,13 +36,9 @@ def run(project: Project, as_json: bool, action, params, filter, ids, paths):
     images of --id / --path, else of --filter (all by default). Writes are one undoable operation; a
     failing action leaves the project unchanged."""
     chosen = list(ids) + [project.file_id(p) for p in paths]
-    progress = None if as_json or not sys.stderr.isatty() else _progress_bar(f"running {action}")
-    try:
+    with terminal_progress(as_json, f"running {action}") as progress:
         result = project.run_action(action, text_params(project, action, list(params)), ids=chosen or None,
                                     filter=filter, progress=progress)
-    finally:
-        if progress:
-            progress.close()
     if isinstance(result, dict):
         _emit(as_json, result, result["message"])
     elif result and "name" in result[0]:  # groups; an empty list prints the same either way

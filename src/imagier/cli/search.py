@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from . import _emit, _json_option, command, main
-from .models import fetch_if_absent
+from . import _emit, _json_option, command, fetch_if_absent, main
 from ..project import Project
 
 
@@ -23,7 +20,7 @@ from ..project import Project
 def search(project: Project, as_json: bool, text, top_k, filter, vector_type, model_path, text_model):
     """The images of PROJECT that best match TEXT, best first (among those --filter keeps), and a message when
     nothing is found or words were not understood."""
-    fetch_if_absent(text_model, None, show=not as_json and sys.stderr.isatty())
+    fetch_if_absent(text_model, None, as_json)
     found = project.search(text, top_k=top_k, filter=filter, vector_type=vector_type, model_path=model_path,
                            text_model=text_model)
     lines = [f"{f['score']:.3f}\t{f['path']}" for f in found]

@@ -26,6 +26,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
+from ..checks import image_ids
 from ..errors import ImagierError, InvalidInput, NotFound
 from ..vectors.registry import Embedder
 from . import Action, PluginFailed
@@ -58,7 +59,7 @@ class PluginRunning:
         a run in the background."""
         chosen = self._discovered(False).action(action)
         coerce_params(chosen.params, params, self, chosen.qualified)
-        self.check_selection(filter, None if ids is None else _image_ids(ids))
+        self.check_selection(filter, None if ids is None else image_ids(ids))
         return {"plugin": chosen.plugin, **chosen.to_dict()}
 
     def run_action(self, action: str, params: dict | None = None, *, ids=None, filter=None,
@@ -93,14 +94,9 @@ class PluginRunning:
     def _action_images(self, chosen: Action, ids, filter) -> list[int]:
         if ids is None:
             return [] if chosen.kind == "similar" else self.query_ids(filter)
-        return [f["id"] for f in self.existing_files(_image_ids(ids))]
+        return [f["id"] for f in self.existing_files(image_ids(ids))]
 
 
-def _image_ids(ids) -> list[int]:
-    try:
-        return [int(i) for i in ids]
-    except (TypeError, ValueError):
-        raise InvalidInput("image ids must be integers") from None
 
 
 # ---- running ------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
 
+from ..checks import whole_number
 from .. import __version__
 from ..errors import ImagierError, InvalidInput
 from ..jobs import JobRunner
@@ -64,8 +65,7 @@ def create_app(project: Project, *, token: str | None = None, roots=(),
     `roots`. A CSV import's body may hold up to `max_body_bytes`, any other body up to JSON_BODY_LIMIT (or
     `max_body_bytes` when smaller)."""
     check_token(token)
-    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
-        raise InvalidInput(f"max_body_bytes must be a positive number of bytes, not {max_body_bytes!r}")
+    whole_number("max_body_bytes", max_body_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 import apsw
 
+from ..checks import image_ids, non_empty_name
 from ..errors import Conflict, InvalidInput, NotFound
 from .types import BUILTINS, PALETTE, SCOPES, TAG_TYPES, canonical_type, coerce, present
 
@@ -21,10 +22,7 @@ TagRef = int | str
 
 
 def _ids_json(ids: Iterable[int]) -> str:
-    try:
-        return json.dumps(sorted({int(i) for i in ids}))
-    except (TypeError, ValueError):
-        raise InvalidInput("image ids must be integers") from None
+    return json.dumps(sorted(set(image_ids(ids))))
 
 
 def _no_property(name, known: list[str]) -> NotFound:
@@ -108,9 +106,7 @@ class Annotations:
 
     @staticmethod
     def _check_property_name(name) -> str:
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput("a property needs a non-empty name")
-        name = name.strip()
+        name = non_empty_name("property", name).strip()
         if name.lower() in BUILTINS:
             raise InvalidInput(f"{name!r} is the name of a built-in property; choose another", property=name)
         if any(ch in name for ch in "[]/"):
@@ -210,8 +206,7 @@ class Annotations:
 
     @staticmethod
     def _check_tag_name(name) -> str:
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput("a tag needs a non-empty name")
+        non_empty_name("tag", name)
         if "," in name:
             raise InvalidInput(f"a tag name cannot contain a comma (CSV joins tags with commas): {name!r}", tag=name)
         _refuse_control_characters(name.strip(), "tag")

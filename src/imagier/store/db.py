@@ -17,14 +17,29 @@ from typing import Iterator
 
 import apsw
 
+from ..checks import number_between
 from ..errors import Conflict, Forbidden, ProjectFileError
 
 APPLICATION_ID = 0x696D6167  # "imag": tells an imagier project from any other SQLite file
 # A server has a read connection per worker thread (dozens), so each keeps a small page cache of its own.
 WRITER_CACHE_MB = 64
 READER_CACHE_MB = 16
-# How long a write waits for another process's write to end before giving up.
+# How long a write waits for another process's write to end before giving up, unless the environment
+# says otherwise (in seconds): a script may rather fail fast, a test of a locked file need not wait 30 s.
 BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_ENV = "IMAGIER_BUSY_TIMEOUT"
+
+
+def busy_timeout_ms() -> int:
+    """The busy timeout: $IMAGIER_BUSY_TIMEOUT seconds when set, else BUSY_TIMEOUT_MS."""
+    text = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    if not text:
+        return BUSY_TIMEOUT_MS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = text
+    return round(number_between(BUSY_TIMEOUT_ENV, seconds, 0, 3600, "a number of seconds") * 1000)
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -65,7 +80,7 @@ def _connect(path: Path, cache_mb: int, read_only: bool = False) -> apsw.Connect
         conn = apsw.Connection(_read_only_uri(path), flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
     else:
         conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
-    conn.set_busy_timeout(BUSY_TIMEOUT_MS)
+    conn.set_busy_timeout(busy_timeout_ms())
     # apsw runs the statements of one execute() lazily, so each pragma gets its own call.
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")

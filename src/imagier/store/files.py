@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ..checks import image_ids
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, refuse_nul
 
 _FILE_COLUMNS = ("f.id, f.path, fo.path, f.name, c.format, c.width, c.height, c.size, f.modified, c.taken, "
@@ -23,10 +24,7 @@ class Files:
 
     def files(self, ids: Iterable[int]) -> list[dict]:
         """The built-in properties of these images, in the order asked; unknown ids are left out."""
-        try:
-            wanted = [int(i) for i in ids]
-        except (TypeError, ValueError):
-            raise InvalidInput("image ids must be integers") from None
+        wanted = image_ids(ids)
         rows = self.db.reader.execute(
             f"SELECT {_FILE_COLUMNS} FROM json_each(?) s JOIN files f ON f.id = s.value {_FILE_JOINS}",
             (json.dumps(wanted),)).fetchall()

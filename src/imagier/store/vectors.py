@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import non_empty_name, whole_number
 from ..errors import Conflict, InvalidInput, NotFound
 from .oplog import now
 from .types import PALETTE
@@ -69,14 +70,12 @@ class Vectors:
                            dtype: str = "float32", metric: str = "cosine", default: bool | None = None) -> dict:
         """Register a vector type; the first one becomes the default unless default=False. Creating a type
         that exists with the same model, params and shape returns it; a different one is a Conflict."""
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput("a vector type needs a non-empty name")
+        non_empty_name("vector type", name)
         if dtype not in DTYPES:
             raise InvalidInput(f"unknown vector dtype {dtype!r}; use one of {', '.join(DTYPES)}")
         if metric not in METRICS:
             raise InvalidInput(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
-        if not isinstance(dim, int) or dim <= 0:
-            raise InvalidInput(f"a vector type's dimension is a positive integer, not {dim!r}")
+        whole_number("dim", dim)
         params_json = json.dumps(params or {}, sort_keys=True)
         with self.db.write() as conn:
             row = conn.execute("SELECT model, params, dim, dtype, metric FROM vector_types WHERE name = ?",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ..checks import non_empty_name
 from ..errors import InvalidInput, NotFound
 
 
@@ -17,8 +18,7 @@ class Views:
 
     def save_view(self, name: str, state: dict, id: int | None = None) -> dict:
         """Create a view, or replace view `id`. The state's filter, sort and group are checked first."""
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput("a view needs a non-empty name")
+        non_empty_name("view", name)
         if not isinstance(state, dict):
             raise InvalidInput("a view state is a JSON object")
         self.compile_view(state.get("filter"), state.get("sort"), state.get("group"))

@@ -182,14 +182,16 @@ class ClipEmbedder(Embedder):
 SPEED_SAMPLE = 8  # images embedded to measure this machine's speed
 
 
-def seconds_per_image(model: ClipModel) -> float:
-    """This machine's time to embed one image with the model's image encoder: measured once, on a few
-    images after a first one that loads the encoder, and kept in the cache for these files and cores."""
-    vision = model.folder / VISION
+def seconds_per_image(folder: Path, *, int8: bool = False) -> float:
+    """This machine's time to embed one image with the image encoder of the model in `folder`: measured once,
+    on a few images after a first one that loads the encoder, and kept in the cache for these files and
+    cores. Once measured, the model is not even opened (an offer of it costs nothing)."""
+    vision = folder / VISION
     stat = vision.stat()
-    key = f"{NAME}{'-int8' if model.int8 else ''}:{vision.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{os.cpu_count()}"
+    key = f"{NAME}{'-int8' if int8 else ''}:{vision.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{os.cpu_count()}"
 
     def measure() -> float:
+        model = load(folder, int8=int8)
         rng = np.random.default_rng(0)
         images = [Image.fromarray(rng.integers(0, 256, (256, 320, 3), np.uint8)) for _ in range(SPEED_SAMPLE + 1)]
         model.embed_images(images[:1])

@@ -13,7 +13,8 @@ from typing import Callable
 
 from PIL import Image
 
-from ..errors import InvalidInput, NotFound
+from ..checks import whole_number
+from ..errors import NotFound
 from .registry import Embedder, get_embedder, names
 
 # The machine-made property of EfficientNet-Lite0's ImageNet classes: named as what they are, guesses.
@@ -61,7 +62,7 @@ class Embedding:
         better = {"name": clip.NAME, "present": found is not None, "images": images, "seconds": None,
                   "estimate": None, "get": f"imagier models get {clip.NAME}"}
         if found is not None:
-            better["seconds"] = round(clip.seconds_per_image(clip.load(found[0])) * images, 1)
+            better["seconds"] = round(clip.seconds_per_image(found[0]) * images, 1)
             better["estimate"] = f"{_duration(better['seconds'])} for {images:,} images"
         return {"uses": uses, "better": better}
 
@@ -93,8 +94,7 @@ class Embedding:
         Returns {"model", "embedded": vectors computed now, "total": images with a vector of the type,
         "failed": [{"content", "error"}]}; progress gets {"done", "total", "model"}.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInput(f"batch_size must be a positive integer, not {batch_size!r}")
+        whole_number("batch_size", batch_size)
         # A plugin's embed action passes its Embedder itself rather than a registered name.
         embedder = model if isinstance(model, Embedder) else get_embedder(model or self.default_model(), model_path)
         guessing = embedder.makes_labels and self.machine_labels_enabled()

@@ -344,6 +344,17 @@ def get(name: str, progress: Callable[[dict], None] | None = None, *, force: boo
     return {**entry, "fetched": True}
 
 
+def fetch_if_absent(name: str | None, model_path=None, progress: Callable[[dict], None] | None = None) -> dict | None:
+    """Download the model `name` (or its fp32 files, for "NAME-int8") when an operation is about to use it
+    and this machine lacks it, so that the download shows its progress rather than happening silently when
+    the model is first loaded; None when there is nothing to fetch (a built-in model, a `model_path` given,
+    a model installed already), else its entry as `get` returns it."""
+    spec = downloadables().get((name or "").removesuffix("-int8"))
+    if spec is None or model_path is not None or locate(spec) is not None:
+        return None
+    return get(spec.name, progress)
+
+
 def _hub_listing(spec: Downloadable, endpoint: str) -> tuple[dict[str, dict], str]:
     """{file: {"size", "sha256" or "blob" (git's id, for files outside LFS)}} of the files to fetch, and
     the repository's revision (so every file comes from the same one)."""

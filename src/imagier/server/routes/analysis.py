@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from ...errors import NotFound
@@ -90,6 +90,13 @@ def _checked_query(request: Request, project: Project, query):
 @router.get("/calibration", summary="How similarities are distributed among pairs of this project's images")
 def calibration(project: ProjectDep, vector_type: str | None = None) -> dict:
     return project.calibration(vector_type)
+
+
+@router.get("/calibration/explain", summary="What a raw similarity means in this project: its calibrated score, "
+                                            "rank and a sentence")
+def explain_similarity(project: ProjectDep, similarity: float = Query(..., description="a raw similarity, -1 to 1"),
+                       vector_type: str | None = None) -> dict:
+    return project.explain_similarity(similarity, vector_type)
 
 
 @router.post("/cluster", status_code=202,

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import Field
 
+from ...checks import comma_separated_ids
 from ...errors import InvalidInput
 from . import Body, ProjectDep, names_param
 
@@ -84,11 +85,7 @@ def get_values(project: ProjectDep,
                ids: str = Query(..., description="comma-separated image ids, e.g. 1,2,3"),
                properties: str | None = Query(None, description="comma-separated property names (default: all)"),
                ) -> dict:
-    try:
-        wanted = [int(i) for i in ids.split(",") if i.strip()]
-    except ValueError:
-        raise InvalidInput(f"ids must be comma-separated integers, not {ids[:100]!r}") from None
-    return _window(project, wanted, names_param(properties))
+    return _window(project, comma_separated_ids("ids", ids), names_param(properties))
 
 
 @router.post("", summary="The same as GET /api/values, for windows too long for a URL")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
 from . import Body, ProjectDep, RunnerDep
@@ -59,6 +59,13 @@ def model_offer(project: ProjectDep, adding: int = Query(0, ge=0, description="i
 @router.put("/vector-types/default", summary="Choose the default vector type")
 def set_default(project: ProjectDep, body: DefaultRequest) -> dict:
     return project.set_default_vector_type(body.name)
+
+
+@router.delete("/vector-types/{name}", status_code=204, summary="Delete a vector type and its vectors (embedding "
+                                                                "computes them again)")
+def delete_vector_type(project: ProjectDep, name: str) -> Response:
+    project.delete_vector_type(name)
+    return Response(status_code=204)
 
 
 @router.post("/embed", status_code=202, summary="Embed every image that lacks vectors of a model, in the "
