@@ -25,12 +25,11 @@ from starlette.requests import cookie_parser
 
 from .. import __version__
 from ..errors import ImagierError, InvalidInput
-from ..jobs import JobRunner
 from ..project import Project
-from ..ingest.browse import FolderRoots
 from .routes import (analysis, csv, duplicates, files, folders, imports, jobs, labels, layout, plugins, properties,
                      query, search, values, vectors, views)
 from .routes import project as project_routes
+from .state import ServerState
 
 log = logging.getLogger(__name__)
 TOKEN_COOKIE = "imagier_token"
@@ -69,13 +68,11 @@ def create_app(project: Project, *, token: str | None = None, roots=(),
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        app.state.jobs.shutdown()
+        app.state.server.shutdown()
 
     app = FastAPI(title="imagier", version=__version__, lifespan=lifespan,
                   description="The HTTP API of an imagier project: every operation of the Python API.")
-    app.state.project = project
-    app.state.jobs = JobRunner()
-    app.state.roots = FolderRoots([project.path.parent, Path.home(), *roots])
+    app.state.server = ServerState(project, roots)
     for module in ROUTERS:
         app.include_router(module.router)
 
