@@ -265,14 +265,17 @@ class JobRunner:
         with self._lock:
             return list(reversed(self._jobs.values()))
 
-    def snapshots(self, limit: int = 100) -> list[dict]:
-        """The project's newest jobs (of every process, ended or not), newest first; with no project, the
-        jobs this runner remembers."""
+    def snapshots(self, limit: int = 100, *, history: bool = False) -> list[dict]:
+        """Newest first: the jobs this runner remembers, and the project's jobs that have not ended (those
+        other processes run, and interrupted ones); with `history`, the project's newest `limit` jobs of
+        every process, ended or not."""
         live = {job.id: job.snapshot() for job in self.jobs()}
         if self.project is None:
             return list(live.values())
-        rows = job_rows.recent_jobs(self.project.db.reader, limit)
-        return [live.get(row["id"]) or _row_snapshot(self.project, row) for row in rows]
+        reader = self.project.db.reader
+        rows = job_rows.recent_jobs(reader, limit) if history else job_rows.jobs_in_state(reader, RUNNING)
+        found = {**{row["id"]: _row_snapshot(self.project, row) for row in rows}, **live}
+        return [found[job_id] for job_id in sorted(found, reverse=True)][:limit]
 
     # ---- stopping ----------------------------------------------------------------------------------------
 

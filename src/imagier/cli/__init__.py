@@ -507,3 +507,4 @@ from . import layout  # noqa: E402,F401
 from . import plugins  # noqa: E402,F401
 from . import labels  # noqa: E402,F401
 from . import models  # noqa: E402,F401
+from . import jobs  # noqa: E402,F401

@@ -74,6 +74,11 @@ def recent_jobs(conn: apsw.Connection, limit: int) -> list[dict]:
     return [_row(r) for r in conn.execute(f"SELECT {COLUMNS} FROM jobs ORDER BY id DESC LIMIT ?", (limit,))]
 
 
+def jobs_in_state(conn: apsw.Connection, state: str) -> list[dict]:
+    """The jobs of every kind in a state, newest first."""
+    return [_row(r) for r in conn.execute(f"SELECT {COLUMNS} FROM jobs WHERE state = ? ORDER BY id DESC", (state,))]
+
+
 def jobs(conn: apsw.Connection, kind: str, state: str | None = None, job_id: int | None = None) -> list[dict]:
     """The jobs of a kind (optionally in a state, or one of them), oldest first."""
     rows = conn.execute(

@@ -8,7 +8,7 @@ import asyncio
 import json
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
@@ -28,9 +28,12 @@ class JobRequest(Body):
                                                                      "route, such as POST /api/duplicates)")
 
 
-@router.get("/jobs", summary="The project's jobs (of this server and of other processes), newest first")
-def list_jobs(runner: RunnerDep) -> list[dict]:
-    return runner.snapshots()
+@router.get("/jobs", summary="This server's jobs and the project's unfinished ones (run by another process, or "
+                              "interrupted), newest first; with history=true, the project's newest jobs of all")
+def list_jobs(runner: RunnerDep, history: bool = Query(False, description="also the jobs that ended before this "
+                                                                          "server started, and other processes'")
+              ) -> list[dict]:
+    return runner.snapshots(history=history)
 
 
 @router.post("/jobs", status_code=202, summary="Start a job of any kind; returns its id")

@@ -23,4 +23,3 @@ SELECT id, kind, params, state, progress, started, coalesce(finished, started), 
 
 DROP TABLE jobs;
 ALTER TABLE jobs_new RENAME TO jobs;
-CREATE INDEX jobs_by_kind ON jobs(kind, state);
