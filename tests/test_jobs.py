@@ -215,6 +215,8 @@ def test_the_import_jobs_of_an_older_project_file_are_kept_and_resumed(tmp_path,
         assert (old["kind"], old["state"], old["progress"], old["started"]) == \
                ("import", "interrupted", {"done": 3}, "2026-01-01T10:00:00")
         assert [j["id"] for j in project.pending_imports()] == [old["id"]]
-        job = runner.resume(old["id"])
+        # Importing the same folders again picks the interrupted job up rather than leaving it for good.
+        job = runner.submit("import", {"folders": [str(photo_dir)], "embed": False})
+        assert job.id == old["id"]
         assert job.wait(120) and job.snapshot()["state"] == "done", job.snapshot()
         assert project.file_count() > 0 and project.pending_imports() == []

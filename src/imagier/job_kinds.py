@@ -33,6 +33,9 @@ class JobKind:
     # Jobs of one scope run one at a time (two imports into one project would compete for its files); by
     # default the scope is the kind.
     scope: Callable[[dict], str] | None = None
+    # same_work(recorded, asked): whether an interrupted job's parameters ask for the work asked now, which
+    # it then goes on with (None: every job of the kind is a new one).
+    same_work: Callable[[dict, dict], bool] | None = None
 
     def scope_of(self, params: dict) -> str:
         return self.scope(params) if self.scope else self.name
@@ -48,8 +51,8 @@ def kind(name: str) -> JobKind:
     return KINDS[name]
 
 
-def _register(name: str, check, run, resumes: str, scope=None) -> None:
-    KINDS[name] = JobKind(name, check, run, resumes, scope)
+def _register(name: str, check, run, resumes: str, scope=None, same_work=None) -> None:
+    KINDS[name] = JobKind(name, check, run, resumes, scope, same_work)
 
 
 def _only(name: str, params: dict, allowed: dict) -> dict:
@@ -88,7 +91,12 @@ def _run_import(project, params, progress, cancel, job_id):
     return project.resume_import_and_embed(job_id, workers=params.get("workers"), progress=progress, cancel=cancel)
 
 
-_register("import", _check_import, _run_import, CONTINUES)
+def _same_import(recorded: dict, asked: dict) -> bool:
+    # What is imported, not what follows the import (embedding) nor how fast (workers).
+    return all(recorded.get(key) == asked.get(key) for key in ("folders", "store_originals", "links_within"))
+
+
+_register("import", _check_import, _run_import, CONTINUES, same_work=_same_import)
 
 
 # ---- embed -------------------------------------------------------------------------------------------------

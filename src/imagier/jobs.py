@@ -187,7 +187,7 @@ class JobRunner:
         lie in (a server's)."""
         entry = job_kinds.kind(kind)
         checked = entry.check(self._need_project(), params or {}, roots)
-        return self._launch(entry, checked, None)
+        return self._launch(entry, checked, self._interrupted_twin(entry, checked))
 
     def start(self, kind: str, operation: Callable, params: dict | None = None, scope: str | None = None) -> Job:
         """Run `operation(progress=..., cancel=...)` as a job of `kind` in a new thread. One job of a scope (by
@@ -205,6 +205,15 @@ class JobRunner:
             raise Conflict(f"job {row['id']} ({row['kind']}) is running; cancel it first", job=row["id"])
         entry = job_kinds.kind(row["kind"])
         return self._launch(entry, row["params"], row["id"])
+
+    def _interrupted_twin(self, entry, params: dict) -> int | None:
+        """An interrupted job of a kind that continues, doing what is asked now: it is picked up rather than
+        left interrupted for good beside a new one (an import of the same folders)."""
+        if entry.same_work is None:
+            return None
+        stopped = [row for row in job_rows.jobs(self.project.db.reader, entry.name, state=RUNNING)
+                   if not _alive(self.project, row) and entry.same_work(row["params"], params)]
+        return stopped[-1]["id"] if stopped else None
 
     def _launch(self, entry, params: dict, resumed: int | None) -> Job:
         scope = entry.scope_of(params)
@@ -304,10 +313,6 @@ class JobRunner:
         deadline = time.monotonic() + timeout
         for job in running:
             job.wait(max(0.0, deadline - time.monotonic()))
-
-    def busy(self) -> list[Job]:
-        """This runner's running jobs."""
-        return [job for job in self.jobs() if job.running]
 
     def check_idle(self) -> None:
         """Conflict naming a running job, if one runs (before its project is switched away from)."""
