@@ -36,6 +36,7 @@ from typing import Callable
 from . import job_kinds
 from .errors import Conflict, ImagierError, InvalidInput, NotFound
 from .store import jobs as job_rows
+from .store.oplog import now
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class Job:
     """One run of an operation. Read it with `snapshot()`; never mutate it from outside."""
 
     def __init__(self, job_id: int, kind: str, params: dict | None = None, scope: str | None = None,
-                 started: str | None = None, project=None):
+                 project=None):
         self.id = job_id
         self.kind = kind
         self.scope = scope or kind
@@ -64,7 +65,7 @@ class Job:
         self.progress: dict = {}
         self.result = None
         self.error: dict | None = None
-        self.started = started or job_rows.now()
+        self.started = now()
         self.finished: str | None = None
         self.cancel_event = threading.Event()
         # Bumped on every change, so a subscriber can tell whether it has already seen a state.
@@ -149,7 +150,7 @@ class Job:
         try:
             self._save_ending(ending)
         finally:
-            self._update(finished=job_rows.now(), **ending)
+            self._update(finished=now(), **ending)
             if self._project is not None:
                 with _running_lock:
                     _running_here.discard((str(self._project.path), self.id))
