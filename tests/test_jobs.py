@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import apsw
@@ -220,3 +221,32 @@ def test_the_import_jobs_of_an_older_project_file_are_kept_and_resumed(tmp_path,
         assert job.id == old["id"]
         assert job.wait(120) and job.snapshot()["state"] == "done", job.snapshot()
         assert project.file_count() > 0 and project.pending_imports() == []
+
+
+def test_requests_in_flight_while_the_page_switches_projects_all_succeed(imported, tmp_path):
+    other = tmp_path / "other.imagier"
+    imagier.open(other).close()
+    paths = [str(other), str(imported.path)]
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def read_all_the_time() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as reader:
+            for _ in range(2000):  # bounded; the switches end it sooner
+                if stop.is_set():
+                    return
+                answers.append(reader.post("/api/query", json={"limit": 50}).status_code)
+
+    with LiveServer(create_app(imported, roots=[tmp_path])) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        readers = [threading.Thread(target=read_all_the_time) for _ in range(3)]
+        for thread in readers:
+            thread.start()
+        try:
+            for switch in range(30):
+                assert client.post("/api/project/open", json={"path": paths[switch % 2]}).status_code == 200
+        finally:
+            stop.set()
+            for thread in readers:
+                thread.join(60)
+    assert answers and set(answers) == {200}, sorted(set(answers))
