@@ -536,3 +536,4 @@ from . import plugins  # noqa: E402,F401
 from . import labels  # noqa: E402,F401
 from . import models  # noqa: E402,F401
 from . import views  # noqa: E402,F401
+from . import jobs  # noqa: E402,F401

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..errors import Conflict, ImagierError, NotFound
 from ..store import imports as sql
+from ..store import jobs as job_rows
 from .decode import Decoded, DecodeError, decode
 from .scan import is_under, resolve_roots, scan
 
@@ -65,7 +66,7 @@ class Importing:
             job_id = interrupted[-1]["id"]
         else:
             with self.db.write() as conn:
-                job_id = sql.start_job(conn, "import", params)
+                job_id = job_rows.start_job(conn, "import", params)
         return self._run_import(job_id, params, workers, progress, cancel)
 
     def check_folders(self, folders) -> list[str]:
@@ -75,12 +76,12 @@ class Importing:
 
     def imported_folders(self) -> list[str]:
         """The folders (and single files) the imports of this project were started on, resolved."""
-        return sorted({folder for job in sql.jobs(self.db.reader, "import") for folder in job["params"]["folders"]})
+        return sorted({folder for job in job_rows.jobs(self.db.reader, "import") for folder in job["params"]["folders"]})
 
     def pending_imports(self) -> list[dict]:
         """Imports that were interrupted (the process stopped while they ran), oldest first."""
         with _active_lock:
-            return [j for j in sql.jobs(self.db.reader, "import", state="running")
+            return [j for j in job_rows.jobs(self.db.reader, "import", state="running")
                     if (str(self.db.path), j["id"]) not in _active]
 
     def resume_import(self, job_id: int, *, workers: int | None = None,
@@ -92,7 +93,7 @@ class Importing:
     def resumable_import(self, job_id: int) -> dict:
         """The parameters of the import job `job_id`, which can be resumed: NotFound when the project has
         no such import, Conflict when it is done, NotFound or InvalidInput when a folder is gone."""
-        found = sql.jobs(self.db.reader, "import", job_id=job_id)
+        found = job_rows.jobs(self.db.reader, "import", job_id=job_id)
         if not found:
             raise NotFound(f"no import job {job_id} in this project", job=job_id)
         if found[0]["state"] == "done":
@@ -109,14 +110,14 @@ class Importing:
             _active.add(key)
         try:
             with self.db.write() as conn:
-                sql.restart_job(conn, job_id, params)
+                job_rows.restart_job(conn, job_id, params)
             run = _ImportRun(self.db, job_id, params["folders"], params["store_originals"], progress,
                              params.get("links_within"))
             try:
                 state = run.execute(workers or os.cpu_count() or 1, cancel)
             except Exception as e:  # an interruption (Ctrl-C, a kill) leaves it 'running', to resume
                 with self.db.write() as conn:
-                    sql.finish_job(conn, job_id, "failed", {**run.counts(), "error": f"{type(e).__name__}: {e}"})
+                    job_rows.finish_job(conn, job_id, "failed", {**run.counts(), "error": f"{type(e).__name__}: {e}"})
                 raise
         finally:
             with _active_lock:
@@ -237,9 +238,9 @@ class _ImportRun:
             if final_state:
                 if self.replaced:
                     sql.drop_unused_contents(conn, self.replaced)
-                sql.finish_job(conn, self.job_id, final_state, self.counts())
+                job_rows.finish_job(conn, self.job_id, final_state, self.counts())
             else:
-                sql.set_job_progress(conn, self.job_id, self.counts())
+                job_rows.set_job_progress(conn, self.job_id, self.counts())
 
     def _find_moves_from_elsewhere(self, conn, batch: list[Decoded]) -> None:
         """Files outside the roots that are gone from disk but whose bytes turn up here were moved here."""

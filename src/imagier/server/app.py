@@ -27,12 +27,11 @@ from starlette.requests import cookie_parser
 from ..checks import whole_number
 from .. import __version__
 from ..errors import ImagierError, InvalidInput
-from ..jobs import JobRunner
 from ..project import Project
-from ..ingest.browse import FolderRoots
 from .routes import (analysis, csv, duplicates, files, folders, imports, jobs, labels, layout, plugins, properties,
                      query, search, values, vectors, views)
 from .routes import project as project_routes
+from .state import ServerState
 
 log = logging.getLogger(__name__)
 TOKEN_COOKIE = "imagier_token"
@@ -70,16 +69,14 @@ def create_app(project: Project, *, token: str | None = None, roots=(),
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        app.state.jobs.shutdown()
+        app.state.server.shutdown()
 
     # /docs and /redoc with their scripts served from the package fastapi-offline, not from a CDN, so the
     # API can be browsed offline; no validator badge, which Swagger UI fetches from its own site.
     app = FastAPIOffline(title="imagier", version=__version__, lifespan=lifespan,
                          description="The HTTP API of an imagier project: every operation of the Python API.",
                          swagger_ui_parameters={"validatorUrl": None})
-    app.state.project = project
-    app.state.jobs = JobRunner()
-    app.state.roots = FolderRoots([project.path.parent, Path.home(), *roots])
+    app.state.server = ServerState(project, roots)
     for module in ROUTERS:
         app.include_router(module.router)
 

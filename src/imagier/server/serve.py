@@ -34,7 +34,7 @@ def serve(project_path: str | Path, host: str = "127.0.0.1", port: int = 8765, t
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
         print("imagier stopped.", flush=True)
     finally:
-        app.state.project.close()  # the page may have switched to another project
+        app.state.server.close()  # the page may have switched to another project
 
 
 def _announce(server: uvicorn.Server, project_path: Path, host: str, token: str | None, open_browser: bool) -> None:

@@ -1,4 +1,4 @@
-"""The SQL of importing: folders, contents, files, thumbnails, originals and import jobs.
+"""The SQL of importing: folders, contents, files, thumbnails and originals (its job rows: store/jobs.py).
 
 Every function takes the connection of an open write transaction (or a reader, for the reads) and
 works on a whole batch, so an import of 100,000 files runs a few statements per batch, not per file.
@@ -126,35 +126,3 @@ def drop_unused_contents(conn: apsw.Connection, hashes: Iterable[str]) -> int:
 
 def file_count(conn: apsw.Connection) -> int:
     return conn.execute("SELECT count(*) FROM files").fetchone()[0]
-
-
-# ---- jobs ----------------------------------------------------------------------------------------
-
-def start_job(conn: apsw.Connection, kind: str, params: dict) -> int:
-    conn.execute("INSERT INTO jobs(kind, params, state, started) VALUES (?, ?, 'running', ?)",
-                 (kind, json.dumps(params), now()))
-    return conn.last_insert_rowid()
-
-
-def restart_job(conn: apsw.Connection, job_id: int, params: dict) -> None:
-    """Mark the job running again, with the parameters of this run."""
-    conn.execute("UPDATE jobs SET state = 'running', finished = NULL, params = ? WHERE id = ?",
-                 (json.dumps(params), job_id))
-
-
-def set_job_progress(conn: apsw.Connection, job_id: int, progress: dict) -> None:
-    conn.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(progress), job_id))
-
-
-def finish_job(conn: apsw.Connection, job_id: int, state: str, progress: dict) -> None:
-    conn.execute("UPDATE jobs SET state = ?, finished = ?, progress = ? WHERE id = ?",
-                 (state, now(), json.dumps(progress), job_id))
-
-
-def jobs(conn: apsw.Connection, kind: str, state: str | None = None, job_id: int | None = None) -> list[dict]:
-    rows = conn.execute(
-        "SELECT id, kind, params, state, started, finished, progress FROM jobs "
-        "WHERE kind = ?1 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR id = ?3) ORDER BY id",
-        (kind, state, job_id)).fetchall()
-    return [{"id": r[0], "kind": r[1], "params": json.loads(r[2]), "state": r[3], "started": r[4],
-             "finished": r[5], "progress": json.loads(r[6])} for r in rows]

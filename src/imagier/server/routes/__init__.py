@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, AsyncIterator
 
 from fastapi import Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from ...errors import InvalidInput
+from ...ingest.browse import FolderRoots
 from ...jobs import JobRunner
 from ...project import Project
 from ...store.query import MAX_FILTER_DEPTH
+from ..state import Served
 
 
 class Body(BaseModel):
@@ -21,16 +23,27 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-async def _project(request: Request) -> Project:
-    return request.app.state.project
+async def _served(request: Request) -> AsyncIterator[Served]:
+    # Leased for the whole request: a switch to another project meanwhile closes this one only after it.
+    with request.app.state.server.lease() as served:
+        yield served
 
 
-async def _runner(request: Request) -> JobRunner:
-    return request.app.state.jobs
+async def _project(served: Annotated[Served, Depends(_served)]) -> Project:
+    return served.project
+
+
+async def _runner(served: Annotated[Served, Depends(_served)]) -> JobRunner:
+    return served.runner
+
+
+async def _roots(request: Request) -> FolderRoots:
+    return request.app.state.server.roots
 
 
 ProjectDep = Annotated[Project, Depends(_project)]
 RunnerDep = Annotated[JobRunner, Depends(_runner)]
+RootsDep = Annotated[FolderRoots, Depends(_roots)]
 
 
 def json_param(name: str, text: str | None) -> Any:

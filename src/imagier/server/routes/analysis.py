@@ -83,7 +83,7 @@ def _checked_query(request: Request, project: Project, query):
     try:
         project.file_id(query)
     except NotFound:
-        request.app.state.roots.check(query, "query")
+        request.app.state.server.roots.check(query, "query")
     return query
 
 
@@ -101,17 +101,9 @@ def explain_similarity(project: ProjectDep, similarity: float = Query(..., descr
 
 @router.post("/cluster", status_code=202,
              summary="Start clustering in the background; the job's result is the clusters and their provenance")
-def cluster(project: ProjectDep, runner: RunnerDep, body: ClusterRequest) -> dict:
-    options = body.model_dump()
-    project.check_cluster(**options)  # refused now rather than as a failed job later
-
-    def run(progress, cancel):
-        clusters = project.cluster(**options, cancel=cancel)
-        # Without the paths: the page needs the ids only, and at 500,000 images paths would double the answer.
-        return {"clusters": [{k: v for k, v in c.items() if k != "paths"} for c in clusters],
-                "provenance": clusters.provenance}
-
-    return {"job": runner.start("cluster", run, params=options).id}
+def cluster(runner: RunnerDep, body: ClusterRequest) -> dict:
+    # Refused now rather than as a failed job later.
+    return {"job": runner.submit("cluster", body.model_dump()).id}
 
 
 @router.post("/clusters/save", summary="Save clusters already made (sub-clusters included) as tags, as one "

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
-from . import Body, ProjectDep, RunnerDep
+from . import Body, RunnerDep
 
 router = APIRouter(prefix="/api", tags=["duplicates"])
 
@@ -20,11 +20,6 @@ class DuplicatesRequest(Body):
 
 @router.post("/duplicates", status_code=202,
              summary="Start finding groups of near-duplicate images; returns the job id (its result: the groups)")
-def start_duplicates(project: ProjectDep, runner: RunnerDep, body: DuplicatesRequest) -> dict:
-    options = body.model_dump()
-    project.check_duplicates(**options)  # a bad filter or vector type: refused now, not as a failed job later
-
-    def run(progress, cancel):
-        return project.duplicates(**options, progress=progress, cancel=cancel)
-
-    return {"job": runner.start("duplicates", run, params=options).id}
+def start_duplicates(runner: RunnerDep, body: DuplicatesRequest) -> dict:
+    # A bad filter or vector type: refused now, not as a failed job later.
+    return {"job": runner.submit("duplicates", body.model_dump()).id}

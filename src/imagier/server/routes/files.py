@@ -71,4 +71,4 @@ def _servable(request: Request, project: Project, path: Path) -> Path:
     resolved = path.resolve()
     if any(is_under(str(resolved), folder) for folder in project.imported_folders()):
         return resolved
-    return request.app.state.roots.check(resolved)
+    return request.app.state.server.roots.check(resolved)

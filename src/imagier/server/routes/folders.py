@@ -13,22 +13,14 @@ from fastapi.responses import FileResponse
 from pydantic import Field
 from starlette.background import BackgroundTask
 
-from ...errors import Conflict
-from ...ingest.browse import FolderRoots
-from ...project import Project
-from . import Body, ProjectDep, RunnerDep
+from . import Body, ProjectDep, RootsDep
 
 router = APIRouter(prefix="/api", tags=["folders and projects"])
 
 
-def _roots(request: Request) -> FolderRoots:
-    return request.app.state.roots
-
-
 @router.get("/folders", summary="A folder's sub-folders with their image counts (the allowed roots without a path)")
-def folders(request: Request, path: str | None = Query(None, description="a folder inside the allowed roots")) -> dict:
-    listing = _roots(request).listing(path)
-    return {**listing, "roots": [str(root) for root in _roots(request).roots]}
+def folders(roots: RootsDep, path: str | None = Query(None, description="a folder inside the allowed roots")) -> dict:
+    return {**roots.listing(path), "roots": [str(root) for root in roots.roots]}
 
 
 class OpenRequest(Body):
@@ -37,19 +29,9 @@ class OpenRequest(Body):
 
 
 @router.post("/project/open", summary="Serve another project: open an existing one or create a new one")
-def open_project(request: Request, runner: RunnerDep, body: OpenRequest) -> dict:
-    path = _roots(request).project_file(body.path, create=body.create)
-    busy = [job.kind for job in runner.jobs() if job.running]
-    if busy:
-        # A running job holds the open project: switching now would pull the file from under it.
-        raise Conflict(f"a {busy[0]} job is running; wait for it to end or cancel it before switching projects")
-    old: Project = request.app.state.project
-    if path == old.path:
-        return old.info()
-    new = Project(path, create=body.create)
-    request.app.state.project = new
-    old.close()
-    return new.info()
+def open_project(request: Request, body: OpenRequest) -> dict:
+    # Requests in flight finish on the project they started with; a running job refuses the switch (409).
+    return request.app.state.server.switch(body.path, create=body.create).info()
 
 
 @router.get("/project/download", summary="The whole project file, a consistent copy made while it stays in use",

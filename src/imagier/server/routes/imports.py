@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import Field
 
-from . import Body, ProjectDep, RunnerDep
+from . import Body, ProjectDep, RootsDep, RunnerDep
 
 router = APIRouter(prefix="/api", tags=["imports"])
 
@@ -21,21 +21,10 @@ class ImportRequest(Body):
 
 
 @router.post("/imports", status_code=202, summary="Start importing folders in the background; returns the job id")
-def start_import(request: Request, project: ProjectDep, runner: RunnerDep, body: ImportRequest) -> dict:
-    # The page may read only the folders it may browse; a missing folder or an unknown model is a 400
-    # now rather than a failed job later.
-    roots = request.app.state.roots
-    for folder in body.folders:
-        roots.check(folder, "folders")
-    project.check_import(body.folders, embed=body.embed, model=body.model)
-
-    def run(progress, cancel):
-        # Links to files outside the allowed roots are not followed: they would let the page read them.
-        return project.import_and_embed(body.folders, embed=body.embed, model=body.model, workers=body.workers,
-                                        store_originals=body.store_originals, progress=progress, cancel=cancel,
-                                        links_within=roots.roots)
-
-    return {"job": runner.start("import", run, params=body.model_dump()).id}
+def start_import(runner: RunnerDep, roots: RootsDep, body: ImportRequest) -> dict:
+    # A folder outside the roots, a missing one or an unknown model is an error now rather than a failed
+    # job later; links to files outside the roots are not followed (they would let the page read them).
+    return {"job": runner.submit("import", body.model_dump(), roots=roots).id}
 
 
 @router.get("/imports/pending", summary="Imports that were interrupted (the server stopped while they ran)")
@@ -44,12 +33,9 @@ def pending_imports(project: ProjectDep) -> list[dict]:
 
 
 @router.post("/imports/{import_id}/resume", status_code=202,
-             summary="Finish an interrupted import in the background, skipping the files it already wrote")
+             summary="Finish an interrupted import in the background, skipping the files it already wrote "
+                     "(as POST /api/jobs/{id}/resume)")
 def resume_import(project: ProjectDep, runner: RunnerDep, import_id: int) -> dict:
     # An unknown or finished import is a 404 or 409 now rather than a failed job later.
     project.resumable_import(import_id)
-
-    def run(progress, cancel):
-        return project.resume_import_and_embed(import_id, progress=progress, cancel=cancel)
-
-    return {"job": runner.start("import", run, params={"resume": import_id}).id}
+    return {"job": runner.resume(import_id).id}

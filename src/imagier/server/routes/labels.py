@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import Field
 
-from . import Body, ProjectDep
+from . import Body, ProjectDep, RunnerDep
 
 router = APIRouter(prefix="/api", tags=["guesses"])
 
@@ -30,6 +30,11 @@ def labels_status(project: ProjectDep) -> dict:
     return {"enabled": project.machine_labels_enabled()}
 
 
-@router.put("/labels", summary="Turn the ImageNet guesses off for good (deleting them) or on again")
-def set_labels(project: ProjectDep, body: LabelsSetting) -> dict:
-    return project.enable_machine_labels() if body.enabled else project.delete_machine_labels()
+@router.put("/labels", summary="Turn the ImageNet guesses off for good (deleting them: {enabled, deleted}) or on "
+                               "again (a 202 with the id of the job that writes them again: {enabled, job})")
+def set_labels(project: ProjectDep, runner: RunnerDep, body: LabelsSetting, response: Response) -> dict:
+    if not body.enabled:
+        return project.delete_machine_labels()
+    # Writing the guesses of every image again takes minutes on a large corpus: not inside a request.
+    response.status_code = 202
+    return {"enabled": True, "job": runner.submit("labels").id}

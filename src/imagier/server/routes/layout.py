@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import Field
 
-from ...analysis.layout import summary
 from . import Body, ProjectDep, RunnerDep
 
 router = APIRouter(prefix="/api", tags=["similarity map"])
@@ -22,13 +21,9 @@ class LayoutRequest(Body):
 @router.post("/layout", status_code=202,
              summary="Compute the 2-D similarity map of a vector type in the background (at once when it is "
                      "already computed); the job's result says how it was made")
-def compute_layout(project: ProjectDep, runner: RunnerDep, body: LayoutRequest) -> dict:
-    project.vector_type(body.vector_type)  # an unknown vector type is a 404 now rather than a failed job later
-
-    def run(progress, cancel):
-        return summary(project.layout(body.vector_type, progress=progress, cancel=cancel))
-
-    return {"job": runner.start("layout", run, params=body.model_dump()).id}
+def compute_layout(runner: RunnerDep, body: LayoutRequest) -> dict:
+    # An unknown vector type is a 404 now rather than a failed job later.
+    return {"job": runner.submit("layout", body.model_dump()).id}
 
 
 @router.get("/layout", summary="The similarity map, if computed (else a 404: POST /api/layout first), as binary: "

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import Field
 
-from ...plugins.schema import KIND
-from . import Body, ProjectDep, RunnerDep
+from . import Body, ProjectDep, RootsDep, RunnerDep
 
 router = APIRouter(prefix="/api", tags=["plugins"])
 
@@ -27,25 +26,7 @@ def plugins(project: ProjectDep, reload: bool = False) -> dict:
 
 @router.post("/plugins/{plugin}/{action}/run", status_code=202,
              summary="Run a plugin's action in the background; the job's result depends on the action's kind")
-def run(request: Request, project: ProjectDep, runner: RunnerDep, plugin: str, action: str, body: RunRequest) -> dict:
-    # Unknown actions, bad parameters, images or filters are refused now rather than as a failed job later.
-    chosen = project.check_action(f"{plugin}.{action}", body.params, ids=body.ids, filter=body.filter)
-    _check_paths(request, chosen["schema"], body.params)
-    qualified = f"{chosen['plugin']}.{chosen['name']}"
-
-    def run_it(progress, cancel):
-        return project.run_action(qualified, body.params, ids=body.ids, filter=body.filter, progress=progress,
-                                  cancel=cancel)
-
-    # One run of an action at a time; different actions may run side by side (their writes take turns).
-    return {"job": runner.start("plugin", run_it, params={"action": qualified, "kind": chosen["kind"],
-                                                          "label": chosen["label"], "params": body.params},
-                                scope=qualified).id}
-
-
-def _check_paths(request: Request, schema: dict, params: dict) -> None:
-    """Forbidden for a path parameter outside the allowed roots: a form must not make the server read, or
-    tell about, files the page may not see."""
-    for name, field in schema["properties"].items():
-        if field.get(KIND) == "path" and isinstance(params.get(name), str):
-            request.app.state.roots.check(params[name], name)
+def run(runner: RunnerDep, roots: RootsDep, plugin: str, action: str, body: RunRequest) -> dict:
+    # Unknown actions, bad parameters, images or filters, and paths outside the roots are refused now rather
+    # than as a failed job later. One run of an action at a time; different actions may run side by side.
+    return {"job": runner.submit("plugin", {"action": f"{plugin}.{action}", **body.model_dump()}, roots=roots).id}

@@ -48,7 +48,7 @@ async def _changes(request: Request):
     sent, quiet = None, 0.0
     while not await request.is_disconnected():
         # Read the serving project each time: the page may have switched the server to another one.
-        version = await run_in_threadpool(request.app.state.project.data_version)
+        version = await run_in_threadpool(_data_version, request.app.state.server)
         if version != sent:
             sent, quiet = version, 0.0
             yield f"data: {json.dumps({'version': version})}\n\n"
@@ -57,3 +57,9 @@ async def _changes(request: Request):
             yield KEEPALIVE_LINE
         await asyncio.sleep(CHANGES_INTERVAL)
         quiet += CHANGES_INTERVAL
+
+
+def _data_version(server) -> int:
+    # Leased: the page may switch the server to another project between two reads.
+    with server.lease() as served:
+        return served.project.data_version()

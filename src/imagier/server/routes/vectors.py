@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from . import Body, ProjectDep, RunnerDep
+from . import Body, ProjectDep, RootsDep, RunnerDep
 from ...vectors import models as catalogue
 
 router = APIRouter(prefix="/api", tags=["vectors"])
@@ -39,15 +39,8 @@ def models() -> list[dict]:
                                                             "machine in the background (see `imagier models get`); "
                                                             "returns the job id")
 def get_model(runner: RunnerDep, name: str) -> dict:
-    catalogue.downloadable(name)  # an unknown or built-in model is a 400 now rather than a failed job later
-
-    def run(progress, cancel):
-        def in_megabytes(event: dict) -> None:  # a job's progress is counts, which the page shows as they are
-            progress({"done": event["done"] // 1_000_000, "total": event["total"] // 1_000_000,
-                      "phase": f"{event['file']} (MB)"})
-        return catalogue.get(name, in_megabytes, cancel=cancel)
-
-    return {"job": runner.start("download", run, params={"model": name}).id}
+    # An unknown or built-in model is a 400 now rather than a failed job later.
+    return {"job": runner.submit("download", {"model": name}).id}
 
 
 @router.get("/models/offer", summary="The model this project uses and the CLIP model it could use, with the time "
@@ -70,16 +63,7 @@ def delete_vector_type(project: ProjectDep, name: str) -> Response:
 
 @router.post("/embed", status_code=202, summary="Embed every image that lacks vectors of a model, in the "
                                                   "background; returns the job id")
-def start_embed(request: Request, project: ProjectDep, runner: RunnerDep, body: EmbedRequest) -> dict:
-    if body.model_path is not None:
-        # Checked first: outside the allowed roots, whether a model folder exists there is not told.
-        request.app.state.roots.check(body.model_path, "model_path")
-    # An unknown model or a missing model folder is an error now rather than a failed job later.
-    model = project.check_model(body.model, body.model_path)
-
-    def run(progress, cancel):
-        return project.embed(model, model_path=body.model_path, batch_size=body.batch_size, progress=progress,
-                             cancel=cancel)
-
-    return {"job": runner.start("embed", run, params={"model": model, "model_path": body.model_path,
-                                                      "batch_size": body.batch_size}).id}
+def start_embed(runner: RunnerDep, roots: RootsDep, body: EmbedRequest) -> dict:
+    # A model folder outside the roots, an unknown model or a missing model folder is an error now rather
+    # than a failed job later.
+    return {"job": runner.submit("embed", body.model_dump(), roots=roots).id}
