@@ -38,6 +38,7 @@ CHECK = ("Python only: the check a door runs before it starts the operation in t
          "arguments are refused at once; the operation itself reports the same errors")
 LIFECYCLE = "Python only: the CLI and the server open and close the project file themselves"
 THROUGH_IMPORT = "the doors import with import_and_embed, which calls it"
+JOBS = "the project's jobs: any operation of job_kinds.py run in the background by jobs.py, started, watched, cancelled and resumed alike"
 
 OPERATIONS: tuple[Operation, ...] = (
     # ---- images and the project file ---------------------------------------------------------------
@@ -166,10 +167,6 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("check_selection", no_cli=CHECK, no_http=CHECK),
     _op("check_import", no_cli=CHECK, no_http=CHECK),
     _op("check_folders", no_cli=CHECK, no_http=CHECK),
-
-    # ---- jobs (issue 11 item 3) --------------------------------------------------------------------
-    # The generic job operations go here once Project has them (start, watch, cancel, resume): one row
-    # each, naming their commands in cli/jobs.py and their routes in server/routes/jobs.py.
 )
 
 # Commands and routes that reach no Project operation, and why: the server's own state, the jobs it
@@ -184,10 +181,9 @@ OTHER_DOORS: dict[str, str] = {
     "POST /api/models/{name}/get": "installs a model on the server's machine (vectors/models.py), as a job",
     "GET /api/folders": "the folders the server may browse (its allowed roots), not the project's",
     "POST /api/project/open": "switches the project the server serves",
-    # The server's background jobs (jobs.py). When Project gains the job operations, move these to
-    # their rows in OPERATIONS above.
-    "GET /api/jobs": "the server's background jobs",
-    "GET /api/jobs/{job_id}": "the server's background jobs",
-    "POST /api/jobs/{job_id}/cancel": "the server's background jobs",
-    "GET /api/jobs/{job_id}/events": "the server's background jobs",
+    # A job is not a Project operation: jobs.py's JobRunner runs one of the operations above in the
+    # background (job_kinds.py lists which), keeping its row in the project file.
+    **{door: JOBS for door in ("jobs list", "jobs show", "jobs cancel", "jobs resume", "GET /api/jobs",
+                               "POST /api/jobs", "GET /api/jobs/{job_id}", "POST /api/jobs/{job_id}/cancel",
+                               "POST /api/jobs/{job_id}/resume", "GET /api/jobs/{job_id}/events")},
 }

@@ -9,7 +9,7 @@ import click
 
 from ..jobs import DONE, JobRunner
 from ..project import Project
-from . import _emit, _progress_bar, command, main
+from . import _emit, command, main, terminal_progress
 
 
 @main.group()
@@ -47,18 +47,15 @@ def jobs_resume(project: Project, as_json: bool, job_id):
     """Run a stopped job of PROJECT again, here, with a progress bar: an import or an embedding goes on where
     it stopped, other kinds start over with the same parameters. Ctrl+C cancels it."""
     job = JobRunner(project).resume(job_id)
-    bar = None if as_json or not sys.stderr.isatty() else _progress_bar(f"{job.kind} job {job.id}")
-    if bar:
-        job.subscribe(lambda: bar(job.snapshot()["progress"]))
-    try:
-        while not job.wait(0.2):  # a short wait, so Ctrl+C is heard
-            pass
-    except KeyboardInterrupt:
-        job.cancel()
-        job.wait()
-    finally:
+    with terminal_progress(as_json, f"{job.kind} job {job.id}") as bar:
         if bar:
-            bar.close()
+            job.subscribe(lambda: bar(job.snapshot()["progress"]))
+        try:
+            while not job.wait(0.2):  # a short wait, so Ctrl+C is heard
+                pass
+        except KeyboardInterrupt:
+            job.cancel()
+            job.wait()
     ended = job.snapshot()
     _emit(as_json, ended, _line(ended) + (f": {ended['error']['message']}" if ended["error"] else ""))
     if ended["state"] != DONE:
