@@ -1,7 +1,7 @@
 // The similarity map's data: the layout the server computes once per version of a vector type
 // (binary: int32 file ids, then float32 x, y per image, in [0, 1]), and the geometry of the map view.
 
-import { api, ApiError } from "./api";
+import { api } from "./api";
 import { app } from "./app.svelte";
 
 export interface MapLayout {
@@ -12,18 +12,7 @@ export interface MapLayout {
 }
 
 async function fetchLayout(vectorType: string | null): Promise<MapLayout> {
-  const query = vectorType ? `?vector_type=${encodeURIComponent(vectorType)}` : "";
-  let response: Response;
-  try {
-    response = await fetch(`/api/layout${query}`);
-  } catch {
-    throw new ApiError("the imagier server cannot be reached: is `imagier serve` still running?", "Offline", 0);
-  }
-  if (!response.ok) {
-    const data = await response.json().catch(() => null);
-    throw new ApiError(data?.message ?? `the map could not be read (${response.status})`, data?.error ?? "HTTPError",
-                       response.status, data);
-  }
+  const response = await api.layout(vectorType);
   const buffer = await response.arrayBuffer();
   const n = Number(response.headers.get("X-Points") ?? 0);
   return { ids: new Int32Array(buffer, 0, n), xy: new Float32Array(buffer, 4 * n, 2 * n),
@@ -35,7 +24,7 @@ async function fetchLayout(vectorType: string | null): Promise<MapLayout> {
  * asked for every time: it answers at once when the layout is stored, where reading a layout not yet made
  * would be a 404 the browser logs as an error on every first opening. */
 export async function loadLayout(vectorType: string | null): Promise<MapLayout> {
-  await app.runJob(() => api.post("/api/layout", { vector_type: vectorType }), { changes: false });
+  await app.runJob(() => api.startLayout({ vector_type: vectorType }), { changes: false });
   return fetchLayout(vectorType);
 }
 
