@@ -10,7 +10,7 @@ const OUT_DIR = "../src/imagier/server/webui";
 // The files whose content decides the build; tests/test_webui.py hashes the same list the same way to
 // tell whether the committed build is older than the sources.
 const STAMPED = [
-  "index.html", "package.json", "package-lock.json", "vite.config.ts", "svelte.config.js", "tsconfig.json", "src",
+  "index.html", "openapi.json", "package.json", "package-lock.json", "vite.config.ts", "svelte.config.js", "tsconfig.json", "src",
 ];
 
 function sourceFiles(path: string): string[] {

@@ -13,7 +13,7 @@ import imagier.server.app as server_app
 
 ROOT = Path(__file__).resolve().parents[1]
 FRONTEND = ROOT / "frontend"
-STAMPED = ["index.html", "package.json", "package-lock.json", "vite.config.ts", "svelte.config.js", "tsconfig.json", "src"]
+STAMPED = ["index.html", "openapi.json", "package.json", "package-lock.json", "vite.config.ts", "svelte.config.js", "tsconfig.json", "src"]
 
 
 def source_hash(root: Path) -> str:

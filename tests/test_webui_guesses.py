@@ -72,3 +72,19 @@ def test_deleting_the_guesses_is_for_good(webui):
     project.embed("efficientnet-lite0")
     assert GUESS_PROPERTY not in {p["name"] for p in project.properties()}
     screenshot(page, "guesses-deleted")
+
+
+def test_guesses_turned_off_are_turned_back_on_from_the_page(webui):
+    page, _, project = webui
+    project.delete_machine_labels()
+    page.reload()
+    page.wait_for_selector("[data-testid=tile-image]")
+    assert guess_row(page).count() == 0
+    off = page.get_by_test_id("guesses-off")
+    off.get_by_test_id("guesses-enable").click()
+    guess_row(page).wait_for()
+    off.wait_for(state="detached")
+    page.get_by_test_id("message-info").filter(has_text="Turned the ImageNet guesses on").wait_for()
+    assert project.machine_labels_enabled()
+    camera = camera_id(project)
+    assert [g["label"] for g in project.guesses([camera])[camera]] == ["tripod"]

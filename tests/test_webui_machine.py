@@ -166,6 +166,21 @@ def test_text_search_shows_ranked_results_with_scores(webui, photo_dir):
     screenshot(page, "machine-search-nothing")
 
 
+@pytest.mark.parametrize("mode, shown", [("table", "Table"), ("map", "map")])
+def test_the_search_and_its_message_show_in_the_table_and_the_map_too(webui, mode, shown):
+    page, server, project = webui
+    page.get_by_test_id(f"mode-{mode}").click()
+    view = page.get_by_test_id(shown)
+    view.wait_for()
+    page.get_by_test_id("search-input").fill("zzzqqq")
+    page.keyboard.press("Enter")
+    view.locator("[data-testid=overlay-note]", has_text="no ImageNet class is known for 'zzzqqq'").wait_for()
+    assert view.get_by_test_id("overlay-title").inner_text() == "Search: zzzqqq (nothing matches)"
+    view.get_by_test_id("overlay-close").click()
+    view.get_by_test_id("overlay-banner").wait_for(state="detached")
+    assert page.get_by_test_id("search-input").input_value() == ""
+
+
 def test_duplicates_view_tags_exactly_the_other_copies(webui, photo_dir):
     page, server, project = webui
     names = by_name(project, photo_dir)

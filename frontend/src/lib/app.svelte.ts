@@ -5,19 +5,12 @@
 // Large values (the result's ids, the selection) are $state.raw and replaced wholesale: a deep proxy
 // over 500,000 ids would cost more than the query itself.
 
-import { api, ApiError, followJob, jobError } from "./api";
+import { api, ApiError, followJob, href, jobError } from "./api";
 import type {
-  Filter, GroupKey, Guess, Info, Item, Job, Operation, Property, QueryResult, SortKey, ViewState,
+  Display, Filter, GroupKey, Guess, Info, Item, Job, Mode, Operation, Property, QueryResult, SortKey, ViewState,
 } from "./types";
 
-export type Mode = "grid" | "table" | "map" | "duplicates";
-
-/** How a tab shows its images, kept with its view. */
-export interface Display {
-  mode: Mode;
-  shown: string[];
-  thumbSize: number;
-}
+export type { Display, Mode };
 
 export interface Message { id: number; text: string; kind: "error" | "info" }
 
@@ -82,7 +75,7 @@ class AppState {
     if (linked) this.view = linked;
     // The first query is the slowest request (every id of the project): it leaves once, for the view the
     // page opens with, as soon as that is known and before anything renders.
-    const info = api.get<Info>("/api/info");
+    const info = api.info();
     const loaded = Promise.all([this.refreshInfo(info), this.refreshHistory()]);
     if (this.chooseView) await this.chooseView(info);
     const query = this.runQuery();
@@ -95,8 +88,8 @@ class AppState {
     await query;
   }
 
-  async refreshInfo(answer: Promise<Info> = api.get<Info>("/api/info")): Promise<void> {
-    const [info, properties] = await Promise.all([answer, api.get<Property[]>("/api/properties")]);
+  async refreshInfo(answer: Promise<Info> = api.info()): Promise<void> {
+    const [info, properties] = await Promise.all([answer, api.properties()]);
     this.info = info;
     this.fileVersion = info.version;
     this.properties = properties;
@@ -126,7 +119,7 @@ class AppState {
   }
 
   async refreshHistory(): Promise<void> {
-    this.history = await api.get<Operation[]>("/api/history");
+    this.history = await api.history();
   }
 
   property(name: string): Property | undefined {
@@ -141,9 +134,7 @@ class AppState {
     try {
       const view = $state.snapshot(this.view);
       history.replaceState(null, "", viewToHash(view));
-      const result = await api.post<QueryResult>("/api/query", {
-        filter: view.filter, sort: view.sort, group: view.group,
-      });
+      const result = await api.query({ filter: view.filter, sort: view.sort, group: view.group });
       // The server leaves `groups` out of an ungrouped answer; the page always reads a list.
       if (seq === this.querySeq) this.result = { ...result, groups: result.groups ?? [] };
     } catch (error) {
@@ -174,7 +165,7 @@ class AppState {
     const waits = ids.map((id) => this.pending.get(id)).filter((p): p is Promise<void> => p !== undefined);
     if (missing.length > 0) {
       const version = this.version;
-      const fetched = api.post<{ items: Item[] }>("/api/values", { ids: missing }).then(({ items }) => {
+      const fetched = api.values(missing).then(({ items }) => {
         if (version !== this.version) return;  // a write happened meanwhile: these values may be stale
         for (const item of items) this.items.set(item.id, item);
         this.itemsLoaded++;
@@ -204,7 +195,7 @@ class AppState {
     if (missing.length === 0) return;
     const version = this.version;
     try {
-      const found = await api.post<Record<string, Guess[]>>("/api/guesses", { ids: missing });
+      const found = await api.guesses(missing);
       if (version !== this.version) return;
       for (const [id, guesses] of Object.entries(found)) this.guessCache.set(Number(id), guesses);
       this.itemsLoaded++;
@@ -239,23 +230,23 @@ class AppState {
   }
 
   setValue(ids: number[], property: string, value: unknown): Promise<unknown> {
-    return this.write(() => api.post("/api/values/set", { property, ids, value }));
+    return this.write(() => api.setValues({ property, ids, value }));
   }
 
   addTags(ids: number[], property: string, tags: string[]): Promise<unknown> {
-    return this.write(() => api.post("/api/values/add", { property, ids, tags }));
+    return this.write(() => api.addTags({ property, ids, tags }));
   }
 
   removeTags(ids: number[], property: string, tags: string[] | null): Promise<unknown> {
-    return this.write(() => api.post("/api/values/remove", { property, ids, tags }));
+    return this.write(() => api.removeTags({ property, ids, tags }));
   }
 
   undo(): Promise<unknown> {
-    return this.write(() => api.post("/api/undo"));
+    return this.write(() => api.undo());
   }
 
   redo(): Promise<unknown> {
-    return this.write(() => api.post("/api/redo"));
+    return this.write(() => api.redo());
   }
 
   // ---- jobs ----------------------------------------------------------------------------------
@@ -287,7 +278,7 @@ class AppState {
   }
 
   cancelJob(id: string): Promise<unknown> {
-    return api.post(`/api/jobs/${id}/cancel`).catch((error) => this.report(error));
+    return api.cancelJob(id).catch((error) => this.report(error));
   }
 
   // ---- changes made elsewhere ---------------------------------------------------------------
@@ -302,7 +293,7 @@ class AppState {
    * REFRESH_GAP ms (a long job commits often), and not for a version it has already read. */
   watchChanges(): void {
     let latest: number | null = null;
-    const source = new EventSource("/api/changes");
+    const source = new EventSource(href("/api/changes"));
     source.onmessage = (event) => {
       latest = (JSON.parse(event.data) as { version: number }).version;
       if (this.refreshTimer !== null) return;

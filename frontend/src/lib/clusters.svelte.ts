@@ -96,7 +96,7 @@ function clusterGroups(clusters: Cluster[], offset: number, prefix: string): { i
 /** Run the clustering the form describes and show it. */
 export async function runClustering(input: ClusterInput, settings: ClusterSettings): Promise<void> {
   const found = await app.runJob<{ clusters: Cluster[]; provenance: Provenance }>(
-    () => api.post("/api/cluster", request(input, settings)), { changes: false });
+    () => api.startClusters(request(input, settings)), { changes: false });
   const clusters = found.clusters;
   if (input.within && clusterOverlay && app.overlay === clusterOverlay) {
     nest(input.within, clusters, found.provenance);
@@ -144,7 +144,7 @@ export async function saveClusters(property: string): Promise<void> {
   });
   const clusters = tree(clusterOverlay.result.groups);
   const provenance = nested.length ? { ...topProvenance, "sub-clusters": nested } : topProvenance;
-  await app.write(() => api.post("/api/clusters/save", { property, clusters, provenance }), { query: false });
+  await app.write(() => api.saveClusters({ property, clusters, provenance }), { query: false });
   clusterOverlay = null;
   app.overlay = null;
   await app.setView({ group: [{ property }] });

@@ -3,7 +3,7 @@
 // as an overlay like clusters, ranked images as an overlay with scores, a message for the rest.
 
 import { count } from "./words";
-import { api, seg } from "./api";
+import { api } from "./api";
 import { app } from "./app.svelte";
 import type { GroupTarget } from "./groupActions";
 import type { Filter, Group } from "./types";
@@ -55,7 +55,7 @@ export interface PluginTarget {
 }
 
 export function loadPlugins(reload = false): Promise<PluginList> {
-  return api.get<PluginList>(`/api/plugins${reload ? "?reload=true" : ""}`);
+  return api.plugins(reload);
 }
 
 /** The types a field accepts, without null. */
@@ -95,7 +95,7 @@ interface ScoredImage { id: number; path: string; score: number }
 export async function runPlugin(plugin: string, action: PluginAction, params: Record<string, unknown>,
                                 target: PluginTarget): Promise<void> {
   const writes = action.kind === "execute" || action.kind === "embed";
-  const result = await app.runJob<unknown>(() => api.post(`/api/plugins/${seg(plugin)}/${seg(action.name)}/run`, {
+  const result = await app.runJob<unknown>(() => api.runPlugin(plugin, action.name, {
     params, ids: target.ids, filter: target.filter,
   }), { changes: writes });
   const title = `${action.label} — ${target.title}`;

@@ -1,4 +1,6 @@
-// The shapes of the HTTP API's answers that the page relies on (see /openapi.json for all of them).
+// The shapes of the HTTP API's answers that the page relies on, where the OpenAPI schema leaves them loose
+// (routes returning a dict). What the page sends, and the paths, are typed by the schema itself (schema.d.ts,
+// generated; see api.ts).
 
 export type PropertyType =
   | "text" | "number" | "date" | "checkbox" | "url" | "colour" | "tag" | "multi-tag" | "path";
@@ -114,3 +116,42 @@ export interface Operation {
 }
 
 export interface Scored { id: number; path: string; score: number }
+
+/** An image's own page: its fields, its values and the other files with the same picture. */
+export type FileDetail = Item & { same_content: number[] };
+
+export interface Similar { id: number; path: string; score: number; similarity: number }
+
+/** A text search's answer: the images found, best first, and why nothing was found (or which words it did
+ * not understand). */
+export interface SearchAnswer { results: Scored[]; message: string | null }
+
+/** A saved view (a tab): its filter, sort and grouping, with how the page showed it. */
+export interface SavedView { id: number; name: string; state: ViewState & { display?: Display } }
+
+export type Mode = "grid" | "table" | "map" | "duplicates";
+
+/** How a tab shows its images, kept with its view. */
+export interface Display {
+  mode: Mode;
+  shown: string[];
+  thumbSize: number;
+}
+
+/** `images` counts sub-folders' images too (what an import takes); not `complete`: counting ran out of
+ * time, and the count is a lower bound. */
+export interface FolderEntry { name: string; path: string; images: number; complete: boolean; folders: number }
+export interface FolderListing { path: string | null; parent: string | null; images: number; complete: boolean;
+  projects: string[]; folders: FolderEntry[]; truncated: boolean; roots: string[] }
+
+/** The model the project uses and the CLIP model it could use, with the time at the server's speed. */
+export interface ModelOffer { uses: string | null; better: { name: string; present: boolean; images: number;
+  seconds: number | null; estimate: string | null; get: string } | null }
+
+/** A CSV import's report (a dry run's too). */
+export interface CsvPreview {
+  rows: number; matched: number; unmatched: number; cells: number;
+  unmatched_rows: { row: number; key: string; reason: string }[];
+  invalid: { row: number; column: string | null; value: string; error: string }[];
+  created_properties: string[]; skipped_columns: { column: string; reason: string }[];
+}
