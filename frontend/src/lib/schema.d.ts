@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/calibration/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a raw similarity means in this project: its calibrated score, rank and a sentence */
+        get: operations["explain_similarity_api_calibration_explain_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/changes": {
         parameters: {
             query?: never;
@@ -251,7 +268,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Finish an interrupted import in the background, skipping the files it already wrote */
+        /** Finish an interrupted import in the background, skipping the files it already wrote (as POST /api/jobs/{id}/resume) */
         post: operations["resume_import_api_imports__import_id__resume_post"];
         delete?: never;
         options?: never;
@@ -283,10 +300,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The background jobs of this server, newest first */
+        /** This server's jobs and the project's unfinished ones (run by another process, or interrupted), newest first; with history=true, the project's newest jobs of all */
         get: operations["list_jobs_api_jobs_get"];
         put?: never;
-        post?: never;
+        /** Start a job of any kind; returns its id */
+        post: operations["start_job_api_jobs_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -300,7 +318,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One job: state, progress, result or error */
+        /** One job: state (running, done, failed, cancelled or interrupted), progress, result or error */
         get: operations["get_job_api_jobs__job_id__get"];
         put?: never;
         post?: never;
@@ -344,6 +362,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/jobs/{job_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a stopped job again (an import goes on from the files it wrote; see its `resumes`) */
+        post: operations["resume_job_api_jobs__job_id__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/labels": {
         parameters: {
             query?: never;
@@ -353,7 +388,7 @@ export interface paths {
         };
         /** Whether the project's embeddings write ImageNet guesses */
         get: operations["labels_status_api_labels_get"];
-        /** Turn the ImageNet guesses off for good (deleting them) or on again */
+        /** Turn the ImageNet guesses off for good (deleting them: {enabled, deleted}) or on again (a 202 with the id of the job that writes them again: {enabled, job}) */
         put: operations["set_labels_api_labels_put"];
         post?: never;
         delete?: never;
@@ -880,6 +915,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/vector-types/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a vector type and its vectors (embedding computes them again) */
+        delete: operations["delete_vector_type_api_vector_types__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/views": {
         parameters: {
             query?: never;
@@ -1085,6 +1137,21 @@ export interface components {
             store_originals?: boolean;
             /** Workers */
             workers?: number | null;
+        };
+        /** JobRequest */
+        JobRequest: {
+            /**
+             * Kind
+             * @description the kind of job: cluster, download, duplicates, embed, import, labels, layout, plugin
+             */
+            kind: string;
+            /**
+             * Params
+             * @description its parameters (those of the kind's own route, such as POST /api/duplicates)
+             */
+            params?: {
+                [key: string]: unknown;
+            };
         };
         /** LabelsSetting */
         LabelsSetting: {
@@ -1397,6 +1464,41 @@ export interface operations {
     calibration_api_calibration_get: {
         parameters: {
             query?: {
+                vector_type?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    explain_similarity_api_calibration_explain_get: {
+        parameters: {
+            query: {
+                /** @description a raw similarity, -1 to 1 */
+                similarity: number;
                 vector_type?: string | null;
             };
             header?: never;
@@ -1941,7 +2043,10 @@ export interface operations {
     };
     list_jobs_api_jobs_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description also the jobs that ended before this server started, and other processes' */
+                history?: boolean;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1957,6 +2062,50 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     }[];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_job_api_jobs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2045,6 +2194,39 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    resume_job_api_jobs__job_id__resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             /** @description Validation Error */
@@ -3352,6 +3534,35 @@ export interface operations {
                         [key: string]: unknown;
                     };
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_vector_type_api_vector_types__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
