@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidInput, NotFound
+from ..vectors.embed import embed_file
 from ..vectors.index import ANN_THRESHOLD, SearchIndex, unit_rows
 from .calibration import Calibration, calibrate
 from .duplicates import CLOSEST_SIMILARITY
@@ -206,20 +207,9 @@ class Similarity:
             raise
 
     def _embed_outside(self, index: SearchIndex, path: Path) -> np.ndarray:
-        """Embed an image file that is not in the project, from a thumbnail made as the import makes it."""
-        from io import BytesIO
-
-        from PIL import Image
-
-        from ..ingest.decode import DecodeError, decode
-        from ..vectors.registry import get_embedder
-        try:
-            decoded = decode(str(path))
-        except DecodeError as e:
-            raise InvalidInput(f"{path}: cannot be used as a query image: {e}", path=str(path)) from None
+        """Embed an image file that is not in the project, as a row of the index."""
         vtype = index.matrix.type
-        with Image.open(BytesIO(decoded.thumbnail)) as thumb:
-            raw = np.asarray(get_embedder(vtype["name"]).embed([thumb.convert("RGB")]))
+        raw = embed_file(path, vtype)
         if vtype["metric"] == "hamming":
             return unit_rows(type(index.matrix)(vtype, np.zeros(1, np.int64), raw.astype(np.uint8)))[0]
         vector = raw[0].astype(np.float32)

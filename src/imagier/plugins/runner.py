@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ImagierError, InvalidInput, NotFound
-from ..vectors.registry import Embedder
+from ..vectors.base import Embedder
 from . import Action, PluginFailed
 from .context import Cancelled, Context
 from .discovery import Plugin, Plugins, Source, discover, load
@@ -78,7 +78,7 @@ class PluginRunning:
         if plugin.builtin:
             raw, changeset = _run_here(self, chosen, values, ids, filter, progress, cancel)
         else:
-            raw, changeset = _run_in_worker(self.path, plugin.source, chosen, params or {}, ids, filter,
+            raw, changeset = _run_in_worker(type(self), self.path, plugin.source, chosen, params or {}, ids, filter,
                                             progress, cancel)
         result = normalise(self, chosen, raw)
         if changeset:
@@ -196,12 +196,12 @@ def _process_context():
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _run_in_worker(path: Path, source: Source, chosen: Action, params: dict, ids, filter, progress,
+def _run_in_worker(opener: Callable, path: Path, source: Source, chosen: Action, params: dict, ids, filter, progress,
                    cancel) -> tuple[str, bytes | None]:
     context = _process_context()
     receive, send = context.Pipe(duplex=False)
     stop = context.Event()
-    worker = context.Process(target=_worker, args=(send, str(path), source, chosen.name, params, ids, filter,
+    worker = context.Process(target=_worker, args=(send, opener, str(path), source, chosen.name, params, ids, filter,
                                                    list(sys.path), stop),
                              name=f"imagier-plugin-{chosen.qualified}", daemon=True)
     worker.start()
@@ -266,15 +266,16 @@ def _malformed(chosen: Action, reason: str) -> PluginFailed:
                         plugin=chosen.plugin, action=chosen.name)
 
 
-def _worker(send, path: str, source: Source, action_name: str, params: dict, ids, filter, sys_path, stop) -> None:
-    """The worker process: load the plugin, open the project, run the action, send back its result and
-    the changeset of its writes (rolled back here)."""
-    from ..project import Project
+def _worker(send, opener: Callable, path: str, source: Source, action_name: str, params: dict, ids, filter,
+            sys_path, stop) -> None:
+    """The worker process: load the plugin, open the project (`opener(path, create=False)`: the Project
+    class, passed down rather than imported, which would import this module back), run the action, send
+    back its result and the changeset of its writes (rolled back here)."""
     sys.path[:] = sys_path
     try:
         plugin: Plugin = load(source)
         chosen = plugin.actions[action_name]
-        with Project(path, create=False) as project:
+        with opener(path, create=False) as project:
             values = coerce_params(chosen.params, params, project, chosen.qualified)
 
             def progress(event: dict) -> None:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import io
 import threading
+from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from PIL import Image
 
 from ..errors import InvalidInput, NotFound
-from .registry import Embedder, get_embedder, names
+from ..ingest.decode import DecodeError, decode
+from .base import Embedder
+from .registry import get_embedder, names
 
 # The machine-made property of EfficientNet-Lite0's ImageNet classes: named as what they are, guesses.
 GUESS_PROPERTY = "ImageNet guess"
@@ -208,6 +212,17 @@ class Embedding:
             found[f["id"]] = [{"label": name, "probability": round(p, 4)}
                               for name, p in by_content.get(f["content_id"], [])]
         return found
+
+
+def embed_file(path: Path, vector_type: dict) -> np.ndarray:
+    """The vector (as the embedder gives it, one row) of an image file that is not in the project, made
+    by the vector type's embedder from a thumbnail made as the import makes it."""
+    try:
+        decoded = decode(str(path))
+    except DecodeError as e:
+        raise InvalidInput(f"{path}: cannot be used as a query image: {e}", path=str(path)) from None
+    with Image.open(io.BytesIO(decoded.thumbnail)) as thumb:
+        return np.asarray(get_embedder(vector_type["name"]).embed([thumb.convert("RGB")]))
 
 
 def _duration(seconds: float) -> str:

@@ -73,7 +73,7 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
         raise InvalidInput(f"{path} is corrupt or not a safetensors file: {e}", model=NAME, file=DENSE) from None
 
 
-SPEC = Downloadable(
+SPEC = models.offer(Downloadable(
     name=NAME, label="multilingual text encoder", hub_repo=HUB_REPO, path_env=PATH_ENV,
     purpose="text search in 50+ languages (\"une affiche électorale\") among a project's clip-vit-b32 vectors: "
             "a multilingual DistilBERT aligned with CLIP ViT-B/32's image space; about 540 MB",
@@ -83,7 +83,7 @@ SPEC = Downloadable(
     files=(TOKENIZER, DENSE),
     extras=("2_Dense/config.json", "1_Pooling/config.json", "config.json", "sentence_bert_config.json",
             "tokenizer_config.json", "special_tokens_map.json", "modules.json"),
-    check=dense_weights)
+    check=dense_weights))
 
 
 class MultilingualEncoder:
