@@ -140,11 +140,11 @@ def test_a_cancelled_run_resumes_from_the_pairs_it_checked(corpus, monkeypatch):
 
     partial = corpus.duplicates(progress=progress, cancel=cancel)
     assert len(seen) == 1 and seen[0]["done"] == 4 < seen[0]["total"]
-    checked = dict(corpus._duplicate_checks)
+    checked = dict(corpus.duplicate_finder.checked_pairs)
     assert len(checked) == 4
     full = corpus.duplicates()
-    assert len(corpus._duplicate_checks) > len(checked)
-    assert all(corpus._duplicate_checks[k] is v for k, v in checked.items())  # not checked twice
+    assert len(corpus.duplicate_finder.checked_pairs) > len(checked)
+    assert all(corpus.duplicate_finder.checked_pairs[k] is v for k, v in checked.items())  # not checked twice
     assert sum(len(g["ids"]) for g in full) > sum(len(g["ids"]) for g in partial)
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from imagier.analysis.calibration import calibrate
+from imagier.vectors.calibration import calibrate
 from imagier.cli import main
 from imagier.errors import InvalidInput, NotFound
 from imagier.server.app import create_app
@@ -192,7 +192,7 @@ def test_the_approximate_path_answers_like_the_exact_one(embedded):
     exact = embedded.similar("2019/coffee.jpg", top_k=5)
     embedded.ann_threshold = 3
     approximate = embedded.similar("2019/coffee.jpg", top_k=5)
-    assert embedded._search_index(None)._ann is not None
+    assert embedded.vectors.search_index(None)._ann is not None
     assert names(approximate) == names(exact)
     filtered = embedded.similar("2019/coffee.jpg", top_k=5, filter={"property": "format", "op": "eq", "value": "PNG"})
     assert names(filtered) == ["formats/camera.png"]
@@ -223,7 +223,7 @@ def test_images_without_a_vector_are_named(imported):
     imported.create_vector_type("partial", "test", 2)
     contents = [r[0] for r in imported.db.reader.execute("SELECT id FROM contents ORDER BY id")]
     imported.put_vectors("partial", contents[1:], np.ones((len(contents) - 1, 2)))
-    first = imported.file_ids_of_contents(contents[:1])[contents[0]][0]
+    first = imported.images.file_ids_of_contents(contents[:1])[contents[0]][0]
     with pytest.raises(InvalidInput, match="have no 'partial' vector yet .*astronaut.jpg.*imagier embed"):
         imported.similar(first)
     imported.create_vector_type("empty", "test", 2)

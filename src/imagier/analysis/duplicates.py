@@ -11,7 +11,7 @@ larger.
 Files with identical bytes share one content and are duplicates without any check. Groups are the
 connected components of the verified pairs.
 
-Verification results are kept on the project object, keyed by the two contents' hashes, so a run that
+Verification results are kept on the Duplicates part of the project object, keyed by the two contents' hashes, so a run that
 was cancelled (or asked again with another filter) does not check the same pair twice.
 """
 
@@ -27,7 +27,10 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InvalidInput
+from ..store.files import Files
+from ..store.query import Querying
 from ..vectors.index import unit_rows
+from ..vectors.space import VectorSpace
 from . import matching
 
 NEIGHBOURS = 10
@@ -46,7 +49,15 @@ FEATURE_CACHE = 4096      # images whose keypoints stay in memory during a run (
 
 
 class Duplicates:
-    """Mixed into Project; expects the Vectors, Files and Querying operations, and Project.check_selection."""
+    """Near-duplicates among the images `querying` selects: candidates from the matrices of `vectors`,
+    verified on the thumbnails of `files`. `checked_pairs` remembers every verified pair, {(hash, hash):
+    match or None}, for the life of the project object."""
+
+    def __init__(self, vectors: VectorSpace, files: Files, querying: Querying):
+        self.vectors = vectors
+        self.files = files
+        self.querying = querying
+        self.checked_pairs: dict[tuple[str, str], matching.Match | None] = {}
 
     def duplicates(self, *, vector_type: str | None = None, filter=None, k: int = NEIGHBOURS,
                    min_similarity: float | None = None, workers: int = 2,
@@ -64,8 +75,8 @@ class Duplicates:
         images looked at. `cancel` stops between chunks of pairs (checked pairs are remembered: asking
         again resumes); progress gets {"stage", "done", "total"}."""
         matrix = self._checked_matrix(vector_type, k, workers)
-        file_ids = self.query_ids(filter) if filter is not None else [i for i, _ in self.all_paths()]
-        files_of = self.file_ids_of_contents(self.content_ids_of_files(file_ids))
+        file_ids = self.querying.query_ids(filter) if filter is not None else [i for i, _ in self.files.all_paths()]
+        files_of = self.files.file_ids_of_contents(self.files.content_ids_of_files(file_ids))
         chosen = set(file_ids)
         files_of = {c: [f for f in fs if f in chosen] for c, fs in files_of.items()}
         contents = np.array(sorted(files_of), dtype=np.int64)
@@ -80,14 +91,14 @@ class Duplicates:
         """Refuse, before a search starts in the background, what `duplicates` would refuse once running:
         a bad k or workers, an unknown vector type or one without vectors, a bad filter."""
         self._checked_matrix(vector_type, k, workers)
-        self.check_selection(filter)
+        self.querying.check_selection(filter)
 
     def _checked_matrix(self, vector_type: str | None, k: int, workers: int):
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise InvalidInput(f"k must be a positive integer, not {k!r}", k=k)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidInput(f"workers must be a positive integer, not {workers!r}", workers=workers)
-        matrix = self.matrix(vector_type)
+        matrix = self.vectors.matrix(vector_type)
         name = matrix.type["name"]
         if len(matrix.content_ids) == 0:
             raise InvalidInput(f"the vector type {name!r} has no vectors yet: run `imagier embed --model {name}` "
@@ -101,9 +112,9 @@ class Duplicates:
         candidates = _neighbour_pairs(matrix, contents, k, threshold)
         if closest < threshold:
             candidates |= _neighbour_pairs(matrix, contents, min(k, CLOSEST), closest)
-        for other in self.vector_types():
+        for other in self.vectors.store.vector_types():
             if other["model"] == "phash" and other["name"] != matrix.type["name"] and other["count"]:
-                candidates |= _neighbour_pairs(self.matrix(other["name"]), contents, k,
+                candidates |= _neighbour_pairs(self.vectors.matrix(other["name"]), contents, k,
                                                MIN_SIMILARITY["hamming"])
         return candidates
 
@@ -112,7 +123,7 @@ class Duplicates:
     def _verify(self, pairs: list[tuple[int, int]], files_of: dict[int, list[int]], workers: int,
                 progress, cancel) -> list[tuple[int, int, matching.Match]]:
         """The candidate pairs (content ids) that show the same picture, with how they relate."""
-        checker = _PairChecker(self, {c for p in pairs for c in p}, files_of)
+        checker = _PairChecker(self.files, self.checked_pairs, {c for p in pairs for c in p}, files_of)
         verified = []
         with ThreadPoolExecutor(workers) as pool:
             for start in range(0, len(pairs), CHUNK):
@@ -126,12 +137,12 @@ class Duplicates:
                     progress({"stage": "verify", "done": start + len(chunk), "total": len(pairs)})
         return verified
 
-    def _copies_among(self, content_id: int, others: list[int]) -> dict[int, tuple[matching.Match, bool]]:
+    def copies_among(self, content_id: int, others: list[int]) -> dict[int, tuple[matching.Match, bool]]:
         """Which of `others` (content ids) show the same picture as `content_id`: {other: (match,
         whether the match reads "other <relation> content_id")}. Checked pairs are remembered as for
         duplicates()."""
         contents = {content_id, *others}
-        checker = _PairChecker(self, contents, self.file_ids_of_contents(list(contents)))
+        checker = _PairChecker(self.files, self.checked_pairs, contents, self.files.file_ids_of_contents(list(contents)))
         found = {}
         for other in others:
             pair = (min(content_id, other), max(content_id, other))
@@ -140,20 +151,16 @@ class Duplicates:
                 found[other] = (match, (pair[0] == other) != match.swapped)
         return found
 
-    def _checked_pairs(self) -> dict:
-        if "_duplicate_checks" not in self.__dict__:
-            self._duplicate_checks = {}
-        return self._duplicate_checks
 
 
 class _PairChecker:
     """Verifies pairs of contents (thread-safe), computing each picture's features once (the last
-    FEATURE_CACHE kept) and remembering results on the project, keyed by the two contents' hashes."""
+    FEATURE_CACHE kept) and remembering results in `remembered`, keyed by the two contents' hashes."""
 
-    def __init__(self, project, contents, files_of: dict[int, list[int]]):
-        self.project = project
-        self.facts = {f["content_id"]: f for f in project.files([files_of[c][0] for c in contents])}
-        self.remembered = project._checked_pairs()
+    def __init__(self, files: Files, remembered: dict, contents, files_of: dict[int, list[int]]):
+        self.files = files
+        self.facts = {f["content_id"]: f for f in files.files([files_of[c][0] for c in contents])}
+        self.remembered = remembered
         self.features: OrderedDict[tuple[int, bool], matching.Features] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -164,7 +171,7 @@ class _PairChecker:
                 self.features.move_to_end(key)
                 return self.features[key]
         fact = self.facts[content_id]
-        image = Image.open(io.BytesIO(self.project.thumbnails_of([content_id])[content_id]))
+        image = Image.open(io.BytesIO(self.files.thumbnails_of([content_id])[content_id]))
         found = matching.features(image, (fact["width"], fact["height"]), mirror=mirror)
         with self.lock:
             self.features[key] = found

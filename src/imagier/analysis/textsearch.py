@@ -25,7 +25,10 @@ from importlib import resources
 import numpy as np
 
 from ..errors import InvalidInput, NotFound
+from ..store.files import Files
+from ..store.query import Querying
 from ..vectors import clip, multilingual
+from ..vectors.space import VectorSpace
 
 LABELS_MODEL = "efficientnet-lite0"
 WORD_TABLE = "imagenet_words.json"
@@ -171,7 +174,14 @@ class SearchResults(list):
 
 
 class TextSearch:
-    """Mixed into Project; expects the Vectors, Files and Querying mixins."""
+    """Text search among the images `querying` selects, over the matrices of `vectors`; each EfficientNet
+    vector type's table of best classes is kept, by type and version, in `_label_tables`."""
+
+    def __init__(self, vectors: VectorSpace, files: Files, querying: Querying):
+        self.vectors = vectors
+        self.files = files
+        self.querying = querying
+        self._label_tables: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def search(self, text: str, *, top_k: int = 50, filter=None, vector_type: str | None = None,
                model_path: str | None = None, text_model: str | None = None) -> SearchResults:
@@ -189,15 +199,15 @@ class TextSearch:
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise InvalidInput(f"top_k is a whole number of at least 1, not {top_k!r}")
         vtype = self._text_search_type(vector_type)
-        matrix = self.matrix(vtype["name"])
+        matrix = self.vectors.matrix(vtype["name"])
         if len(matrix.content_ids) == 0:
             raise NotFound(f"no image has a {vtype['name']} vector yet: run `imagier embed --model {vtype['name']}`",
                            vector_type=vtype["name"])
         allowed = None
         rows = np.arange(len(matrix.content_ids))
         if filter is not None:
-            allowed = set(self.query_ids(filter))
-            found = matrix.index_of(self.content_ids_of_files(allowed))
+            allowed = set(self.querying.query_ids(filter))
+            found = matrix.index_of(self.files.content_ids_of_files(allowed))
             rows = np.sort(found[found >= 0])
         if vtype["model"] == clip.NAME:
             scores = self._clip_scores(vtype, text, matrix.rows[rows], model_path, text_model)
@@ -209,13 +219,13 @@ class TextSearch:
 
     def _text_search_type(self, name: str | None) -> dict:
         if name is not None:
-            vtype = self.vector_type(name)
+            vtype = self.vectors.store.vector_type(name)
             if vtype["model"] not in (clip.NAME, LABELS_MODEL):
                 raise InvalidInput(f"the vector type {name!r} ({vtype['model']}) cannot be searched by text: use a "
                                    f"{clip.NAME} type, or {LABELS_MODEL} for the labels search", vector_type=name)
             return vtype
-        default = self.vector_type()
-        types = [default] + [t for t in self.vector_types() if t["count"] > 0]
+        default = self.vectors.store.vector_type()
+        types = [default] + [t for t in self.vectors.store.vector_types() if t["count"] > 0]
         for model in (clip.NAME, LABELS_MODEL):
             for vtype in types:
                 if vtype["model"] == model:
@@ -255,12 +265,12 @@ class TextSearch:
         computed once (class probabilities for every image are the slow part) and kept until the vectors
         change."""
         from ..vectors.efficientnet import class_scores
-        cache = self.__dict__.setdefault("_label_tables", {})
+        cache = self._label_tables
         key = (matrix.type["id"], matrix.type["version"])
         if key not in cache:
             best, probabilities = [], []
             for start in range(0, len(matrix.content_ids), _CHUNK):
-                scores = class_scores(self.vectors_of(matrix.type["name"], matrix.content_ids[start:start + _CHUNK]))
+                scores = class_scores(self.vectors.store.vectors_of(matrix.type["name"], matrix.content_ids[start:start + _CHUNK]))
                 top = np.argpartition(-scores, TOP_CLASSES, axis=1)[:, :TOP_CLASSES]
                 best.append(top.astype(np.int16))
                 probabilities.append(np.take_along_axis(scores, top, axis=1))
@@ -274,12 +284,12 @@ class TextSearch:
         chosen: list[tuple[int, float]] = []
         for start in range(0, len(order), top_k):
             block = order[start:start + top_k]
-            files = self.file_ids_of_contents(content_ids[block].tolist())
+            files = self.files.file_ids_of_contents(content_ids[block].tolist())
             for row in block:
                 chosen += [(f, float(scores[row])) for f in files.get(int(content_ids[row]), [])
                            if allowed is None or f in allowed]
             if len(chosen) >= top_k:
                 break
         chosen = chosen[:top_k]
-        paths = {f["id"]: f["path"] for f in self.files([f for f, _ in chosen])}
+        paths = {f["id"]: f["path"] for f in self.files.files([f for f, _ in chosen])}
         return [{"id": f, "path": paths[f], "score": round(s, 6)} for f, s in chosen]

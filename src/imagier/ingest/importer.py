@@ -24,6 +24,8 @@ from typing import Callable, Iterable, Iterator
 
 from ..errors import Conflict, ImagierError, NotFound
 from ..store import imports as sql
+from ..store.db import Database
+from ..store.oplog import OpLog
 from .decode import Decoded, DecodeError, decode
 from .scan import is_under, resolve_roots, scan
 
@@ -38,8 +40,12 @@ _active: set[tuple[str, int]] = set()
 _active_lock = threading.Lock()
 
 
-class Importing:
-    """Mixed into Project; expects `self.db` and `self.oplog`."""
+class Importer:
+    """The imports of one project file: its import jobs, run and resumed, each logged in `oplog`."""
+
+    def __init__(self, db: Database, oplog: OpLog):
+        self.db = db
+        self.oplog = oplog
 
     def import_folders(self, folders: str | os.PathLike | Iterable[str | os.PathLike], *, workers: int | None = None,
                        store_originals: bool = False, progress: Callable[[dict], None] | None = None,

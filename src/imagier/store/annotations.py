@@ -15,6 +15,8 @@ from typing import Iterable, Sequence
 import apsw
 
 from ..errors import Conflict, InvalidInput, NotFound
+from .db import Database
+from .oplog import OpLog
 from .types import BUILTINS, PALETTE, SCOPES, TAG_TYPES, canonical_type, coerce, present
 
 TagRef = int | str
@@ -45,7 +47,11 @@ def _property_row(row) -> dict:
 
 
 class Annotations:
-    """Mixed into Project; expects `self.db` (store.db.Database) and `self.oplog` (store.oplog.OpLog)."""
+    """The properties, tags and values of one project file; every write is one undoable operation of `oplog`."""
+
+    def __init__(self, db: Database, oplog: OpLog):
+        self.db = db
+        self.oplog = oplog
 
     # ---- properties -------------------------------------------------------------------------------
 
@@ -200,6 +206,12 @@ class Annotations:
                 conn.execute("DELETE FROM tag_values WHERE property_id = ? AND tag_id <> ? AND target_id IN "
                              "(SELECT target_id FROM tag_values WHERE tag_id = ?)", (prop["id"], target, target))
         return self.tag(prop["id"], target)
+
+    def tags_under(self, property: dict, refs: Sequence[TagRef]) -> set[int]:
+        """The ids of these tags of a tag property ({"id", "name"}; tags by name or id) and of all their
+        descendants in the parent DAG: what a filter on the tags matches. NotFound for a tag it lacks."""
+        conn = self.db.reader
+        return self._descendants(conn, [self._tag_id(conn, property, ref) for ref in refs])
 
     def _tag_property(self, property: str | int) -> dict:
         prop = property if isinstance(property, dict) else self.property(property)

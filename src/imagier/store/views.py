@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 
 from ..errors import InvalidInput, NotFound
+from .db import Database
+from .query import Querying
 
 
 class Views:
-    """Mixed into Project; expects `self.db`."""
+    """The saved views of one project file; a view's filter, sort and group are checked by `querying`."""
+
+    def __init__(self, db: Database, querying: Querying):
+        self.db = db
+        self.querying = querying
 
     def views(self) -> list[dict]:
         """The saved views, in their order: id, name and state."""
@@ -21,7 +27,7 @@ class Views:
             raise InvalidInput("a view needs a non-empty name")
         if not isinstance(state, dict):
             raise InvalidInput("a view state is a JSON object")
-        self.compile_view(state.get("filter"), state.get("sort"), state.get("group"))
+        self.querying.compile_view(state.get("filter"), state.get("sort"), state.get("group"))
         if id is not None:
             _check_id(id)
         with self.db.write() as conn:
