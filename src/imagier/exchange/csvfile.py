@@ -14,6 +14,7 @@ import csv
 import io
 import itertools
 import re
+import shutil
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -78,9 +79,10 @@ def _opener(source) -> tuple[str, Callable[[], ContextManager[IO]]]:
     name = getattr(source, "name", None)
     name = name if isinstance(name, str) else "the CSV"
     if not source.seekable():  # copied once to a temporary file, which can be read again
-        spool = tempfile.TemporaryFile()
-        for chunk in iter(lambda: source.read(1 << 20), source.read(0)):
-            spool.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+        # Text stays text (its encoding was applied when it was decoded), bytes stay bytes.
+        text = isinstance(source.read(0), str)
+        spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="") if text else tempfile.TemporaryFile()
+        shutil.copyfileobj(source, spool, 1 << 20)
         source = spool
         source.seek(0)
     start = source.tell()
