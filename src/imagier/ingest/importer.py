@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..errors import Conflict, ImagierError, NotFound
 from ..store import imports as sql
-from ..store.db import Database
+from ..store.db import Database, storable
 from ..store.oplog import OpLog
 from .decode import Decoded, DecodeError, decode
 from .scan import is_under, resolve_roots, scan
@@ -98,7 +98,7 @@ class Importer:
     def resumable_import(self, job_id: int) -> dict:
         """The parameters of the import job `job_id`, which can be resumed: NotFound when the project has
         no such import, Conflict when it is done, NotFound or InvalidInput when a folder is gone."""
-        found = sql.jobs(self.db.reader, "import", job_id=job_id)
+        found = sql.jobs(self.db.reader, "import", job_id=job_id) if storable(job_id) else []
         if not found:
             raise NotFound(f"no import job {job_id} in this project", job=job_id)
         if found[0]["state"] == "done":

@@ -63,7 +63,7 @@ class PluginRunner:
         a run in the background."""
         chosen = self.discovered(False).action(action)
         coerce_params(chosen.params, params, self.project, chosen.qualified)
-        self.project.check_selection(filter, None if ids is None else _image_ids(ids))
+        self.project.check_selection(filter, ids)
         return {"plugin": chosen.plugin, **chosen.to_dict()}
 
     def run_action(self, action: str, params: dict | None = None, *, ids=None, filter=None,
@@ -83,8 +83,8 @@ class PluginRunner:
         if plugin.builtin:
             raw, changeset = _run_here(self.project, chosen, values, ids, filter, progress, cancel)
         else:
-            raw, changeset = _run_in_worker(type(self.project), self.project.path, plugin.source, chosen, params or {}, ids, filter,
-                                            progress, cancel)
+            raw, changeset = _run_in_worker(type(self.project), self.project.path, plugin.source, chosen,
+                                            params or {}, ids, filter, progress, cancel)
         result = normalise(self.project, chosen, raw)
         if changeset:
             self.project.oplog.apply_recorded("plugin", f"{chosen.label} ({chosen.qualified})", run_params, changeset)
@@ -99,14 +99,7 @@ class PluginRunner:
     def _action_images(self, chosen: Action, ids, filter) -> list[int]:
         if ids is None:
             return [] if chosen.kind == "similar" else self.project.query_ids(filter)
-        return [f["id"] for f in self.project.existing_files(_image_ids(ids))]
-
-
-def _image_ids(ids) -> list[int]:
-    try:
-        return [int(i) for i in ids]
-    except (TypeError, ValueError):
-        raise InvalidInput("image ids must be integers") from None
+        return [f["id"] for f in self.project.existing_files(ids)]
 
 
 # ---- running ------------------------------------------------------------------------------------------

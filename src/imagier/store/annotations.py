@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import apsw
 
 from ..errors import Conflict, InvalidInput, NotFound
-from .db import Database
+from .db import Database, storable
 from .oplog import OpLog
 from .types import BUILTINS, PALETTE, SCOPES, TAG_TYPES, canonical_type, coerce, present
 
@@ -68,7 +68,8 @@ class Annotations:
         """One user property by name (case-insensitive) or id."""
         conn = self.db.reader
         if isinstance(name, int):
-            row = conn.execute("SELECT id, name, type, scope, machine FROM properties WHERE id = ?", (name,)).fetchone()
+            row = conn.execute("SELECT id, name, type, scope, machine FROM properties WHERE id = ?",
+                               (name,)).fetchone() if storable(name) else None
         else:
             if not isinstance(name, str):
                 raise InvalidInput(f"a property is named by a string, not {name!r}")
@@ -244,7 +245,8 @@ class Annotations:
         if isinstance(tag, bool) or not isinstance(tag, (int, str)):
             raise InvalidInput(f"a tag is named by a string or an id, not {tag!r}")
         if isinstance(tag, int):
-            row = conn.execute("SELECT id FROM tags WHERE id = ? AND property_id = ?", (tag, prop["id"])).fetchone()
+            row = conn.execute("SELECT id FROM tags WHERE id = ? AND property_id = ?",
+                               (tag, prop["id"])).fetchone() if storable(tag) else None
         else:
             row = conn.execute("SELECT id FROM tags WHERE property_id = ? AND name = ?",
                                (prop["id"], tag.strip())).fetchone()

@@ -27,6 +27,12 @@ READER_CACHE_MB = 16
 BUSY_TIMEOUT_MS = 30_000
 
 
+def storable(id) -> bool:
+    """Whether `id` is an integer SQLite can hold (64 bits): a larger one names no row, and binding it would
+    be an OverflowError. Every integer id a user passes is checked with it before it is bound."""
+    return isinstance(id, int) and -2 ** 63 <= id < 2 ** 63
+
+
 def migrations() -> list[tuple[int, str]]:
     """The numbered migrations shipped with the package, in order: [(1, sql), (2, sql), ...]."""
     folder = resources.files(__package__) / "migrations"

@@ -19,6 +19,14 @@ _FILE_KEYS = ("id", "path", "folder", "name", "format", "width", "height", "size
               "imported", "content_id", "orientation")
 
 
+def image_ids(ids: Iterable) -> list[int]:
+    """Image ids as integers, in order ("7" is 7); InvalidInput when one is not a whole number."""
+    try:
+        return [int(i) for i in ids]
+    except (TypeError, ValueError):
+        raise InvalidInput("image ids must be integers") from None
+
+
 class Files:
     """The files and contents of one project file: their built-in properties, thumbnails and originals."""
 
@@ -27,10 +35,7 @@ class Files:
 
     def files(self, ids: Iterable[int]) -> list[dict]:
         """The built-in properties of these images, in the order asked; unknown ids are left out."""
-        try:
-            wanted = [int(i) for i in ids]
-        except (TypeError, ValueError):
-            raise InvalidInput("image ids must be integers") from None
+        wanted = image_ids(ids)
         rows = self.db.reader.execute(
             f"SELECT {_FILE_COLUMNS} FROM json_each(?) s JOIN files f ON f.id = s.value {_FILE_JOINS}",
             (json.dumps(wanted),)).fetchall()
@@ -40,7 +45,7 @@ class Files:
     def existing_files(self, ids: Iterable[int]) -> list[dict]:
         """The built-in properties of these images, in the order asked, each once; NotFound naming the ids
         that are no image of the project (what every operation given ids from outside checks first)."""
-        wanted = list(dict.fromkeys(ids))
+        wanted = list(dict.fromkeys(image_ids(ids)))
         found = self.files(wanted)
         if len(found) != len(wanted):
             known = {f["id"] for f in found}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..errors import InvalidInput, NotFound
-from .db import Database
+from .db import Database, storable
 from .query import Querying
 
 
@@ -52,9 +52,8 @@ class Views:
 
 
 def _check_id(id: int) -> None:
-    """InvalidInput for an id that is no integer; NotFound for one no view can have: SQLite's integers
-    are 64-bit, and a larger one would be an OverflowError when bound."""
+    """InvalidInput for an id that is no integer; NotFound for one no view can have."""
     if isinstance(id, bool) or not isinstance(id, int):
         raise InvalidInput(f"a view id is an integer, not {id!r}", id=str(id))
-    if not -2 ** 63 <= id < 2 ** 63:
+    if not storable(id):
         raise NotFound(f"no view with id {id}", id=id)
