@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from imagier.vectors.calibration import calibrate
 from imagier.cli import main
-from imagier.errors import InvalidInput, NotFound
+from imagier.errors import Forbidden, InvalidInput, NotFound
 from imagier.server.app import create_app
 from imagier.store.vectors import Matrix
+from imagier.vectors.calibration import calibrate
 from imagier.vectors.index import SearchIndex
 
 from conftest import HIST, histograms, sample_pixels
@@ -186,6 +186,24 @@ def test_an_image_file_outside_the_project(embedded, tmp_path):
     results = embedded.similar(str(outside), top_k=2)
     assert set(names(results)) == {"2020/chelsea.jpg", "formats/chelsea.gif"}
     assert len(embedded.similar(outside, top_k=15)) == 15  # nothing is left out: it is not in the project
+
+
+def test_may_read_decides_which_outside_files_are_looked_at(embedded, tmp_path):
+    outside = tmp_path / "cat-crop.png"
+    Image.fromarray(sample_pixels("chelsea")[30:280, 50:400]).save(outside)
+    asked = []
+
+    def refuse(path):
+        asked.append(path)
+        raise Forbidden(f"{path} is outside the folders this server may show", path=str(path))
+
+    for path in (outside, tmp_path / "missing.png"):  # a file that exists and one that does not: one answer
+        with pytest.raises(Forbidden, match="outside the folders"):
+            embedded.similar(str(path), may_read=refuse)
+    assert asked == [outside, tmp_path / "missing.png"]
+    allowed = embedded.similar(str(outside), top_k=2, may_read=lambda path: path.resolve())
+    assert set(names(allowed)) == {"2020/chelsea.jpg", "formats/chelsea.gif"}
+    assert embedded.similar("2019/coffee.jpg", top_k=1, may_read=refuse) and len(asked) == 2  # the project's own
 
 
 def test_the_approximate_path_answers_like_the_exact_one(embedded):

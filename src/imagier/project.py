@@ -335,7 +335,8 @@ class Project:
                            dtype: str = "float32", metric: str = "cosine", default: bool | None = None) -> dict:
         """Register a vector type; the first one becomes the default unless default=False. Creating a type
         that exists with the same model, params and shape returns it; a different one is a Conflict."""
-        return self.vector_store.create_vector_type(name, model, dim, params=params, dtype=dtype, metric=metric, default=default)
+        return self.vector_store.create_vector_type(name, model, dim, params=params, dtype=dtype, metric=metric,
+                                                    default=default)
 
     def set_default_vector_type(self, name: str) -> dict:
         """Make this vector type the one similarity, clustering and duplicates use when none is named."""
@@ -372,7 +373,8 @@ class Project:
         files outside them are not imported but listed in "failed" (what an import started from the web
         page does).
         """
-        return self.importer.import_folders(folders, workers=workers, store_originals=store_originals, progress=progress, cancel=cancel, then=then, links_within=links_within)
+        return self.importer.import_folders(folders, workers=workers, store_originals=store_originals,
+                                            progress=progress, cancel=cancel, then=then, links_within=links_within)
 
     def check_folders(self, folders) -> list[str]:
         """The folders as the import will read them (absolute, nested ones merged); NotFound or
@@ -416,7 +418,8 @@ class Project:
         as duplicates; the last one wins. The file is UTF-8 (with or without a byte order mark) unless
         `encoding` names another; a file that does not decode is refused. It is read row by row, twice,
         so a large file needs little memory."""
-        return self.csv.import_csv(source, dry_run=dry_run, skip_unmatched=skip_unmatched, skip_invalid=skip_invalid, encoding=encoding)
+        return self.csv.import_csv(source, dry_run=dry_run, skip_unmatched=skip_unmatched, skip_invalid=skip_invalid,
+                                   encoding=encoding)
 
     # ---- embedding -------------------------------------------------------------------------------
 
@@ -455,7 +458,8 @@ class Project:
         Returns {"model", "embedded": vectors computed now, "total": images with a vector of the type,
         "failed": [{"content", "error"}]}; progress gets {"done", "total", "model"}.
         """
-        return self.embedding.embed(model, model_path=model_path, batch_size=batch_size, progress=progress, cancel=cancel)
+        return self.embedding.embed(model, model_path=model_path, batch_size=batch_size, progress=progress,
+                                    cancel=cancel)
 
     def machine_labels_enabled(self) -> bool:
         """Whether embedding with EfficientNet-Lite0 writes the `ImageNet guess` property (until
@@ -483,7 +487,7 @@ class Project:
     # ---- similarity ------------------------------------------------------------------------------
 
     def similar(self, query: Query, *, top_k: int = 20, min_score: float | None = None, filter=None,
-                vector_type: str | None = None) -> list[dict]:
+                vector_type: str | None = None, may_read: Callable[[Path], Path] | None = None) -> list[dict]:
         """The images most similar to `query`, best first: [{"id", "path", "score", "similarity", "rank",
         "copy", "relation", "edited"}].
 
@@ -495,8 +499,11 @@ class Project:
         For one image of the project, the results that show the same picture (a crop, a mirrored,
         captioned, recoloured... copy, checked on the pictures as duplicates() checks a pair) come
         first, with "copy": true, their "relation" and which of the two is "edited" ("result" or
-        "query"); mere likeness follows ("copy": false)."""
-        return self.similarity.similar(query, top_k=top_k, min_score=min_score, filter=filter, vector_type=vector_type)
+        "query"); mere likeness follows ("copy": false). `may_read` (the server's rule) gives the path to
+        read for an image file outside the project or raises Forbidden, before it is looked at: a refused
+        path is neither read nor told apart from a missing one."""
+        return self.similarity.similar(query, top_k=top_k, min_score=min_score, filter=filter,
+                                       vector_type=vector_type, may_read=may_read)
 
     def calibration(self, vector_type: str | None = None) -> dict:
         """How similarities are distributed among random pairs of this project's images, for a vector
@@ -516,7 +523,8 @@ class Project:
         of the property `save_as`, else every image. Returns [{"cluster", "score", "similarity", "size",
         "ids", "paths"}] covering every input image once (see the module for the details), with
         `.provenance`. `save_as` saves them as tags of that property, as one undoable operation."""
-        return self.clustering.cluster(filter, ids=ids, k=k, method=method, vector_type=vector_type, save_as=save_as, parent=parent, min_cluster_size=min_cluster_size, cancel=cancel)
+        return self.clustering.cluster(filter, ids=ids, k=k, method=method, vector_type=vector_type, save_as=save_as,
+                                       parent=parent, min_cluster_size=min_cluster_size, cancel=cancel)
 
     def check_cluster(self, filter=None, *, ids=None, k: int | None = None, method: str = "kmeans",
                       vector_type: str | None = None, save_as: str | None = None, parent: str | None = None,
@@ -524,7 +532,8 @@ class Project:
         """Refuse, before a clustering starts in the background, what `cluster` would refuse once running:
         an unknown method, a bad k or min_cluster_size, a bad filter, ids that are no image, an unknown
         vector type."""
-        return self.clustering.check_cluster(filter, ids=ids, k=k, method=method, vector_type=vector_type, save_as=save_as, parent=parent, min_cluster_size=min_cluster_size)
+        return self.clustering.check_cluster(filter, ids=ids, k=k, method=method, vector_type=vector_type,
+                                             save_as=save_as, parent=parent, min_cluster_size=min_cluster_size)
 
     def save_clusters(self, property: str, clusters: list[dict], *, parent: str | None = None,
                       provenance: dict | None = None) -> list[dict]:
@@ -571,7 +580,8 @@ class Project:
         EfficientNet-Lite0. `model_path`: the CLIP model's folder (see clip.py). `text_model`:
         "clip-vit-b32-multilingual" encodes the text with the multilingual encoder (50+ languages) instead
         of CLIP's own (see multilingual.py)."""
-        return self.text_search.search(text, top_k=top_k, filter=filter, vector_type=vector_type, model_path=model_path, text_model=text_model)
+        return self.text_search.search(text, top_k=top_k, filter=filter, vector_type=vector_type,
+                                       model_path=model_path, text_model=text_model)
 
     # ---- duplicate_finder ------------------------------------------------------------------------
 
@@ -590,7 +600,9 @@ class Project:
         plus those of the project's perceptual hash ("phash") when it has one; `filter` restricts the
         images looked at. `cancel` stops between chunks of pairs (checked pairs are remembered: asking
         again resumes); progress gets {"stage", "done", "total"}."""
-        return self.duplicate_finder.duplicates(vector_type=vector_type, filter=filter, k=k, min_similarity=min_similarity, workers=workers, progress=progress, cancel=cancel)
+        return self.duplicate_finder.duplicates(vector_type=vector_type, filter=filter, k=k,
+                                                min_similarity=min_similarity, workers=workers, progress=progress,
+                                                cancel=cancel)
 
     def check_duplicates(self, *, vector_type: str | None = None, filter=None, k: int = NEIGHBOURS,
                          workers: int = 2) -> None:

@@ -121,7 +121,8 @@ class Clustering:
                 files = [f for f in files if f["id"] in allowed]
         elif parent is not None:
             condition = {"property": save_as, "op": "eq", "value": parent}
-            files = self.files.files(self.querying.query_ids(condition if filter is None else {"and": [filter, condition]}))
+            chosen = condition if filter is None else {"and": [filter, condition]}
+            files = self.files.files(self.querying.query_ids(chosen))
         else:
             files = self.files.files(self.querying.query_ids(filter))
         if not files:

@@ -14,6 +14,7 @@ hashes) and `rank` (1 - score: the fraction of the project's pairs at least as s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class Similarity:
         self.duplicates = duplicates
 
     def similar(self, query: Query, *, top_k: int = 20, min_score: float | None = None, filter=None,
-                vector_type: str | None = None) -> list[dict]:
+                vector_type: str | None = None, may_read: Callable[[Path], Path] | None = None) -> list[dict]:
         """The images most similar to `query`, best first: [{"id", "path", "score", "similarity", "rank",
         "copy", "relation", "edited"}].
 
@@ -71,13 +72,15 @@ class Similarity:
         For one image of the project, the results that show the same picture (a crop, a mirrored,
         captioned, recoloured... copy, checked on the pictures as duplicates() checks a pair) come
         first, with "copy": true, their "relation" and which of the two is "edited" ("result" or
-        "query"); mere likeness follows ("copy": false)."""
+        "query"); mere likeness follows ("copy": false). `may_read` (the server's rule) gives the path to
+        read for an image file outside the project or raises Forbidden, before it is looked at: a refused
+        path is neither read nor told apart from a missing one."""
         check_count("top_k", top_k)
         if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
                                       or not 0 <= min_score <= 1):
             raise InvalidInput(f"min_score is a calibrated score between 0 and 1, not {min_score!r}")
         index = self.vectors.search_index(vector_type)
-        vector, exclude = self._query_vector(index, query)
+        vector, exclude = self._query_vector(index, query, may_read)
         candidates, allowed = self.candidates(index, filter)
         rows, dots = index.search(vector, top_k + COPY_POOL, candidates, exclude)
         similarities = index.similarity(dots)
@@ -161,22 +164,24 @@ class Similarity:
 
     # ---- the query ---------------------------------------------------------------------------------
 
-    def _query_vector(self, index: SearchIndex, query: Query) -> tuple[np.ndarray, np.ndarray]:
+    def _query_vector(self, index: SearchIndex, query: Query,
+                      may_read: Callable[[Path], Path] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The vector to search with and the rows to leave out (the query's own contents)."""
         if isinstance(query, (list, tuple)):
             if not query:
                 raise InvalidInput("a group query needs at least one image")
             file_ids = [self._query_file(item, allow_outside=False) for item in query]
         else:
-            found = self._query_file(query, allow_outside=True)
+            found = self._query_file(query, allow_outside=True, may_read=may_read)
             if isinstance(found, Path):
                 return self._embed_outside(index, found), np.empty(0, np.int64)
             file_ids = [found]
         rows = self.rows_of_files(index, file_ids)
         return index.vectors[rows].mean(axis=0), rows
 
-    def _query_file(self, ref, allow_outside: bool) -> int | Path:
-        """A file id of the project, or (when allowed) the path of an image file outside it."""
+    def _query_file(self, ref, allow_outside: bool, may_read: Callable[[Path], Path] | None = None) -> int | Path:
+        """A file id of the project, or (when allowed, and `may_read` allows it) the path of an image file
+        outside it."""
         if isinstance(ref, bool) or not isinstance(ref, (int, str, Path)):
             raise InvalidInput(f"an image is given by its id or its path, not {ref!r}")
         if isinstance(ref, int):
@@ -187,8 +192,10 @@ class Similarity:
         try:
             return self.files.file_id(text)
         except NotFound:
-            if allow_outside and Path(text).expanduser().is_file():
-                return Path(text).expanduser()
+            if allow_outside:
+                outside = Path(text).expanduser() if may_read is None else may_read(Path(text))
+                if outside.is_file():
+                    return outside
             raise
 
     def _embed_outside(self, index: SearchIndex, path: Path) -> np.ndarray:
