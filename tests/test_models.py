@@ -480,6 +480,11 @@ def test_the_labels_search_has_no_text_model(embedded):
         embedded.search(FRENCH, text_model=multilingual.NAME)
 
 
+def test_an_unknown_text_model_is_named_before_any_search(embedded):
+    with pytest.raises(InvalidInput, match="unknown text model 'nope'"):
+        embedded.search(FRENCH, text_model="nope")
+
+
 @pytest.mark.browser
 def test_the_import_dialog_offers_clip_with_its_time(cache, webui, clip_path, photo_dir, tmp_path, monkeypatch,
                                                      hub_endpoint):

@@ -198,6 +198,7 @@ class TextSearch:
             raise InvalidInput("a text search needs some words, such as 'a cat on a sofa'")
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
             raise InvalidInput(f"top_k is a whole number of at least 1, not {top_k!r}")
+        multilingual.check_text_model(text_model)
         vtype = self._text_search_type(vector_type)
         matrix = self.vectors.matrix(vtype["name"])
         if len(matrix.content_ids) == 0:
@@ -235,8 +236,8 @@ class TextSearch:
 
     def _clip_scores(self, vtype: dict, text: str, rows: np.ndarray, model_path: str | None,
                      text_model: str | None = None) -> np.ndarray:
-        if text_model not in (None, clip.NAME):
-            return rows @ multilingual.encoder_named(text_model).embed_texts([text])[0]
+        if text_model not in (None, clip.NAME):  # the multilingual encoder, the one other (checked first)
+            return rows @ multilingual.load().embed_texts([text])[0]
         model = clip.load(model_path, int8=bool(vtype["params"].get("int8")))
         made_by = vtype["params"].get("sha256", {}).get(clip.TEXT)
         if made_by is not None and clip.file_hash(model.folder / clip.TEXT) != made_by:
@@ -270,7 +271,8 @@ class TextSearch:
         if key not in cache:
             best, probabilities = [], []
             for start in range(0, len(matrix.content_ids), _CHUNK):
-                scores = class_scores(self.vectors.store.vectors_of(matrix.type["name"], matrix.content_ids[start:start + _CHUNK]))
+                chunk = matrix.content_ids[start:start + _CHUNK]
+                scores = class_scores(self.vectors.store.vectors_of(matrix.type["name"], chunk))
                 top = np.argpartition(-scores, TOP_CLASSES, axis=1)[:, :TOP_CLASSES]
                 best.append(top.astype(np.int16))
                 probabilities.append(np.take_along_axis(scores, top, axis=1))

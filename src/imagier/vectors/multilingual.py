@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InvalidInput
-from . import models
+from . import clip, models
 from .models import Downloadable, Graph
 
 NAME = "clip-vit-b32-multilingual"
@@ -31,7 +31,7 @@ PATH_ENV = "IMAGIER_MULTILINGUAL_PATH"
 MODEL, TOKENIZER, DENSE = "onnx/model.onnx", "tokenizer.json", "2_Dense/model.safetensors"
 WIDTH, DIM = 768, 512
 MAX_TOKENS = 128  # the model's max_seq_length (sentence_bert_config.json)
-IMAGE_MODEL = "clip-vit-b32"  # the image vectors its text vectors are comparable with
+IMAGE_MODEL = clip.NAME  # the image vectors its text vectors are comparable with
 
 
 def dense_weights(folder: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -149,9 +149,8 @@ def load(model_path: str | Path | None = None) -> MultilingualEncoder:
         return _encoders[key]
 
 
-def encoder_named(name: str) -> MultilingualEncoder:
-    """The text encoder a search names with `text_model` (CLIP's own is not this module's: it is None)."""
-    if name != NAME:
+def check_text_model(name: str | None) -> None:
+    """InvalidInput unless a search may name `name` as its text model: None or CLIP's own, or this one."""
+    if name not in (None, IMAGE_MODEL, NAME):
         raise InvalidInput(f"unknown text model {name!r}; the text models are {IMAGE_MODEL} (CLIP's own, English) "
                            f"and {NAME} (50+ languages)", text_model=name)
-    return load()
