@@ -2,7 +2,7 @@
 mirror or border.
 
 Never an n x n comparison: candidate pairs are the k nearest neighbours of every image (FAISS) in the
-chosen vector type and, when the project has one, in its perceptual hash, kept when they are similar
+chosen vector type (vectors/index.py) and, when the project has one, in its perceptual hash, kept when they are similar
 enough to be worth a look. Each candidate is then verified on the two pictures (matching.py): local
 features, which find crops and captions that global signatures miss and reject distinct photos of
 similar scenes, then, for pictures with little texture (paintings, gradients, soft focus), the
@@ -11,8 +11,8 @@ larger.
 Files with identical bytes share one content and are duplicates without any check. Groups are the
 connected components of the verified pairs.
 
-Verification results are kept on the Duplicates part of the project object, keyed by the two contents' hashes, so a run that
-was cancelled (or asked again with another filter) does not check the same pair twice.
+Verification results are kept on the Duplicates part of the project object, keyed by the two contents'
+hashes, so a run that was cancelled (or asked again with another filter) does not check the same pair twice.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from PIL import Image
 from ..errors import InvalidInput
 from ..store.files import Files
 from ..store.query import Querying
-from ..vectors.index import unit_rows
+from ..vectors.index import nearest_rows, unit_rows
 from ..vectors.space import VectorSpace
 from . import matching
 
@@ -42,8 +42,6 @@ MIN_SIMILARITY = {"cosine": 0.75, "hamming": 0.75}
 # on the calibration half of the benchmark corpus: the nearest neighbour of 112 of 118 crops and borders
 # is a copy of the same picture, but 14 of these lie below 0.75).
 CLOSEST, CLOSEST_SIMILARITY = 3, {"cosine": 0.5, "hamming": 0.75}
-REDUCED_DIM, NPROBE = 128, 8   # the approximate kNN: PCA dimensions, inverted lists probed
-EXACT_KNN = 20_000        # up to this many vectors, exact neighbours (a few seconds); beyond, an inverted file index
 CHUNK = 256               # pairs verified between two looks at `cancel`
 FEATURE_CACHE = 4096      # images whose keypoints stay in memory during a run (~70 kB each)
 
@@ -206,47 +204,13 @@ def _neighbour_pairs(matrix, contents: np.ndarray, k: int, threshold: float) -> 
     if len(ids) < 2:
         return set()
     vectors = np.ascontiguousarray(unit_rows(matrix)[rows])
-    scores, neighbours = _knn(vectors, min(k + 1, len(ids)))
+    scores, neighbours = nearest_rows(vectors, min(k + 1, len(ids)))
     if matrix.type["metric"] == "hamming":
         scores = (1 + scores) / 2  # the inner product of +-1/sqrt(bits) rows is 1 - 2 * hamming / bits
     source = np.repeat(np.arange(len(ids)), neighbours.shape[1])
     keep = (neighbours.ravel() >= 0) & (scores.ravel() >= threshold) & (neighbours.ravel() != source)
     a, b = ids[source[keep]], ids[neighbours.ravel()[keep]]
     return set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))
-
-
-def _knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inner products and rows of each row's k nearest rows (itself among them).
-
-    Exact for small sets. Beyond, an inverted file index over the rows centred and reduced by PCA:
-    embeddings of photos all point roughly one way (their cosines are rarely below 0.5), so without
-    centring k-means puts most rows in a few lists and every probe reads them all. Near copies stay
-    nearest in the reduced space; their inner products are then computed exactly from the rows."""
-    import faiss
-    n, dim = vectors.shape
-    if n <= EXACT_KNN:
-        index = faiss.IndexFlatIP(dim)
-        index.add(vectors)
-        return index.search(vectors, k)
-    rng = np.random.default_rng(0)
-    lists = int(4 * np.sqrt(n))
-    sample = vectors[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))]
-    pca = faiss.PCAMatrix(dim, min(dim, REDUCED_DIM))
-    pca.train(sample)
-    reduced = np.vstack([pca.apply(vectors[i:i + 65536]) for i in range(0, n, 65536)])
-    faiss.normalize_L2(reduced)
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(reduced.shape[1]), reduced.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
-    index.train(reduced[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))])
-    index.add(reduced)
-    index.nprobe = NPROBE
-    _, neighbours = index.search(reduced, k)
-    scores = np.full(neighbours.shape, -np.inf, dtype=np.float32)
-    for i in range(0, n, 4096):
-        block = neighbours[i:i + 4096]
-        found = block >= 0
-        scores[i:i + 4096][found] = np.einsum("ij,ij->i", np.repeat(vectors[i:i + 4096], k, axis=0)[found.ravel()],
-                                             vectors[block[found]])
-    return scores, neighbours
 
 
 def _groups(files_of: dict[int, list[int]], verified) -> list[dict]:
