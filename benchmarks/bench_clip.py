@@ -91,7 +91,7 @@ def run_one(kind: str, int8: bool, project_path: Path, model_path: Path) -> dict
             n = project.content_count()
             if kind == "bare":
                 # Inputs made beforehand, so only the encoder is timed.
-                thumbs = project.thumbnails_of(project.content_ids_of_files(project.query_ids()))
+                thumbs = project.images.thumbnails_of(project.images.content_ids_of_files(project.query_ids()))
                 pixels = clip.preprocess([Image.open(io.BytesIO(t)) for t in thumbs.values()])
                 session = model._session(clip.VISION)
                 session.run(["image_embeds"], {"pixel_values": pixels[:1]})

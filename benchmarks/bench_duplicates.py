@@ -125,7 +125,7 @@ def quality(workdir: Path, seed: int, half: str, truth: dict[str, dict]) -> dict
         groups = project.duplicates()
         seconds = time.perf_counter() - start
         ours = {frozenset(p) for g in groups for p in combinations(g["ids"], 2)}
-        checks = len(project._duplicate_checks)
+        checks = len(project.duplicate_finder.checked_pairs)
         relations: dict[str, int] = {}
         for g in groups:
             for p in g["pairs"]:
@@ -135,13 +135,13 @@ def quality(workdir: Path, seed: int, half: str, truth: dict[str, dict]) -> dict
         return {"files": len(names), "families": len({truth[n]["family"] for n in names.values()}),
                 "ours": breakdown(ours, names, truth), "phash": breakdown(plain_phash(project), names, truth),
                 "seconds": seconds, "checks": checks, "relations": relations, "wrong": wrong,
-                "similar": similar_share(project, names, truth), "vectors": project.matrix("efficientnet-lite0")}
+                "similar": similar_share(project, names, truth), "vectors": project.vectors.matrix("efficientnet-lite0")}
 
 
 def plain_phash(project) -> set:
     """Every pair of files within the usual Hamming distance of each other's pHash."""
-    hashes = project.matrix("phash")
-    files_of = project.file_ids_of_contents(hashes.content_ids)
+    hashes = project.vectors.matrix("phash")
+    files_of = project.images.file_ids_of_contents(hashes.content_ids)
     bits = np.unpackbits(hashes.rows, axis=1)
     distances = (bits[:, None, :] != bits[None, :, :]).sum(axis=2)
     found = set()
@@ -188,12 +188,12 @@ def verification_costs(workdir: Path, seed: int, truth: dict[str, dict]) -> dict
     check was before the frame and crop signals), over all candidate pairs and over the pairs of
     different pictures (which go through every signal)."""
     with imagier.open(project_of(workdir, seed, "report")) as project:
-        matrix = project.matrix("efficientnet-lite0")
+        matrix = project.vectors.matrix("efficientnet-lite0")
         ids = matrix.content_ids.tolist()
-        pairs = sorted(project._duplicate_candidates(matrix, matrix.content_ids, dup.NEIGHBOURS,
+        pairs = sorted(project.duplicate_finder._duplicate_candidates(matrix, matrix.content_ids, dup.NEIGHBOURS,
                                                      dup.MIN_SIMILARITY["cosine"], dup.CLOSEST_SIMILARITY["cosine"]))
-        thumbs = project.thumbnails_of(ids)
-        files_of = project.file_ids_of_contents(ids)
+        thumbs = project.images.thumbnails_of(ids)
+        files_of = project.images.file_ids_of_contents(ids)
         family = {c: truth[Path(project.file(fs[0])["path"]).name]["family"] for c, fs in files_of.items()}
     start = time.perf_counter()
     feats = {c: matching.features(Image.open(io.BytesIO(thumbs[c]))) for c in ids}

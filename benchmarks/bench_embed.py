@@ -102,7 +102,7 @@ def thumbnails(project_path: str):
     from imagier.vectors.embed import _decode
     with imagier.open(project_path) as project:
         ids = [r[0] for r in project.db.reader.execute("SELECT id FROM contents ORDER BY id")]
-        jpegs = project.thumbnails_of(ids)
+        jpegs = project.images.thumbnails_of(ids)
     return [_decode(jpegs[i]) for i in ids]
 
 

@@ -91,7 +91,7 @@ def case(name: str, n: int) -> dict:
         result["s"] = time.perf_counter() - start
         result["clusters"] = int(len(np.unique(labels)))
     elif name == "calibration":
-        from imagier.analysis.calibration import calibrate
+        from imagier.vectors.calibration import calibrate
         index = index_of(rows, ann_threshold=n + 1)
         start = time.perf_counter()
         calibration = calibrate(index)

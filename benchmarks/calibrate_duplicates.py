@@ -30,14 +30,14 @@ from imagier.analysis import matching  # noqa: E402
 
 def signals(project, truth: dict[str, dict]) -> list[dict]:
     """Every candidate pair of the project with its label and signals."""
-    matrix = project.matrix("efficientnet-lite0")
+    matrix = project.vectors.matrix("efficientnet-lite0")
     names = {i: Path(p).name for i, p in project.all_paths()}
-    files_of = project.file_ids_of_contents(matrix.content_ids.tolist())
+    files_of = project.images.file_ids_of_contents(matrix.content_ids.tolist())
     family = {c: truth[names[fs[0]]]["family"] for c, fs in files_of.items()}
-    pairs = sorted(project._duplicate_candidates(matrix, matrix.content_ids, dup.NEIGHBOURS,
+    pairs = sorted(project.duplicate_finder._duplicate_candidates(matrix, matrix.content_ids, dup.NEIGHBOURS,
                                                  dup.MIN_SIMILARITY["cosine"], dup.CLOSEST_SIMILARITY["cosine"]))
     facts = {f["content_id"]: f for f in project.files([fs[0] for fs in files_of.values()])}
-    thumbs = project.thumbnails_of(list(files_of))
+    thumbs = project.images.thumbnails_of(list(files_of))
     features = {c: matching.features(Image.open(io.BytesIO(thumbs[c])), (facts[c]["width"], facts[c]["height"]))
                 for c in files_of}
     rows = []

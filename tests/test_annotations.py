@@ -106,6 +106,11 @@ def test_builtin_properties_are_listed_and_read_only(imported, ids):
     (lambda p, i: p.create_tag("kind", "a\x07b"), InvalidInput, "control characters"),
     (lambda p, i: p.create_tag("kind", "a\nb"), InvalidInput, "control characters"),
     (lambda p, i: p.remove_values("kind", i, ["ghost"]), NotFound, "no tag 'ghost'"),
+    # ids beyond SQLite's 64-bit integers name no row (they were an OverflowError)
+    (lambda p, i: p.property(2 ** 64), NotFound, "no property named 18446744073709551616"),
+    (lambda p, i: p.tag("kind", 2 ** 64), NotFound, "kind has no tag 18446744073709551616"),
+    (lambda p, i: p.create_tag("kind", "b", parents=[-2 ** 70]), NotFound, "kind has no tag"),
+    (lambda p, i: p.resume_import(2 ** 64), NotFound, "no import job 18446744073709551616"),
 ])
 def test_bad_requests_get_a_clear_error_and_change_nothing(imported, ids, state_of, call, error, words):
     imported.create_property("note", "text")

@@ -149,11 +149,11 @@ def test_embedding_job_makes_the_clip_vector_type(imported, clip_path, monkeypat
     vtype = imported.vector_type(clip.NAME)
     assert (vtype["model"], vtype["dim"], vtype["dtype"], vtype["metric"]) == (clip.NAME, 512, "float16", "cosine")
     assert vtype["params"]["sha256"][clip.VISION] == clip.file_hash(clip_path / clip.VISION)
-    matrix = imported.matrix(clip.NAME)
+    matrix = imported.vectors.matrix(clip.NAME)
     assert matrix.rows.shape == (imported.content_count(), 512)
     # the stored (float16) vectors are the model's own for each thumbnail
     content = int(matrix.content_ids[0])
-    thumb = imported.thumbnails_of([content])[content]
+    thumb = imported.images.thumbnails_of([content])[content]
     direct = clip.load(clip_path).embed_images([Image.open(io.BytesIO(thumb))])[0]
     assert float(matrix.rows[0] @ direct) > 0.999
 

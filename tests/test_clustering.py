@@ -46,7 +46,7 @@ def test_kmeans_keeps_each_photo_with_its_other_formats(embedded):
 
 def test_members_are_ordered_by_distance_to_the_centre_and_cohesion_is_the_mean_pair(embedded):
     clusters = embedded.cluster(k=2, vector_type=HIST)
-    matrix = embedded.matrix(HIST)
+    matrix = embedded.vectors.matrix(HIST)
     for c in clusters:
         contents = list(dict.fromkeys(f["content_id"] for f in embedded.files(c["ids"])))
         rows = matrix.rows[matrix.index_of(contents)]

@@ -4,6 +4,7 @@ and a large upload is read in bounded memory."""
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -93,6 +94,21 @@ def test_a_named_encoding_reads_a_latin1_file_right(imported, tmp_path, server):
     assert imported.values([retina])[retina] == {"legend": "œuvre"}
     assert "unknown encoding 'klingon'" in imagier("import-csv", imported.path, tmp_path / "win.csv",
                                                    "--encoding", "klingon").stderr
+
+
+def test_a_text_stream_that_cannot_seek_is_read_as_the_text_it_is(imported, tmp_path):
+    """Text already decoded (a pipe opened as text, say stdin) keeps its characters, whatever `encoding`
+    names: the encoding is that of bytes, and these are no longer bytes."""
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes("path,legend[text]\nretina.jpg,œuvre café\n".encode("cp1252"))
+    read, write = os.pipe()
+    with open(write, "wb") as sink:
+        sink.write(path.read_bytes())
+    with open(read, encoding="cp1252", newline="") as piped:
+        assert not piped.seekable()
+        imported.import_csv(piped, encoding="cp1252")
+    retina = imported.file("retina.jpg")["id"]
+    assert imported.values([retina])[retina] == {"legend": "œuvre café"}
 
 
 def test_utf8_with_or_without_a_byte_order_mark_needs_no_encoding(imported):

@@ -25,6 +25,7 @@ from imagier.cli import main
 from imagier.errors import InvalidInput, NotFound
 from imagier.server.app import create_app
 from imagier.store.vectors import Matrix
+from imagier.vectors import index as index_module
 
 EDITED = ("astronaut", "chelsea", "coffee")
 # Distinct photographs of similar scenes: a stereo pair, and two textures.
@@ -140,11 +141,11 @@ def test_a_cancelled_run_resumes_from_the_pairs_it_checked(corpus, monkeypatch):
 
     partial = corpus.duplicates(progress=progress, cancel=cancel)
     assert len(seen) == 1 and seen[0]["done"] == 4 < seen[0]["total"]
-    checked = dict(corpus._duplicate_checks)
+    checked = dict(corpus.duplicate_finder.checked_pairs)
     assert len(checked) == 4
     full = corpus.duplicates()
-    assert len(corpus._duplicate_checks) > len(checked)
-    assert all(corpus._duplicate_checks[k] is v for k, v in checked.items())  # not checked twice
+    assert len(corpus.duplicate_finder.checked_pairs) > len(checked)
+    assert all(corpus.duplicate_finder.checked_pairs[k] is v for k, v in checked.items())  # not checked twice
     assert sum(len(g["ids"]) for g in full) > sum(len(g["ids"]) for g in partial)
 
 
@@ -197,7 +198,7 @@ def test_http_finds_duplicates_as_a_job(corpus):
 
 def test_candidates_beyond_the_exact_size_come_from_the_inverted_index(monkeypatch):
     # Vectors that all point roughly one way, as photos' embeddings do, with near copies planted.
-    monkeypatch.setattr(duplicates_module, "EXACT_KNN", 1000)
+    monkeypatch.setattr(index_module, "EXACT_KNN", 1000)
     rng = np.random.default_rng(0)
     rows = np.abs(rng.standard_normal((5000, 64))).astype(np.float32)
     copies = np.arange(0, 5000, 50)

@@ -192,7 +192,7 @@ def test_embedding_writes_vectors_and_labels_outside_the_undo_log(imported):
     features = imported.vectors_of("efficientnet-lite0", [content_of(imported, n) for n in names])
     chelsea, coffee, motorcycle = (efficientnet.CLASS_NAMES[c] for c in efficientnet.stored_scores(features).argmax(axis=1))
     assert chelsea in CATS and coffee == "espresso" and motorcycle == "moped"
-    matrix = imported.matrix()
+    matrix = imported.vectors.matrix()
     assert np.allclose(np.linalg.norm(matrix.rows, axis=1), 1, atol=1e-3)
     guess = imported.property(GUESS_PROPERTY)
     assert guess["scope"] == "content" and guess["machine"]
@@ -252,7 +252,7 @@ def test_a_killed_run_resumes_where_it_stopped(imported):
         assert labels_by_name(project) == computed_guesses_by_name(project)  # the guesses of what was committed
         report = project.embed(batch_size=2)
         assert report["embedded"] == project.content_count() - 4 and report["total"] == project.content_count()
-        assert project.contents_without_vectors("efficientnet-lite0") == []
+        assert project.vector_store.contents_without_vectors("efficientnet-lite0") == []
 
 
 def test_images_imported_later_are_embedded_incrementally(imported, tmp_path):

@@ -82,8 +82,8 @@ def test_a_users_property_of_that_name_is_never_deleted(embedded, state_of):
 def test_guesses_written_under_another_threshold_are_made_again(embedded):
     retina = embedded.files([file_named(embedded, "retina.jpg")])[0]
     # as an older imagier wrote them, at 0.1: "tick" and "jellyfish" on a retina
-    embedded.write_machine_tags(GUESS_PROPERTY, {retina["content_id"]: ["tick", "jellyfish"]})
-    embedded.set_setting(THRESHOLD_SETTING, 0.1)
+    embedded.vector_store.write_machine_tags(GUESS_PROPERTY, {retina["content_id"]: ["tick", "jellyfish"]})
+    embedded.settings.set_setting(THRESHOLD_SETTING, 0.1)
     assert sorted(stored(embedded)[retina["path"]]) == ["jellyfish", "tick"]
     embedded.embed()  # nothing new to embed, but the guesses are computed again
     assert all(v == [g["label"] for g in embedded.guesses([i])[i]]

@@ -314,3 +314,10 @@ def test_workers_that_cannot_start_give_a_clear_error(tmp_path, photo_dir):
                       f"imagier.open({str(tmp_path / 'p.imagier')!r}).import_folders({str(photo_dir)!r}, workers=2)\n")
     assert run.returncode == 1
     assert "cannot start the worker processes" in run.stderr and "workers=1" in run.stderr
+
+
+def test_existing_files_lists_each_image_once_however_its_id_is_written(imported):
+    retina = imported.file("retina.jpg")["id"]
+    assert [f["id"] for f in imported.existing_files([retina, str(retina), retina])] == [retina]
+    with pytest.raises(InvalidInput, match="image ids must be integers"):
+        imported.existing_files([retina, "retina"])

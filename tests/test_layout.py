@@ -61,7 +61,7 @@ def test_a_layout_is_computed_once_per_version_of_the_vectors(embedded, monkeypa
         again = reopened.layout()  # read from the project file, not computed
         assert np.array_equal(again["xy"], first["xy"]) and again["version"] == first["version"]
         # New vectors make the stored map stale: it is computed again, from the new version.
-        content_ids = reopened.matrix().content_ids[:1]
+        content_ids = reopened.vectors.matrix().content_ids[:1]
         reopened.put_vectors("efficientnet-lite0", content_ids, reopened.vectors_of("efficientnet-lite0", content_ids))
         with pytest.raises(NotFound, match="has not been computed yet"):
             reopened.layout(compute=False)
@@ -100,7 +100,7 @@ HIST_COPY = "hist-copy"
 
 
 def embedded_hist(project):
-    matrix = project.matrix("hist")
+    matrix = project.vectors.matrix("hist")
     return matrix.content_ids, matrix.rows
 
 

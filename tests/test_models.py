@@ -462,12 +462,12 @@ def test_french_search_ranks_as_the_encoder_says(imported, clip_path, multilingu
     monkeypatch.setenv(clip.PATH_ENV, str(clip_path))
     monkeypatch.setenv(multilingual.PATH_ENV, str(multilingual_path))
     imported.embed(clip.NAME)
-    matrix = imported.matrix(clip.NAME)
+    matrix = imported.vectors.matrix(clip.NAME)
     query = multilingual.load().embed_texts([FRENCH])[0]
     scores = matrix.rows.astype(np.float32) @ query
     order = np.argsort(-scores, kind="stable")
     found = imported.search(FRENCH, top_k=100, text_model=multilingual.NAME)
-    files = imported.file_ids_of_contents(matrix.content_ids[order].tolist())
+    files = imported.images.file_ids_of_contents(matrix.content_ids[order].tolist())
     expected = [f for content in matrix.content_ids[order].tolist() for f in files[content]]
     assert [f["id"] for f in found] == expected
     assert np.allclose([f["score"] for f in found[:3]], np.sort(scores)[::-1][:3], atol=1e-5)
@@ -490,6 +490,11 @@ def test_french_search_ranks_as_the_encoder_says(imported, clip_path, multilingu
 def test_the_labels_search_has_no_text_model(embedded):
     with pytest.raises(InvalidInput, match="searches clip-vit-b32 vectors"):
         embedded.search(FRENCH, text_model=multilingual.NAME)
+
+
+def test_an_unknown_text_model_is_named_before_any_search(embedded):
+    with pytest.raises(InvalidInput, match="unknown text model 'nope'"):
+        embedded.search(FRENCH, text_model="nope")
 
 
 @pytest.mark.browser

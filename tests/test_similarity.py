@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from imagier.analysis.calibration import calibrate
 from imagier.cli import main
-from imagier.errors import InvalidInput, NotFound
+from imagier.errors import Forbidden, InvalidInput, NotFound
 from imagier.server.app import create_app
 from imagier.store.vectors import Matrix
+from imagier.vectors.calibration import calibrate
 from imagier.vectors.index import SearchIndex
 
 from conftest import HIST, histograms, sample_pixels
@@ -188,11 +188,29 @@ def test_an_image_file_outside_the_project(embedded, tmp_path):
     assert len(embedded.similar(outside, top_k=15)) == 15  # nothing is left out: it is not in the project
 
 
+def test_may_read_decides_which_outside_files_are_looked_at(embedded, tmp_path):
+    outside = tmp_path / "cat-crop.png"
+    Image.fromarray(sample_pixels("chelsea")[30:280, 50:400]).save(outside)
+    asked = []
+
+    def refuse(path):
+        asked.append(path)
+        raise Forbidden(f"{path} is outside the folders this server may show", path=str(path))
+
+    for path in (outside, tmp_path / "missing.png"):  # a file that exists and one that does not: one answer
+        with pytest.raises(Forbidden, match="outside the folders"):
+            embedded.similar(str(path), may_read=refuse)
+    assert asked == [outside, tmp_path / "missing.png"]
+    allowed = embedded.similar(str(outside), top_k=2, may_read=lambda path: path.resolve())
+    assert set(names(allowed)) == {"2020/chelsea.jpg", "formats/chelsea.gif"}
+    assert embedded.similar("2019/coffee.jpg", top_k=1, may_read=refuse) and len(asked) == 2  # the project's own
+
+
 def test_the_approximate_path_answers_like_the_exact_one(embedded):
     exact = embedded.similar("2019/coffee.jpg", top_k=5)
     embedded.ann_threshold = 3
     approximate = embedded.similar("2019/coffee.jpg", top_k=5)
-    assert embedded._search_index(None)._ann is not None
+    assert embedded.vectors.search_index(None)._ann is not None
     assert names(approximate) == names(exact)
     filtered = embedded.similar("2019/coffee.jpg", top_k=5, filter={"property": "format", "op": "eq", "value": "PNG"})
     assert names(filtered) == ["formats/camera.png"]
@@ -223,7 +241,7 @@ def test_images_without_a_vector_are_named(imported):
     imported.create_vector_type("partial", "test", 2)
     contents = [r[0] for r in imported.db.reader.execute("SELECT id FROM contents ORDER BY id")]
     imported.put_vectors("partial", contents[1:], np.ones((len(contents) - 1, 2)))
-    first = imported.file_ids_of_contents(contents[:1])[contents[0]][0]
+    first = imported.images.file_ids_of_contents(contents[:1])[contents[0]][0]
     with pytest.raises(InvalidInput, match="have no 'partial' vector yet .*astronaut.jpg.*imagier embed"):
         imported.similar(first)
     imported.create_vector_type("empty", "test", 2)

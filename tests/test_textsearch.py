@@ -90,9 +90,9 @@ def test_clip_ranks_by_cosine_of_text_and_image(clip_project, clip_path):
     assert len(found) == clip_project.file_count()  # every image, each file once
     assert len({f["id"] for f in found}) == len(found)
     text = clip.load(clip_path).embed_texts(["a cat on a sofa"])[0]
-    matrix = clip_project.matrix(clip.NAME)
+    matrix = clip_project.vectors.matrix(clip.NAME)
     for f in found:
-        content = clip_project.content_ids_of_files([f["id"]])[0]
+        content = clip_project.images.content_ids_of_files([f["id"]])[0]
         assert f["score"] == pytest.approx(float(matrix.rows[matrix.index_of([content])[0]] @ text), abs=1e-5)
     scores = [f["score"] for f in found]
     assert scores == sorted(scores, reverse=True)
@@ -157,7 +157,7 @@ def exact_probabilities(project, text: str) -> dict[int, tuple[float, float]]:
     from imagier.vectors.efficientnet import class_scores
     classes = read_query(text).classes
     files = project.query_ids()
-    scores = class_scores(project.vectors_of(LABELS, [project.content_ids_of_files([f])[0] for f in files]))
+    scores = class_scores(project.vectors_of(LABELS, [project.images.content_ids_of_files([f])[0] for f in files]))
     rest = 1 - np.sort(scores, axis=1)[:, -TOP_CLASSES:].sum(axis=1)
     return {f: (float(s), float(r)) for f, s, r in zip(files, scores[:, classes].sum(axis=1), rest)}
 

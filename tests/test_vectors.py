@@ -25,37 +25,37 @@ def test_the_first_type_is_the_default_and_info_lists_types(imported):
 def test_vectors_round_trip_normalised_and_the_matrix_follows_writes(imported):
     ids = contents(imported)
     imported.create_vector_type("v", "test", 2)
-    assert imported.contents_without_vectors("v") == ids
+    assert imported.vector_store.contents_without_vectors("v") == ids
     imported.put_vectors("v", ids[:2], np.array([[3.0, 4.0], [0.0, 2.0]]))
-    first = imported.matrix("v")
+    first = imported.vectors.matrix("v")
     assert first.content_ids.tolist() == ids[:2]
     assert np.allclose(first.rows, [[0.6, 0.8], [0.0, 1.0]])
-    assert imported.matrix("v") is first  # unchanged: the same matrix
+    assert imported.vectors.matrix("v") is first  # unchanged: the same matrix
     imported.put_vectors("v", ids[2:3], np.array([[1.0, 0.0]]))
-    assert imported.matrix("v").content_ids.tolist() == ids[:3]
-    assert imported.contents_without_vectors("v") == ids[3:]
-    assert imported.matrix("v").index_of([ids[2], 10**6]).tolist() == [2, -1]
+    assert imported.vectors.matrix("v").content_ids.tolist() == ids[:3]
+    assert imported.vector_store.contents_without_vectors("v") == ids[3:]
+    assert imported.vectors.matrix("v").index_of([ids[2], 10**6]).tolist() == [2, -1]
 
 
 def test_a_write_from_another_connection_is_seen(imported):
     ids = contents(imported)
     imported.create_vector_type("v", "test", 2)
     imported.put_vectors("v", ids[:1], np.array([[1.0, 0.0]]))
-    assert len(imported.matrix("v").content_ids) == 1
+    assert len(imported.vectors.matrix("v").content_ids) == 1
     with imagier.open(imported.path) as other:
         other.put_vectors("v", ids[1:2], np.array([[0.0, 1.0]]))
-    assert len(imported.matrix("v").content_ids) == 2
+    assert len(imported.vectors.matrix("v").content_ids) == 2
 
 
 def test_bits_are_kept_packed(imported):
     ids = contents(imported)
     imported.create_vector_type("h", "phash", 64, dtype="bits", metric="hamming")
     imported.put_vectors("h", ids[:1], np.array([[255, 0, 1, 2, 3, 4, 5, 6]], dtype=np.uint8))
-    assert imported.matrix("h").rows.tolist() == [[255, 0, 1, 2, 3, 4, 5, 6]]
+    assert imported.vectors.matrix("h").rows.tolist() == [[255, 0, 1, 2, 3, 4, 5, 6]]
 
 
 @pytest.mark.parametrize("call, error, words", [
-    (lambda p, ids: p.matrix("ghost"), NotFound, "no vector type named 'ghost'"),
+    (lambda p, ids: p.vectors.matrix("ghost"), NotFound, "no vector type named 'ghost'"),
     (lambda p, ids: p.create_vector_type("v", "other", 2), Conflict, "another model"),
     (lambda p, ids: p.create_vector_type("w", "m", 0), InvalidInput, "positive integer"),
     (lambda p, ids: p.create_vector_type("w", "m", 2, dtype="int8"), InvalidInput, "unknown vector dtype"),
@@ -71,4 +71,4 @@ def test_bad_vector_requests_are_refused(imported, call, error, words):
 
 def test_a_project_without_vectors_says_how_to_make_them(project):
     with pytest.raises(NotFound, match="imagier embed"):
-        project.matrix()
+        project.vectors.matrix()

@@ -5,10 +5,9 @@
 """
 
 from .errors import Conflict, ImagierError, InvalidInput, NotFound, ProjectFileError
+from ._version import __version__
 from .project import Project
 from .vectors import models  # imagier.models.catalogue(), .get(name), .add(path)
-
-__version__ = "0.1.0"
 
 
 def open(path, create: bool = True) -> Project:  # noqa: A001 - mirrors the builtin on purpose

@@ -9,7 +9,7 @@ Choices a user relies on:
   of clusters and puts the images that fit none in one extra cluster marked `"noise": true`.
 - Clusters are numbered from 1, largest first; the noise cluster comes last with number 0. Members
   are ordered by distance to their cluster's centre, nearest first. `score` is the cohesion: the mean
-  similarity of the cluster's pairs of images, calibrated like every score (see calibration.py), and
+  similarity of the cluster's pairs of images, calibrated like every score (see vectors/calibration.py), and
   `similarity` that mean raw; a cluster of one image has cohesion 1.
 - `save_as=PROPERTY` stores the clusters as tags "cluster 1", "cluster 2", ... of a tag property
   (created when missing) in one undoable operation whose params hold the provenance (algorithm,
@@ -29,7 +29,13 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import Conflict, InvalidInput, NotFound
+from ..store.annotations import Annotations
+from ..store.files import Files
+from ..store.oplog import OpLog
+from ..store.query import Querying
 from ..store.types import TAG_TYPES
+from ..vectors.space import VectorSpace
+from .similarity import Similarity
 
 METHODS = ("kmeans", "hdbscan")
 AUTO_K_MAX = 30
@@ -47,8 +53,17 @@ class ClusterList(list):
 
 
 class Clustering:
-    """Mixed into Project; expects the Similarity, Files, Querying and Annotations operations, and
-    Project.check_selection."""
+    """Clusters of the images `querying` selects, by their vectors in `vectors` (files without one are named
+    through `similarity`), saved as tags of `annotations` in one undoable operation of `oplog`."""
+
+    def __init__(self, vectors: VectorSpace, similarity: Similarity, files: Files, querying: Querying,
+                 annotations: Annotations, oplog: OpLog):
+        self.vectors = vectors
+        self.similarity = similarity
+        self.files = files
+        self.querying = querying
+        self.annotations = annotations
+        self.oplog = oplog
 
     def cluster(self, filter=None, *, ids=None, k: int | None = None, method: str = "kmeans",
                 vector_type: str | None = None, save_as: str | None = None, parent: str | None = None,
@@ -59,11 +74,11 @@ class Clustering:
         `.provenance`. `save_as` saves them as tags of that property, as one undoable operation."""
         _check_options(k, method, save_as, parent, min_cluster_size)
         files = self._cluster_input(filter, ids, save_as, parent)
-        index = self._search_index(vector_type)
+        index = self.vectors.search_index(vector_type)
         contents = list(dict.fromkeys(f["content_id"] for f in files))
         rows = index.matrix.index_of(contents)
         if (rows < 0).any():
-            self._rows_of_files(index, [f["id"] for f in files])  # raises, naming images without a vector
+            self.similarity.rows_of_files(index, [f["id"] for f in files])  # raises, naming images without a vector
         vectors = index.vectors[rows]
         n = len(contents)
         if k is not None and k > n:
@@ -96,20 +111,21 @@ class Clustering:
         an unknown method, a bad k or min_cluster_size, a bad filter, ids that are no image, an unknown
         vector type."""
         _check_options(k, method, save_as, parent, min_cluster_size)
-        self.check_selection(filter, ids)
-        self.vector_type(vector_type)
+        self.querying.check_selection(filter, ids)
+        self.vectors.store.vector_type(vector_type)
 
     def _cluster_input(self, filter, ids, save_as, parent) -> list[dict]:
         if ids is not None:
-            files = self.existing_files(ids)
+            files = self.files.existing_files(ids)
             if filter is not None:
-                allowed = set(self.query_ids(filter))
+                allowed = set(self.querying.query_ids(filter))
                 files = [f for f in files if f["id"] in allowed]
         elif parent is not None:
             condition = {"property": save_as, "op": "eq", "value": parent}
-            files = self.files(self.query_ids(condition if filter is None else {"and": [filter, condition]}))
+            chosen = condition if filter is None else {"and": [filter, condition]}
+            files = self.files.files(self.querying.query_ids(chosen))
         else:
-            files = self.files(self.query_ids(filter))
+            files = self.files.files(self.querying.query_ids(filter))
         if not files:
             raise InvalidInput("nothing to cluster: the selection has no images")
         return files
@@ -118,7 +134,7 @@ class Clustering:
         files_of: dict[int, list[dict]] = {}
         for f in sorted(files, key=lambda f: f["id"]):
             files_of.setdefault(f["content_id"], []).append(f)
-        calibration = self._calibration(index)
+        calibration = self.vectors.calibration(index)
         found = []
         for label in np.unique(labels):
             members = np.flatnonzero(labels == label)
@@ -151,17 +167,17 @@ class Clustering:
         named = _name_clusters(clusters, parent)
         if not named:
             raise InvalidInput("no clusters to save")
-        self.existing_files(i for c, _ in named for i in c["ids"])
+        self.files.existing_files(i for c, _ in named for i in c["ids"])
         label = f"save {len(named)} clusters as {property}" + (f" under {parent}" if parent else "")
         with self.oplog.record("cluster", label, {**(provenance or {}), "property": property}):
             try:
-                prop = self.property(property)
+                prop = self.annotations.property(property)
             except NotFound:
-                prop = self.create_property(property, "tag")
+                prop = self.annotations.create_property(property, "tag")
             if prop["type"] not in TAG_TYPES:
                 raise InvalidInput(f"clusters are saved as tags, but {prop['name']!r} is a {prop['type']} property",
                                    property=prop["name"])
-            existing = {t["name"] for t in self.tags(prop["id"])}
+            existing = {t["name"] for t in self.annotations.tags(prop["id"])}
             if parent is not None and parent not in existing:
                 raise NotFound(f"{prop['name']} has no tag {parent!r} to save the clusters under", tag=parent)
             clash = [c["tag"] for c, _ in named if c["tag"] in existing]
@@ -169,13 +185,13 @@ class Clustering:
                 raise Conflict(f"{prop['name']} already has tags {', '.join(clash[:5])}: save the clusters under "
                                "another property name, or delete those tags first", property=prop["name"])
             for c, above in named:
-                self.create_tag(prop["id"], c["tag"], parents=[above] if above else ())
+                self.annotations.create_tag(prop["id"], c["tag"], parents=[above] if above else ())
             if prop["type"] == "tag":
                 # Parents come before their sub-clusters, so the deepest cluster's tag is the one kept.
-                self.set_many(prop["id"], {i: c["tag"] for c, _ in named for i in c["ids"]})
+                self.annotations.set_many(prop["id"], {i: c["tag"] for c, _ in named for i in c["ids"]})
             else:
                 for c, _ in named:
-                    self.add_values(prop["id"], c["ids"], [c["tag"]])
+                    self.annotations.add_values(prop["id"], c["ids"], [c["tag"]])
         return clusters
 
 

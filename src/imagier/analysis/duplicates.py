@@ -2,7 +2,7 @@
 mirror or border.
 
 Never an n x n comparison: candidate pairs are the k nearest neighbours of every image (FAISS) in the
-chosen vector type and, when the project has one, in its perceptual hash, kept when they are similar
+chosen vector type (vectors/index.py) and, when the project has one, in its perceptual hash, kept when they are similar
 enough to be worth a look. Each candidate is then verified on the two pictures (matching.py): local
 features, which find crops and captions that global signatures miss and reject distinct photos of
 similar scenes, then, for pictures with little texture (paintings, gradients, soft focus), the
@@ -11,8 +11,8 @@ larger.
 Files with identical bytes share one content and are duplicates without any check. Groups are the
 connected components of the verified pairs.
 
-Verification results are kept on the project object, keyed by the two contents' hashes, so a run that
-was cancelled (or asked again with another filter) does not check the same pair twice.
+Verification results are kept on the Duplicates part of the project object, keyed by the two contents'
+hashes, so a run that was cancelled (or asked again with another filter) does not check the same pair twice.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ from PIL import Image
 
 from ..checks import number_between, whole_number
 from ..errors import InvalidInput
-from ..vectors.index import unit_rows
+from ..store.files import Files
+from ..store.query import Querying
+from ..vectors.index import nearest_rows, unit_rows
+from ..vectors.space import VectorSpace
 from . import matching
 
 NEIGHBOURS = 10
@@ -40,14 +43,20 @@ MIN_SIMILARITY = {"cosine": 0.75, "hamming": 0.75}
 # on the calibration half of the benchmark corpus: the nearest neighbour of 112 of 118 crops and borders
 # is a copy of the same picture, but 14 of these lie below 0.75).
 CLOSEST, CLOSEST_SIMILARITY = 3, {"cosine": 0.5, "hamming": 0.75}
-REDUCED_DIM, NPROBE = 128, 8   # the approximate kNN: PCA dimensions, inverted lists probed
-EXACT_KNN = 20_000        # up to this many vectors, exact neighbours (a few seconds); beyond, an inverted file index
 CHUNK = 256               # pairs verified between two looks at `cancel`
 FEATURE_CACHE = 4096      # images whose keypoints stay in memory during a run (~70 kB each)
 
 
 class Duplicates:
-    """Mixed into Project; expects the Vectors, Files and Querying operations, and Project.check_selection."""
+    """Near-duplicates among the images `querying` selects: candidates from the matrices of `vectors`,
+    verified on the thumbnails of `files`. `checked_pairs` remembers every verified pair, {(hash, hash):
+    match or None}, for the life of the project object."""
+
+    def __init__(self, vectors: VectorSpace, files: Files, querying: Querying):
+        self.vectors = vectors
+        self.files = files
+        self.querying = querying
+        self.checked_pairs: dict[tuple[str, str], matching.Match | None] = {}
 
     def duplicates(self, *, vector_type: str | None = None, filter=None, k: int = NEIGHBOURS,
                    min_similarity: float | None = None, workers: int = 2,
@@ -65,8 +74,8 @@ class Duplicates:
         images looked at. `cancel` stops between chunks of pairs (checked pairs are remembered: asking
         again resumes); progress gets {"stage", "done", "total"}."""
         matrix = self._checked_matrix(vector_type, k, workers)
-        file_ids = self.query_ids(filter) if filter is not None else [i for i, _ in self.all_paths()]
-        files_of = self.file_ids_of_contents(self.content_ids_of_files(file_ids))
+        file_ids = self.querying.query_ids(filter) if filter is not None else [i for i, _ in self.files.all_paths()]
+        files_of = self.files.file_ids_of_contents(self.files.content_ids_of_files(file_ids))
         chosen = set(file_ids)
         files_of = {c: [f for f in fs if f in chosen] for c, fs in files_of.items()}
         contents = np.array(sorted(files_of), dtype=np.int64)
@@ -81,12 +90,12 @@ class Duplicates:
         """Refuse, before a search starts in the background, what `duplicates` would refuse once running:
         a bad k or workers, an unknown vector type or one without vectors, a bad filter."""
         self._checked_matrix(vector_type, k, workers)
-        self.check_selection(filter)
+        self.querying.check_selection(filter)
 
     def _checked_matrix(self, vector_type: str | None, k: int, workers: int):
         whole_number("k", k)
         whole_number("workers", workers)
-        matrix = self.matrix(vector_type)
+        matrix = self.vectors.matrix(vector_type)
         name = matrix.type["name"]
         if len(matrix.content_ids) == 0:
             raise InvalidInput(f"the vector type {name!r} has no vectors yet: run `imagier embed --model {name}` "
@@ -100,9 +109,9 @@ class Duplicates:
         candidates = _neighbour_pairs(matrix, contents, k, threshold)
         if closest < threshold:
             candidates |= _neighbour_pairs(matrix, contents, min(k, CLOSEST), closest)
-        for other in self.vector_types():
+        for other in self.vectors.store.vector_types():
             if other["model"] == "phash" and other["name"] != matrix.type["name"] and other["count"]:
-                candidates |= _neighbour_pairs(self.matrix(other["name"]), contents, k,
+                candidates |= _neighbour_pairs(self.vectors.matrix(other["name"]), contents, k,
                                                MIN_SIMILARITY["hamming"])
         return candidates
 
@@ -111,7 +120,7 @@ class Duplicates:
     def _verify(self, pairs: list[tuple[int, int]], files_of: dict[int, list[int]], workers: int,
                 progress, cancel) -> list[tuple[int, int, matching.Match]]:
         """The candidate pairs (content ids) that show the same picture, with how they relate."""
-        checker = _PairChecker(self, {c for p in pairs for c in p}, files_of)
+        checker = _PairChecker(self.files, self.checked_pairs, {c for p in pairs for c in p}, files_of)
         verified = []
         with ThreadPoolExecutor(workers) as pool:
             for start in range(0, len(pairs), CHUNK):
@@ -125,12 +134,12 @@ class Duplicates:
                     progress({"stage": "verify", "done": start + len(chunk), "total": len(pairs)})
         return verified
 
-    def _copies_among(self, content_id: int, others: list[int]) -> dict[int, tuple[matching.Match, bool]]:
+    def copies_among(self, content_id: int, others: list[int]) -> dict[int, tuple[matching.Match, bool]]:
         """Which of `others` (content ids) show the same picture as `content_id`: {other: (match,
         whether the match reads "other <relation> content_id")}. Checked pairs are remembered as for
         duplicates()."""
         contents = {content_id, *others}
-        checker = _PairChecker(self, contents, self.file_ids_of_contents(list(contents)))
+        checker = _PairChecker(self.files, self.checked_pairs, contents, self.files.file_ids_of_contents(list(contents)))
         found = {}
         for other in others:
             pair = (min(content_id, other), max(content_id, other))
@@ -139,20 +148,16 @@ class Duplicates:
                 found[other] = (match, (pair[0] == other) != match.swapped)
         return found
 
-    def _checked_pairs(self) -> dict:
-        if "_duplicate_checks" not in self.__dict__:
-            self._duplicate_checks = {}
-        return self._duplicate_checks
 
 
 class _PairChecker:
     """Verifies pairs of contents (thread-safe), computing each picture's features once (the last
-    FEATURE_CACHE kept) and remembering results on the project, keyed by the two contents' hashes."""
+    FEATURE_CACHE kept) and remembering results in `remembered`, keyed by the two contents' hashes."""
 
-    def __init__(self, project, contents, files_of: dict[int, list[int]]):
-        self.project = project
-        self.facts = {f["content_id"]: f for f in project.files([files_of[c][0] for c in contents])}
-        self.remembered = project._checked_pairs()
+    def __init__(self, files: Files, remembered: dict, contents, files_of: dict[int, list[int]]):
+        self.files = files
+        self.facts = {f["content_id"]: f for f in files.files([files_of[c][0] for c in contents])}
+        self.remembered = remembered
         self.features: OrderedDict[tuple[int, bool], matching.Features] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -163,7 +168,7 @@ class _PairChecker:
                 self.features.move_to_end(key)
                 return self.features[key]
         fact = self.facts[content_id]
-        image = Image.open(io.BytesIO(self.project.thumbnails_of([content_id])[content_id]))
+        image = Image.open(io.BytesIO(self.files.thumbnails_of([content_id])[content_id]))
         found = matching.features(image, (fact["width"], fact["height"]), mirror=mirror)
         with self.lock:
             self.features[key] = found
@@ -195,47 +200,13 @@ def _neighbour_pairs(matrix, contents: np.ndarray, k: int, threshold: float) -> 
     if len(ids) < 2:
         return set()
     vectors = np.ascontiguousarray(unit_rows(matrix)[rows])
-    scores, neighbours = _knn(vectors, min(k + 1, len(ids)))
+    scores, neighbours = nearest_rows(vectors, min(k + 1, len(ids)))
     if matrix.type["metric"] == "hamming":
         scores = (1 + scores) / 2  # the inner product of +-1/sqrt(bits) rows is 1 - 2 * hamming / bits
     source = np.repeat(np.arange(len(ids)), neighbours.shape[1])
     keep = (neighbours.ravel() >= 0) & (scores.ravel() >= threshold) & (neighbours.ravel() != source)
     a, b = ids[source[keep]], ids[neighbours.ravel()[keep]]
     return set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))
-
-
-def _knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inner products and rows of each row's k nearest rows (itself among them).
-
-    Exact for small sets. Beyond, an inverted file index over the rows centred and reduced by PCA:
-    embeddings of photos all point roughly one way (their cosines are rarely below 0.5), so without
-    centring k-means puts most rows in a few lists and every probe reads them all. Near copies stay
-    nearest in the reduced space; their inner products are then computed exactly from the rows."""
-    import faiss
-    n, dim = vectors.shape
-    if n <= EXACT_KNN:
-        index = faiss.IndexFlatIP(dim)
-        index.add(vectors)
-        return index.search(vectors, k)
-    rng = np.random.default_rng(0)
-    lists = int(4 * np.sqrt(n))
-    sample = vectors[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))]
-    pca = faiss.PCAMatrix(dim, min(dim, REDUCED_DIM))
-    pca.train(sample)
-    reduced = np.vstack([pca.apply(vectors[i:i + 65536]) for i in range(0, n, 65536)])
-    faiss.normalize_L2(reduced)
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(reduced.shape[1]), reduced.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
-    index.train(reduced[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))])
-    index.add(reduced)
-    index.nprobe = NPROBE
-    _, neighbours = index.search(reduced, k)
-    scores = np.full(neighbours.shape, -np.inf, dtype=np.float32)
-    for i in range(0, n, 4096):
-        block = neighbours[i:i + 4096]
-        found = block >= 0
-        scores[i:i + 4096][found] = np.einsum("ij,ij->i", np.repeat(vectors[i:i + 4096], k, axis=0)[found.ravel()],
-                                             vectors[block[found]])
-    return scores, neighbours
 
 
 def _groups(files_of: dict[int, list[int]], verified) -> list[dict]:

@@ -24,6 +24,8 @@ import numpy as np
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store import layouts as store
+from ..store.db import Database
+from ..vectors.space import VectorSpace
 
 PCA_DIMS = 50
 PCA_SAMPLE = 20_000
@@ -39,7 +41,13 @@ SEED = 1234
 
 
 class Layout:
-    """Mixed into Project; expects the Vectors operations."""
+    """The similarity maps of a project file, made from the matrices of `vectors`; the maps read or made are
+    kept, by vector type, in `_layouts` while their version is current."""
+
+    def __init__(self, db: Database, vectors: VectorSpace):
+        self.db = db
+        self.vectors = vectors
+        self._layouts: dict[int, tuple] = {}
 
     def layout(self, vector_type: str | None = None, *, compute: bool = True,
                progress: Callable[[dict], None] | None = None,
@@ -48,7 +56,7 @@ class Layout:
         "params", "ids" (file ids, int64 array), "xy" (float32 array n x 2, in [0, 1]), "missing" (files
         without a vector, not on the map)}. Computed when missing or made from older vectors (unless
         compute=False: then a NotFound), and kept in the project file."""
-        vtype = self.vector_type(vector_type)
+        vtype = self.vectors.store.vector_type(vector_type)
         stored = self._stored_layout(vtype)
         if stored is None:
             if not compute:
@@ -62,18 +70,17 @@ class Layout:
                 "xy": coords[rows[placed]], "missing": int((~placed).sum())}
 
     def _stored_layout(self, vtype: dict):
-        cache = self.__dict__.setdefault("_layouts", {})
-        cached = cache.get(vtype["id"])
+        cached = self._layouts.get(vtype["id"])
         if cached is None or cached[0] != vtype["version"]:
             cached = store.load(self.db, vtype["id"])
             if cached is None or cached[0] != vtype["version"]:
                 return None
-            cache[vtype["id"]] = cached
+            self._layouts[vtype["id"]] = cached
         return cached
 
     def _compute_layout(self, vtype: dict, progress, cancel):
         started = time.monotonic()
-        matrix = self.matrix(vtype["name"])
+        matrix = self.vectors.matrix(vtype["name"])
         if len(matrix.content_ids) == 0:
             raise InvalidInput(f"the vector type {vtype['name']!r} has no vectors yet: run `imagier embed --model "
                                f"{vtype['name']}` first", vector_type=vtype["name"])
@@ -124,7 +131,7 @@ class Layout:
         stage("save")
         stored = (vtype["version"], params, matrix.content_ids.copy(), coords)
         store.save(self.db, vtype["id"], *stored)
-        self.__dict__.setdefault("_layouts", {})[vtype["id"]] = stored
+        self._layouts[vtype["id"]] = stored
         return stored
 
 

@@ -26,7 +26,10 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import InvalidInput, NotFound
+from ..store.files import Files
+from ..store.query import Querying
 from ..vectors import clip, multilingual
+from ..vectors.space import VectorSpace
 
 LABELS_MODEL = "efficientnet-lite0"
 WORD_TABLE = "imagenet_words.json"
@@ -172,7 +175,14 @@ class SearchResults(list):
 
 
 class TextSearch:
-    """Mixed into Project; expects the Vectors, Files and Querying mixins."""
+    """Text search among the images `querying` selects, over the matrices of `vectors`; each EfficientNet
+    vector type's table of best classes is kept, by type and version, in `_label_tables`."""
+
+    def __init__(self, vectors: VectorSpace, files: Files, querying: Querying):
+        self.vectors = vectors
+        self.files = files
+        self.querying = querying
+        self._label_tables: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def search(self, text: str, *, top_k: int = 50, filter=None, vector_type: str | None = None,
                model_path: str | None = None, text_model: str | None = None) -> SearchResults:
@@ -188,16 +198,17 @@ class TextSearch:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("a text search needs some words, such as 'a cat on a sofa'")
         whole_number("top_k", top_k)
+        multilingual.check_text_model(text_model)
         vtype = self._text_search_type(vector_type)
-        matrix = self.matrix(vtype["name"])
+        matrix = self.vectors.matrix(vtype["name"])
         if len(matrix.content_ids) == 0:
             raise NotFound(f"no image has a {vtype['name']} vector yet: run `imagier embed --model {vtype['name']}`",
                            vector_type=vtype["name"])
         allowed = None
         rows = np.arange(len(matrix.content_ids))
         if filter is not None:
-            allowed = set(self.query_ids(filter))
-            found = matrix.index_of(self.content_ids_of_files(allowed))
+            allowed = set(self.querying.query_ids(filter))
+            found = matrix.index_of(self.files.content_ids_of_files(allowed))
             rows = np.sort(found[found >= 0])
         if vtype["model"] == clip.NAME:
             scores = self._clip_scores(vtype, text, matrix.rows[rows], model_path, text_model)
@@ -209,13 +220,13 @@ class TextSearch:
 
     def _text_search_type(self, name: str | None) -> dict:
         if name is not None:
-            vtype = self.vector_type(name)
+            vtype = self.vectors.store.vector_type(name)
             if vtype["model"] not in (clip.NAME, LABELS_MODEL):
                 raise InvalidInput(f"the vector type {name!r} ({vtype['model']}) cannot be searched by text: use a "
                                    f"{clip.NAME} type, or {LABELS_MODEL} for the labels search", vector_type=name)
             return vtype
-        default = self.vector_type()
-        types = [default] + [t for t in self.vector_types() if t["count"] > 0]
+        default = self.vectors.store.vector_type()
+        types = [default] + [t for t in self.vectors.store.vector_types() if t["count"] > 0]
         for model in (clip.NAME, LABELS_MODEL):
             for vtype in types:
                 if vtype["model"] == model:
@@ -225,8 +236,8 @@ class TextSearch:
 
     def _clip_scores(self, vtype: dict, text: str, rows: np.ndarray, model_path: str | None,
                      text_model: str | None = None) -> np.ndarray:
-        if text_model not in (None, clip.NAME):
-            return rows @ multilingual.encoder_named(text_model).embed_texts([text])[0]
+        if text_model not in (None, clip.NAME):  # the multilingual encoder, the one other (checked first)
+            return rows @ multilingual.load().embed_texts([text])[0]
         model = clip.load(model_path, int8=bool(vtype["params"].get("int8")))
         made_by = vtype["params"].get("sha256", {}).get(clip.TEXT)
         if made_by is not None and clip.file_hash(model.folder / clip.TEXT) != made_by:
@@ -255,12 +266,13 @@ class TextSearch:
         computed once (class probabilities for every image are the slow part) and kept until the vectors
         change."""
         from ..vectors.efficientnet import class_scores
-        cache = self.__dict__.setdefault("_label_tables", {})
+        cache = self._label_tables
         key = (matrix.type["id"], matrix.type["version"])
         if key not in cache:
             best, probabilities = [], []
             for start in range(0, len(matrix.content_ids), _CHUNK):
-                scores = class_scores(self.vectors_of(matrix.type["name"], matrix.content_ids[start:start + _CHUNK]))
+                chunk = matrix.content_ids[start:start + _CHUNK]
+                scores = class_scores(self.vectors.store.vectors_of(matrix.type["name"], chunk))
                 top = np.argpartition(-scores, TOP_CLASSES, axis=1)[:, :TOP_CLASSES]
                 best.append(top.astype(np.int16))
                 probabilities.append(np.take_along_axis(scores, top, axis=1))
@@ -274,12 +286,12 @@ class TextSearch:
         chosen: list[tuple[int, float]] = []
         for start in range(0, len(order), top_k):
             block = order[start:start + top_k]
-            files = self.file_ids_of_contents(content_ids[block].tolist())
+            files = self.files.file_ids_of_contents(content_ids[block].tolist())
             for row in block:
                 chosen += [(f, float(scores[row])) for f in files.get(int(content_ids[row]), [])
                            if allowed is None or f in allowed]
             if len(chosen) >= top_k:
                 break
         chosen = chosen[:top_k]
-        paths = {f["id"]: f["path"] for f in self.files([f for f, _ in chosen])}
+        paths = {f["id"]: f["path"] for f in self.files.files([f for f, _ in chosen])}
         return [{"id": f, "path": paths[f], "score": round(s, 6)} for f, s in chosen]

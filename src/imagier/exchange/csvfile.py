@@ -14,12 +14,17 @@ import csv
 import io
 import itertools
 import re
+import shutil
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import IO, Callable, ContextManager, Iterator, NamedTuple
 
 from ..errors import InvalidInput, NotFound
+from ..store.annotations import Annotations
+from ..store.files import Files
+from ..store.oplog import OpLog
+from ..store.query import Querying
 from ..store.types import BUILTINS, canonical_type, coerce
 
 KEY_COLUMNS = ("path", "id", "key")
@@ -74,9 +79,10 @@ def _opener(source) -> tuple[str, Callable[[], ContextManager[IO]]]:
     name = getattr(source, "name", None)
     name = name if isinstance(name, str) else "the CSV"
     if not source.seekable():  # copied once to a temporary file, which can be read again
-        spool = tempfile.TemporaryFile()
-        for chunk in iter(lambda: source.read(1 << 20), source.read(0)):
-            spool.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+        # Text stays text (its encoding was applied when it was decoded), bytes stay bytes.
+        text = isinstance(source.read(0), str)
+        spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="") if text else tempfile.TemporaryFile()
+        shutil.copyfileobj(source, spool, 1 << 20)
         source = spool
         source.seek(0)
     start = source.tell()
@@ -215,7 +221,14 @@ def _list(listed: list, items: list) -> None:
 
 
 class CsvExchange:
-    """Mixed into Project; uses the query, files and annotation operations."""
+    """CSV export and import of the values of `annotations`, for the images `querying` selects and `files`
+    names; an import is one undoable operation of `oplog`."""
+
+    def __init__(self, oplog: OpLog, annotations: Annotations, files: Files, querying: Querying):
+        self.oplog = oplog
+        self.annotations = annotations
+        self.files = files
+        self.querying = querying
 
     def export_csv(self, out, filter=None, sort=None, *, key: str = "path",
                    properties: list[str] | None = None, separator: str = ",") -> dict:
@@ -224,10 +237,10 @@ class CsvExchange:
             raise InvalidInput(f"the key column is 'path' or 'id', not {key!r}")
         if separator not in SEPARATORS:
             raise InvalidInput(f"the separator is one of {SEPARATORS}, not {separator!r}")
-        ids = self.query_ids(filter, sort)
-        props = [p for p in self.properties() if not p["builtin"]]
+        ids = self.querying.query_ids(filter, sort)
+        props = [p for p in self.annotations.properties() if not p["builtin"]]
         if properties is not None:
-            props = [self.property(name) for name in properties]
+            props = [self.annotations.property(name) for name in properties]
         if isinstance(out, (str, Path)):
             with open(out, "w", newline="", encoding="utf-8") as f:
                 return self._write_csv(f, ids, props, key, separator)
@@ -239,8 +252,8 @@ class CsvExchange:
         names = [p["name"] for p in props]
         for start in range(0, len(ids), EXPORT_CHUNK):
             chunk = ids[start:start + EXPORT_CHUNK]
-            paths = {row["id"]: row["path"] for row in self.files(chunk)} if key == "path" else {}
-            values = self.values(chunk, names) if props else {}
+            paths = {row["id"]: row["path"] for row in self.files.files(chunk)} if key == "path" else {}
+            values = self.annotations.values(chunk, names) if props else {}
             for file_id in chunk:
                 row_values = values.get(file_id, {})
                 writer.writerow([paths.get(file_id, file_id)] +
@@ -282,7 +295,7 @@ class CsvExchange:
                                + (" …" if report["invalid_cells"] > 5 else "") + ". Nothing was imported.", **report)
         with self.oplog.record("import_csv", f"import {Path(name).name}", {"file": name, "rows": report["rows"]}):
             for column in created:
-                self.create_property(column["name"], column["type"], column.get("scope", "file"))
+                self.annotations.create_property(column["name"], column["type"], column.get("scope", "file"))
             self._csv_apply(table, columns, match)
         return report
 
@@ -328,7 +341,7 @@ class CsvExchange:
 
     def _csv_flush(self, columns: list[dict | None], pending: dict[int, dict[int, object]]) -> None:
         for index, values in pending.items():
-            self.set_many(columns[index]["name"], values)
+            self.annotations.set_many(columns[index]["name"], values)
         pending.clear()
 
     def _csv_read(self, table: _CsvTable, columns: list[dict | None], match) -> Iterator["_Row"]:
@@ -356,7 +369,7 @@ class CsvExchange:
     def _csv_columns(self, cells: list[str], name: str) -> tuple[list[dict | None], list[dict]]:
         """For each value column: the property it fills (None when skipped; "new" when to be created), and
         the skipped columns with the reason."""
-        existing = {p["name"].lower(): p for p in self.properties()}
+        existing = {p["name"].lower(): p for p in self.annotations.properties()}
         columns, skipped, seen = [], [], set()
         for cell in cells:
             prop_name, type_name = _split_header(cell)
@@ -393,14 +406,14 @@ class CsvExchange:
         """A function from a row's key to the image it names and, when none, why: by id, by exact path, or
         by the relative end of the path (`photos/a.jpg` matches `/home/me/corpus/photos/a.jpg` when unique)."""
         if key == "id":
-            known = set(self.query_ids())
+            known = set(self.querying.query_ids())
 
             def by_id(cell: str) -> tuple[list[int], str | None]:
                 file_id = int(cell) if cell.strip().isdigit() else None
                 return ([file_id], None) if file_id in known else ([], "no image with this id")
             return by_id
         by_name: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        for file_id, path in self.all_paths():
+        for file_id, path in self.files.all_paths():
             by_name[path.rsplit("/", 1)[-1]].append((path, file_id))
 
         def by_path(cell: str) -> tuple[list[int], str | None]:

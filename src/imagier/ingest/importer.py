@@ -25,6 +25,8 @@ from typing import Callable, Iterable, Iterator
 from ..errors import Conflict, ImagierError, NotFound
 from ..store import imports as sql
 from ..store import jobs as job_rows
+from ..store.db import Database, storable
+from ..store.oplog import OpLog
 from .decode import Decoded, DecodeError, decode
 from .scan import is_under, resolve_roots, scan
 
@@ -39,8 +41,12 @@ _active: set[tuple[str, int]] = set()
 _active_lock = threading.Lock()
 
 
-class Importing:
-    """Mixed into Project; expects `self.db` and `self.oplog`."""
+class Importer:
+    """The imports of one project file: its import jobs, run and resumed, each logged in `oplog`."""
+
+    def __init__(self, db: Database, oplog: OpLog):
+        self.db = db
+        self.oplog = oplog
 
     def import_folders(self, folders: str | os.PathLike | Iterable[str | os.PathLike], *, workers: int | None = None,
                        store_originals: bool = False, progress: Callable[[dict], None] | None = None,
@@ -93,7 +99,7 @@ class Importing:
     def resumable_import(self, job_id: int) -> dict:
         """The parameters of the import job `job_id`, which can be resumed: NotFound when the project has
         no such import, Conflict when it is done, NotFound or InvalidInput when a folder is gone."""
-        found = job_rows.jobs(self.db.reader, "import", job_id=job_id)
+        found = job_rows.jobs(self.db.reader, "import", job_id=job_id) if storable(job_id) else []
         if not found:
             raise NotFound(f"no import job {job_id} in this project", job=job_id)
         if found[0]["state"] == "done":

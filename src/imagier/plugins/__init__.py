@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ImagierError
-from ..vectors.registry import Embedder
+from ..vectors.base import Embedder
 from .schema import DefinitionError, Param, Property, Range, VectorType, build_params
 
 __all__ = ["action", "Action", "Context", "Embedder", "Property", "Range", "VectorType", "PluginFailed",

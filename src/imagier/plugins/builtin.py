@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from .. import __version__  # noqa: F401  (the plugin's version, listed by `imagier plugins`)
+from .._version import __version__  # noqa: F401  (the plugin's version, listed by `imagier plugins`)
 from . import Range, VectorType, action
 from ..vectors.multilingual import NAME as MULTILINGUAL
 from ..vectors.registry import get_embedder

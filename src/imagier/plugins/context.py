@@ -77,7 +77,7 @@ class Context:
         wanted = self.files(ids)
         for start in range(0, len(wanted), batch):
             chunk = wanted[start:start + batch]
-            thumbnails = self.project.thumbnails_of([f["content_id"] for f in chunk])
+            thumbnails = self.project.images.thumbnails_of([f["content_id"] for f in chunk])
             for f in chunk:
                 data = thumbnails.get(f["content_id"])
                 if data is not None:

@@ -1,4 +1,4 @@
-"""Running an action: the Project operations `plugins()` and `run_action()`.
+"""Running an action: the part of a Project behind `plugins()` and `run_action()`.
 
 Third-party actions run in a worker process, so a plugin that hangs or crashes can be stopped (killed
 at its timeout or on cancel) without hanging the server. The worker opens the project file itself and
@@ -28,7 +28,7 @@ from typing import Callable
 
 from ..checks import image_ids
 from ..errors import ImagierError, InvalidInput, NotFound
-from ..vectors.registry import Embedder
+from ..vectors.base import Embedder
 from . import Action, PluginFailed
 from .context import Cancelled, Context
 from .discovery import Plugin, Plugins, Source, discover, load
@@ -43,23 +43,28 @@ CANCEL_GRACE = 5.0
 SAVED_NOTHING = "nothing was saved"
 
 
-class PluginRunning:
-    """Mixed into Project: the plugins it can run, and running them."""
+class PluginRunner:
+    """The plugins a project can run, and running them. It is given the whole `project` (the Project),
+    because an action receives it (`Context.project`) and a worker process opens another of its class."""
+
+    def __init__(self, project):
+        self.project = project
+        self._plugins: Plugins | None = None
 
     def plugins(self, reload: bool = False) -> dict:
         """The plugins found (built-in, entry points `imagier.plugins`, $IMAGIER_PLUGINS folders and
         `plugins/` beside the project file): {"plugins": [{"name", "version", "module", "distribution",
         "source", "builtin", "actions": [{"name", "kind", "label", "description", "timeout", "schema"}]}],
         "errors": [{"plugin", "source", "error"}]}. Found once per project; reload=True looks again."""
-        return self._discovered(reload).to_dict()
+        return self.discovered(reload).to_dict()
 
     def check_action(self, action: str, params: dict | None = None, *, ids=None, filter=None) -> dict:
         """The action "PLUGIN.ACTION" as `plugins()` lists it (with "plugin"), after checking `params`
         against its form, and `ids` and `filter` as `run_action` would: what a caller does before starting
         a run in the background."""
-        chosen = self._discovered(False).action(action)
-        coerce_params(chosen.params, params, self, chosen.qualified)
-        self.check_selection(filter, None if ids is None else image_ids(ids))
+        chosen = self.discovered(False).action(action)
+        coerce_params(chosen.params, params, self.project, chosen.qualified)
+        self.project.check_selection(filter, None if ids is None else image_ids(ids))
         return {"plugin": chosen.plugin, **chosen.to_dict()}
 
     def run_action(self, action: str, params: dict | None = None, *, ids=None, filter=None,
@@ -70,33 +75,32 @@ class PluginRunning:
         similar -> [{"id", "path", "score"}], best first; execute -> {"message", ...}; embed -> {"message",
         "model", "embedded", "total", "failed"}. Writes are one undoable operation, kept only when the
         action succeeds; a failure is a PluginFailed and leaves the project unchanged."""
-        found = self._discovered(False)
+        found = self.discovered(False)
         chosen = found.action(action)
         plugin = found.plugins[chosen.plugin]
-        values = coerce_params(chosen.params, params, self, chosen.qualified)  # refused before anything runs
+        values = coerce_params(chosen.params, params, self.project, chosen.qualified)  # refused before anything runs
         ids = self._action_images(chosen, ids, filter)
         run_params = {"action": chosen.qualified, "params": params or {}, "images": len(ids), "filter": filter}
         if plugin.builtin:
-            raw, changeset = _run_here(self, chosen, values, ids, filter, progress, cancel)
+            raw, changeset = _run_here(self.project, chosen, values, ids, filter, progress, cancel)
         else:
-            raw, changeset = _run_in_worker(self.path, plugin.source, chosen, params or {}, ids, filter,
-                                            progress, cancel)
-        result = normalise(self, chosen, raw)
+            raw, changeset = _run_in_worker(type(self.project), self.project.path, plugin.source, chosen,
+                                            params or {}, ids, filter, progress, cancel)
+        result = normalise(self.project, chosen, raw)
         if changeset:
-            self.oplog.apply_recorded("plugin", f"{chosen.label} ({chosen.qualified})", run_params, changeset)
+            self.project.oplog.apply_recorded("plugin", f"{chosen.label} ({chosen.qualified})", run_params, changeset)
         return result
 
-    def _discovered(self, reload: bool) -> Plugins:
-        if reload or "_plugins" not in self.__dict__:
-            self._plugins = discover(self.path)
+    def discovered(self, reload: bool = False) -> Plugins:
+        """The plugins found beside the project file and installed (once, unless `reload`)."""
+        if reload or self._plugins is None:
+            self._plugins = discover(self.project.path)
         return self._plugins
 
     def _action_images(self, chosen: Action, ids, filter) -> list[int]:
         if ids is None:
-            return [] if chosen.kind == "similar" else self.query_ids(filter)
-        return [f["id"] for f in self.existing_files(image_ids(ids))]
-
-
+            return [] if chosen.kind == "similar" else self.project.query_ids(filter)
+        return [f["id"] for f in self.project.existing_files(image_ids(ids))]
 
 
 # ---- running ------------------------------------------------------------------------------------------
@@ -192,12 +196,12 @@ def _process_context():
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _run_in_worker(path: Path, source: Source, chosen: Action, params: dict, ids, filter, progress,
+def _run_in_worker(opener: Callable, path: Path, source: Source, chosen: Action, params: dict, ids, filter, progress,
                    cancel) -> tuple[str, bytes | None]:
     context = _process_context()
     receive, send = context.Pipe(duplex=False)
     stop = context.Event()
-    worker = context.Process(target=_worker, args=(send, str(path), source, chosen.name, params, ids, filter,
+    worker = context.Process(target=_worker, args=(send, opener, str(path), source, chosen.name, params, ids, filter,
                                                    list(sys.path), stop),
                              name=f"imagier-plugin-{chosen.qualified}", daemon=True)
     worker.start()
@@ -262,15 +266,16 @@ def _malformed(chosen: Action, reason: str) -> PluginFailed:
                         plugin=chosen.plugin, action=chosen.name)
 
 
-def _worker(send, path: str, source: Source, action_name: str, params: dict, ids, filter, sys_path, stop) -> None:
-    """The worker process: load the plugin, open the project, run the action, send back its result and
-    the changeset of its writes (rolled back here)."""
-    from ..project import Project
+def _worker(send, opener: Callable, path: str, source: Source, action_name: str, params: dict, ids, filter,
+            sys_path, stop) -> None:
+    """The worker process: load the plugin, open the project (`opener(path, create=False)`: the Project
+    class, passed down rather than imported, which would import this module back), run the action, send
+    back its result and the changeset of its writes (rolled back here)."""
     sys.path[:] = sys_path
     try:
         plugin: Plugin = load(source)
         chosen = plugin.actions[action_name]
-        with Project(path, create=False) as project:
+        with opener(path, create=False) as project:
             values = coerce_params(chosen.params, params, project, chosen.qualified)
 
             def progress(event: dict) -> None:
@@ -391,7 +396,7 @@ _CHECKS = {"group": _groups, "similar": _ranked, "execute": _message, "embed": _
 
 def text_params(project, action: str, pairs: list[str]) -> dict:
     """Parameters given as NAME=VALUE texts (the CLI's --param), typed by the action's form."""
-    chosen = project._discovered(False).action(action)
+    chosen = project.plugin_runner.discovered().action(action)
     by_name = {p.name: p for p in chosen.params}
     values = {}
     for pair in pairs:

@@ -16,6 +16,8 @@ import apsw
 
 from ..checks import image_ids, non_empty_name
 from ..errors import Conflict, InvalidInput, NotFound
+from .db import Database, storable
+from .oplog import OpLog
 from .types import BUILTINS, PALETTE, SCOPES, TAG_TYPES, canonical_type, coerce, present
 
 TagRef = int | str
@@ -43,7 +45,11 @@ def _property_row(row) -> dict:
 
 
 class Annotations:
-    """Mixed into Project; expects `self.db` (store.db.Database) and `self.oplog` (store.oplog.OpLog)."""
+    """The properties, tags and values of one project file; every write is one undoable operation of `oplog`."""
+
+    def __init__(self, db: Database, oplog: OpLog):
+        self.db = db
+        self.oplog = oplog
 
     # ---- properties -------------------------------------------------------------------------------
 
@@ -60,7 +66,8 @@ class Annotations:
         """One user property by name (case-insensitive) or id."""
         conn = self.db.reader
         if isinstance(name, int):
-            row = conn.execute("SELECT id, name, type, scope, machine FROM properties WHERE id = ?", (name,)).fetchone()
+            row = conn.execute("SELECT id, name, type, scope, machine FROM properties WHERE id = ?",
+                               (name,)).fetchone() if storable(name) else None
         else:
             if not isinstance(name, str):
                 raise InvalidInput(f"a property is named by a string, not {name!r}")
@@ -197,6 +204,12 @@ class Annotations:
                              "(SELECT target_id FROM tag_values WHERE tag_id = ?)", (prop["id"], target, target))
         return self.tag(prop["id"], target)
 
+    def tags_under(self, property: dict, refs: Sequence[TagRef]) -> set[int]:
+        """The ids of these tags of a tag property ({"id", "name"}; tags by name or id) and of all their
+        descendants in the parent DAG: what a filter on the tags matches. NotFound for a tag it lacks."""
+        conn = self.db.reader
+        return self._descendants(conn, [self._tag_id(conn, property, ref) for ref in refs])
+
     def _tag_property(self, property: str | int) -> dict:
         prop = property if isinstance(property, dict) else self.property(property)
         if prop["type"] not in TAG_TYPES:
@@ -227,7 +240,8 @@ class Annotations:
         if isinstance(tag, bool) or not isinstance(tag, (int, str)):
             raise InvalidInput(f"a tag is named by a string or an id, not {tag!r}")
         if isinstance(tag, int):
-            row = conn.execute("SELECT id FROM tags WHERE id = ? AND property_id = ?", (tag, prop["id"])).fetchone()
+            row = conn.execute("SELECT id FROM tags WHERE id = ? AND property_id = ?",
+                               (tag, prop["id"])).fetchone() if storable(tag) else None
         else:
             row = conn.execute("SELECT id FROM tags WHERE property_id = ? AND name = ?",
                                (prop["id"], tag.strip())).fetchone()

@@ -42,6 +42,12 @@ def busy_timeout_ms() -> int:
     return round(number_between(BUSY_TIMEOUT_ENV, seconds, 0, 3600, "a number of seconds") * 1000)
 
 
+def storable(id) -> bool:
+    """Whether `id` is an integer SQLite can hold (64 bits): a larger one names no row, and binding it would
+    be an OverflowError. Every integer id a user passes is checked with it before it is bound."""
+    return isinstance(id, int) and -2 ** 63 <= id < 2 ** 63
+
+
 def migrations() -> list[tuple[int, str]]:
     """The numbered migrations shipped with the package, in order: [(1, sql), (2, sql), ...]."""
     folder = resources.files(__package__) / "migrations"

@@ -11,6 +11,7 @@ from typing import Callable, Iterable
 
 from ..checks import image_ids
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, refuse_nul
+from .db import Database
 
 _FILE_COLUMNS = ("f.id, f.path, fo.path, f.name, c.format, c.width, c.height, c.size, f.modified, c.taken, "
                  "c.hash, f.imported, f.content_id, c.orientation")
@@ -20,7 +21,10 @@ _FILE_KEYS = ("id", "path", "folder", "name", "format", "width", "height", "size
 
 
 class Files:
-    """Mixed into Project; expects `self.db`."""
+    """The files and contents of one project file: their built-in properties, thumbnails and originals."""
+
+    def __init__(self, db: Database):
+        self.db = db
 
     def files(self, ids: Iterable[int]) -> list[dict]:
         """The built-in properties of these images, in the order asked; unknown ids are left out."""
@@ -34,7 +38,7 @@ class Files:
     def existing_files(self, ids: Iterable[int]) -> list[dict]:
         """The built-in properties of these images, in the order asked, each once; NotFound naming the ids
         that are no image of the project (what every operation given ids from outside checks first)."""
-        wanted = list(dict.fromkeys(ids))
+        wanted = list(dict.fromkeys(image_ids(ids)))
         found = self.files(wanted)
         if len(found) != len(wanted):
             known = {f["id"] for f in found}
@@ -87,6 +91,12 @@ class Files:
             "SELECT o.id FROM files f JOIN files o ON o.content_id = f.content_id AND o.id <> f.id "
             "WHERE f.id = ? ORDER BY o.path", (file_id,))]
         return self.files(ids)
+
+    def thumbnails_of(self, content_ids) -> dict[int, bytes]:
+        """The JPEG thumbnails of these contents in one query: {content id: bytes} (absent when missing)."""
+        return dict(self.db.reader.execute(
+            "SELECT t.content_id, t.data FROM json_each(?) s JOIN thumbnails t ON t.content_id = s.value",
+            (json.dumps([int(c) for c in content_ids]),)).fetchall())
 
     def thumbnail(self, content_hash: str) -> bytes:
         """The JPEG thumbnail of a content, by its hash."""
@@ -142,6 +152,22 @@ class Files:
             raise refusal
         raise NotFound(f"the original of {content_hash!r} is not on this machine and was not stored in the project "
                        "(import with --store-originals to share originals)", hash=content_hash)
+
+    def file_ids_of_contents(self, content_ids) -> dict[int, list[int]]:
+        """The files of each content: {content id: [file ids]}."""
+        found: dict[int, list[int]] = {}
+        for content_id, file_id in self.db.reader.execute(
+                "SELECT f.content_id, f.id FROM json_each(?) s JOIN files f ON f.content_id = s.value ORDER BY f.id",
+                (json.dumps([int(c) for c in content_ids]),)):
+            found.setdefault(content_id, []).append(file_id)
+        return found
+
+    def content_ids_of_files(self, file_ids) -> list[int]:
+        """The distinct contents of these files, in the order of their first file."""
+        rows = self.db.reader.execute(
+            "SELECT f.content_id FROM json_each(?) s JOIN files f ON f.id = s.value ORDER BY s.key",
+            (json.dumps([int(i) for i in file_ids]),)).fetchall()
+        return list(dict.fromkeys(r[0] for r in rows))
 
 
 def _file_stat(path: str) -> os.stat_result | None:

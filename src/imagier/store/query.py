@@ -46,6 +46,9 @@ import numpy as np
 import re2
 
 from ..errors import InvalidInput
+from .annotations import Annotations
+from .db import Database
+from .files import Files
 from .types import BUILTINS, coerce, normalise_date
 
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "startswith", "matches", "is_set", "is_empty",
@@ -284,7 +287,22 @@ def _expect(condition: bool, message: str) -> None:
 
 
 class Querying:
-    """Mixed into Project; expects `self.db` and the Annotations methods (`property`, `_tag_id`, ...)."""
+    """Views compiled and run on one project file. Property names are read through `annotations`
+    (store.annotations.Annotations); the ids of a selection are checked through `files` (store.files.Files)."""
+
+    def __init__(self, db: Database, annotations: Annotations, files: Files):
+        self.db = db
+        self.annotations = annotations
+        self.files = files
+
+    def check_selection(self, filter=None, ids=None) -> None:
+        """Refuse, before a background job starts, the images it would refuse once running: a filter that
+        does not compile (InvalidInput or NotFound naming the bad part), or ids that are no image (NotFound).
+        The filter is compiled, not run: checking it takes no time on any corpus."""
+        if filter is not None:
+            self.compile_view(filter)
+        if ids is not None:
+            self.files.existing_files(ids)
 
     def compile_view(self, filter=None, sort=None, group=None) -> CompiledView:
         """Check a view and compile it to SQL; raises InvalidInput or NotFound naming the bad part."""
@@ -354,7 +372,7 @@ class Querying:
         if name.strip().lower() in BUILTINS:
             type_, column = BUILTINS[name.strip().lower()]
             return Field(name.strip().lower(), type_, column=column)
-        prop = self.property(name.strip())
+        prop = self.annotations.property(name.strip())
         return Field(prop["name"], prop["type"], id=prop["id"],
                      key="f.id" if prop["scope"] == "file" else "f.content_id")
 
@@ -426,13 +444,12 @@ class Querying:
             _expect(not isinstance(value, list), "eq takes one tag; use has_any or has_all for a list")
         refs = value if isinstance(value, list) else [value]
         _expect(refs != [], f"{op} needs at least one tag")
-        conn, prop = self.db.reader, {"id": field.id, "name": field.name}
+        prop = {"id": field.id, "name": field.name}
         # has_any is one tag set (the tags and all their descendants); has_all needs one match per tag.
-        sets = [[self._tag_id(conn, prop, ref) for ref in refs]] if op != "has_all" else \
-            [[self._tag_id(conn, prop, ref)] for ref in refs]
+        sets = [refs] if op != "has_all" else [[ref] for ref in refs]
         return " AND ".join(
             f"{field.key} IN (SELECT target_id FROM tag_values WHERE property_id = {field.id} "
-            f"AND tag_id IN ({', '.join(map(str, sorted(self._descendants(conn, tags))))}))"
+            f"AND tag_id IN ({', '.join(map(str, sorted(self.annotations.tags_under(prop, tags))))}))"
             for tags in sets)
 
     # ---- sort -------------------------------------------------------------------------------------

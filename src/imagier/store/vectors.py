@@ -1,7 +1,7 @@
-"""Vector storage: vector types, one vector per content and type, and the in-memory matrix of a type.
+"""Vector storage: vector types, one vector per content and type, as blobs in the project file.
 
-Vectors live in the project file as blobs; analysis works on a matrix per type, loaded once and kept
-until the type's `version` changes (any write to its vectors, from this process or another).
+Every write to a type's vectors raises its `version`, by which the matrices, search indexes and
+calibrations kept in memory (vectors/space.py) know they are stale, whichever process wrote.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 
 from ..checks import non_empty_name, whole_number
 from ..errors import Conflict, InvalidInput, NotFound
+from .db import Database
 from .oplog import now
 from .types import PALETTE
 
@@ -46,10 +47,12 @@ _TYPE_SELECT = ("SELECT t.id, t.name, t.model, t.params, t.dim, t.dtype, t.metri
                 "(SELECT count(*) FROM vectors v WHERE v.type_id = t.id) FROM vector_types t")
 
 
-class Vectors:
-    """Mixed into Project; expects `self.db`."""
+class VectorStore:
+    """The vector types and vectors of one project file; and the model-made properties written with them
+    (the guesses of an embedder), which are derived data outside the undo log as vectors are."""
 
-    _matrices: dict[str, Matrix]
+    def __init__(self, db: Database):
+        self.db = db
 
     def vector_types(self) -> list[dict]:
         """Every vector type of the project: name, model, params, dim, dtype, metric, default, count."""
@@ -108,7 +111,6 @@ class Vectors:
         vtype = self.vector_type(name)
         with self.db.write() as conn:
             conn.execute("DELETE FROM vector_types WHERE id = ?", (vtype["id"],))
-        self._vector_cache().pop(name, None)
 
     def put_vectors(self, name: str, content_ids, rows: np.ndarray) -> int:
         """Store (or replace) the vectors of these contents in one transaction; returns how many."""
@@ -164,12 +166,6 @@ class Vectors:
         return np.frombuffer(b"".join(found[c] for c in content_ids),
                              dtype=DTYPES[vtype["dtype"]]).reshape(len(content_ids), width)
 
-    def thumbnails_of(self, content_ids) -> dict[int, bytes]:
-        """The JPEG thumbnails of these contents in one query: {content id: bytes} (absent when missing)."""
-        return dict(self.db.reader.execute(
-            "SELECT t.content_id, t.data FROM json_each(?) s JOIN thumbnails t ON t.content_id = s.value",
-            (json.dumps([int(c) for c in content_ids]),)).fetchall())
-
     def write_machine_tags(self, property_name: str, tags: dict[int, list[str]]) -> None:
         """Replace the tags of these contents in a per-content multi-tag property made by a model (the
         guesses of an embedder): {content id: [tag names]}. Creates the property, marked machine-made, and
@@ -220,56 +216,10 @@ class Vectors:
             conn.execute("DELETE FROM properties WHERE id = ?", (row[0],))
             return True
 
-    def setting(self, name: str, default=None):
-        """A project setting (a choice that is not an annotation: whether it wants guesses), or `default`."""
-        row = self.db.reader.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
-        return default if row is None else json.loads(row[0])
-
-    def set_setting(self, name: str, value) -> None:
-        """Record a project setting (not in the undo log; it joins the caller's transaction)."""
-        with self.db.write() as conn:
-            conn.execute("INSERT INTO settings(name, value) VALUES (?, ?) "
-                         "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, json.dumps(value)))
-
-    def matrix(self, name: str | None = None) -> Matrix:
-        """The vectors of a type (the default one when None) as one in-memory matrix, kept while unchanged."""
-        vtype = self.vector_type(name)
-        cache = self._vector_cache()
-        cached = cache.get(vtype["name"])
-        if cached is not None and cached.type["version"] == vtype["version"] and cached.type["id"] == vtype["id"]:
-            return cached
+    def stored_vectors(self, vtype: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Every vector of a type as stored, by content id: (content ids sorted, rows)."""
         width = (vtype["dim"] + 7) // 8 if vtype["dtype"] == "bits" else vtype["dim"]
-        dtype = DTYPES[vtype["dtype"]]
         rows = self.db.reader.execute("SELECT content_id, data FROM vectors WHERE type_id = ? ORDER BY content_id",
                                       (vtype["id"],)).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        data = np.frombuffer(b"".join(r[1] for r in rows), dtype=dtype).reshape(len(rows), width)
-        if vtype["metric"] == "cosine":
-            data = data.astype(np.float32)
-            norms = np.linalg.norm(data, axis=1, keepdims=True)
-            data = data / np.where(norms == 0, 1, norms)
-        matrix = Matrix(vtype, ids, data)
-        cache[vtype["name"]] = matrix
-        return matrix
-
-    def _vector_cache(self) -> dict[str, Matrix]:
-        if "_matrices" not in self.__dict__:
-            self._matrices = {}
-        return self._matrices
-
-    def file_ids_of_contents(self, content_ids) -> dict[int, list[int]]:
-        """The files of each content: {content id: [file ids]}."""
-        found: dict[int, list[int]] = {}
-        for content_id, file_id in self.db.reader.execute(
-                "SELECT f.content_id, f.id FROM json_each(?) s JOIN files f ON f.content_id = s.value ORDER BY f.id",
-                (json.dumps([int(c) for c in content_ids]),)):
-            found.setdefault(content_id, []).append(file_id)
-        return found
-
-    def content_ids_of_files(self, file_ids) -> list[int]:
-        """The distinct contents of these files, in the order of their first file."""
-        rows = self.db.reader.execute(
-            "SELECT f.content_id FROM json_each(?) s JOIN files f ON f.id = s.value ORDER BY s.key",
-            (json.dumps([int(i) for i in file_ids]),)).fetchall()
-        return list(dict.fromkeys(r[0] for r in rows))
-
+        return ids, np.frombuffer(b"".join(r[1] for r in rows), dtype=DTYPES[vtype["dtype"]]).reshape(len(rows), width)

@@ -6,10 +6,16 @@ import json
 
 from ..checks import non_empty_name
 from ..errors import InvalidInput, NotFound
+from .db import Database, storable
+from .query import Querying
 
 
 class Views:
-    """Mixed into Project; expects `self.db`."""
+    """The saved views of one project file; a view's filter, sort and group are checked by `querying`."""
+
+    def __init__(self, db: Database, querying: Querying):
+        self.db = db
+        self.querying = querying
 
     def views(self) -> list[dict]:
         """The saved views, in their order: id, name and state."""
@@ -21,7 +27,7 @@ class Views:
         non_empty_name("view", name)
         if not isinstance(state, dict):
             raise InvalidInput("a view state is a JSON object")
-        self.compile_view(state.get("filter"), state.get("sort"), state.get("group"))
+        self.querying.compile_view(state.get("filter"), state.get("sort"), state.get("group"))
         if id is not None:
             _check_id(id)
         with self.db.write() as conn:
@@ -46,9 +52,8 @@ class Views:
 
 
 def _check_id(id: int) -> None:
-    """InvalidInput for an id that is no integer; NotFound for one no view can have: SQLite's integers
-    are 64-bit, and a larger one would be an OverflowError when bound."""
+    """InvalidInput for an id that is no integer; NotFound for one no view can have."""
     if isinstance(id, bool) or not isinstance(id, int):
         raise InvalidInput(f"a view id is an integer, not {id!r}", id=str(id))
-    if not -2 ** 63 <= id < 2 ** 63:
+    if not storable(id):
         raise NotFound(f"no view with id {id}", id=id)

@@ -22,7 +22,7 @@ from PIL import Image
 from ..errors import InvalidInput
 from . import models
 from .models import Downloadable, Graph, cache_dir, file_hash
-from .registry import Embedder
+from .base import Embedder
 
 NAME = "clip-vit-b32"
 DIM = 512
@@ -37,7 +37,7 @@ STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
 CONTEXT = 77  # CLIP's text length: start token, up to 75 tokens, end token, padded with the end token
 END_OF_TEXT = "<|endoftext|>"
 
-SPEC = Downloadable(
+SPEC = models.offer(Downloadable(
     name=NAME, label="CLIP model", hub_repo=HUB_REPO, path_env=PATH_ENV,
     purpose="CLIP ViT-B/32: image vectors for similarity, clusters and duplicates, and text search in English "
             "(\"a cat on a sofa\"); about 600 MB",
@@ -46,7 +46,7 @@ SPEC = Downloadable(
             Graph(TEXT, {"input_ids": (None, None)}, {"text_embeds": (None, DIM)})),
     files=(TOKENIZER,),
     extras=("config.json", "preprocessor_config.json", "tokenizer_config.json", "special_tokens_map.json",
-            "vocab.json", "merges.txt"))
+            "vocab.json", "merges.txt")))
 
 
 def model_folder(model_path: str | Path | None = None) -> tuple[Path, str]:

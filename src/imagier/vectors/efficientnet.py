@@ -31,7 +31,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from .registry import Embedder
+from .base import Embedder
 
 NAME = "efficientnet-lite0"
 INPUT_SIZE = 224

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import io
 import threading
+from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from PIL import Image
 
 from ..checks import whole_number
-from ..errors import NotFound
-from .registry import Embedder, get_embedder, names
+from ..errors import InvalidInput, NotFound
+from ..ingest.decode import DecodeError, decode
+from ..store.db import Database
+from ..store.files import Files
+from ..store.oplog import OpLog
+from ..store.settings import Settings
+from ..store.vectors import VectorStore
+from .base import Embedder
+from .registry import get_embedder, names
 
 # The machine-made property of EfficientNet-Lite0's ImageNet classes: named as what they are, guesses.
 GUESS_PROPERTY = "ImageNet guess"
@@ -30,7 +39,15 @@ DEFAULT_MODEL = "efficientnet-lite0"
 
 
 class Embedding:
-    """Mixed into Project; expects the Vectors and Files mixins and `self.oplog`."""
+    """The embedders a project can run and the embedding job: vectors written to `vectors`, thumbnails read
+    from `files`, the ImageNet guesses' switch kept in `settings`, the job logged in `oplog`."""
+
+    def __init__(self, db: Database, oplog: OpLog, vectors: VectorStore, files: Files, settings: Settings):
+        self.db = db
+        self.oplog = oplog
+        self.vectors = vectors
+        self.files = files
+        self.settings = settings
 
     def models(self) -> list[str]:
         """The embedders this imagier can run; each makes a vector type of its name."""
@@ -45,7 +62,7 @@ class Embedding:
         command that installs it}}. The speed is measured once, which takes a few seconds."""
         from . import clip, models
         try:
-            uses = self.vector_type()["model"]
+            uses = self.vectors.vector_type()["model"]
         except NotFound:
             uses = None
         if uses == clip.NAME:
@@ -55,9 +72,9 @@ class Embedding:
         except NotFound:  # a wrong folder in $IMAGIER_CLIP_PATH: absent, and `imagier models` says why
             found = None
         try:
-            images = len(self.contents_without_vectors(clip.NAME))
+            images = len(self.vectors.contents_without_vectors(clip.NAME))
         except NotFound:  # no CLIP vector type yet: every image
-            images = self.content_count()
+            images = self.files.content_count()
         images += max(0, int(adding))
         better = {"name": clip.NAME, "present": found is not None, "images": images, "seconds": None,
                   "estimate": None, "get": f"imagier models get {clip.NAME}"}
@@ -77,7 +94,7 @@ class Embedding:
         """The model `embed` uses when none is named: the project's default vector type when an embedder
         makes it, else the offline EfficientNet-Lite0."""
         try:
-            name = self.vector_type()["name"]
+            name = self.vectors.vector_type()["name"]
         except NotFound:
             return DEFAULT_MODEL
         return name if name.lower() in names() else DEFAULT_MODEL
@@ -100,10 +117,10 @@ class Embedding:
         guessing = embedder.makes_labels and self.machine_labels_enabled()
         if guessing:  # a property of the user's in the way is refused before anything is written
             self._write_all_guesses(stale_only=True)
-        self.create_vector_type(embedder.name, embedder.model, embedder.dim, params=embedder.params,
+        self.vectors.create_vector_type(embedder.name, embedder.model, embedder.dim, params=embedder.params,
                                 dtype=embedder.dtype, metric=embedder.metric)
-        todo = self.contents_without_vectors(embedder.name)
-        total = self.content_count()
+        todo = self.vectors.contents_without_vectors(embedder.name)
+        total = self.files.content_count()
         done, embedded, failed = total - len(todo), 0, []
 
         def report() -> None:
@@ -115,7 +132,7 @@ class Embedding:
             if cancel is not None and cancel.is_set():
                 break
             batch = todo[start:start + batch_size]
-            thumbnails = self.thumbnails_of(batch)
+            thumbnails = self.files.thumbnails_of(batch)
             ids, images = [], []
             for content_id in batch:
                 try:
@@ -128,9 +145,9 @@ class Embedding:
             if images:
                 rows, labels = embedder.embed_and_label(images) if guessing else (embedder.embed(images), None)
                 with self.db.write():  # the vectors and their guesses in one transaction
-                    self.put_vectors(embedder.name, ids, rows)
+                    self.vectors.put_vectors(embedder.name, ids, rows)
                     if labels is not None:
-                        self.write_machine_tags(GUESS_PROPERTY, dict(zip(ids, labels)))
+                        self.vectors.write_machine_tags(GUESS_PROPERTY, dict(zip(ids, labels)))
             embedded += len(ids)
             done += len(batch)
             report()
@@ -145,15 +162,15 @@ class Embedding:
     def machine_labels_enabled(self) -> bool:
         """Whether embedding with EfficientNet-Lite0 writes the `ImageNet guess` property (until
         `delete_machine_labels`)."""
-        return bool(self.setting(GUESSES_SETTING, True))
+        return bool(self.settings.setting(GUESSES_SETTING, True))
 
     def delete_machine_labels(self) -> dict:
         """Delete the `ImageNet guess` property for good: its values go (outside the undo log, like their
         writing) and later embeddings write none until `enable_machine_labels`. Returns {"enabled": False,
         "deleted": whether the property was there}."""
         with self.db.write():
-            deleted = self.delete_machine_property(GUESS_PROPERTY)
-            self.set_setting(GUESSES_SETTING, False)
+            deleted = self.vectors.delete_machine_property(GUESS_PROPERTY)
+            self.settings.set_setting(GUESSES_SETTING, False)
         self.oplog.log("labels_off", f"delete the {GUESS_PROPERTY} property and turn guesses off",
                        {"deleted": deleted})
         return {"enabled": False, "deleted": deleted}
@@ -163,7 +180,7 @@ class Embedding:
         vectors (from the stored vectors), and by later embeddings. Returns {"enabled": True, "images":
         contents whose guesses were computed}."""
         contents = self._write_all_guesses()
-        self.set_setting(GUESSES_SETTING, True)
+        self.settings.set_setting(GUESSES_SETTING, True)
         self.oplog.log("labels_on", f"turn guesses on ({GUESS_PROPERTY} of {len(contents)} images)",
                        {"images": len(contents)})
         return {"enabled": True, "images": len(contents)}
@@ -172,21 +189,21 @@ class Embedding:
         """Write the guesses of every content with EfficientNet-Lite0 vectors from the stored vectors (only
         when written under another threshold, with `stale_only`); the contents written."""
         from . import efficientnet
-        self.write_machine_tags(GUESS_PROPERTY, {})  # a property of the user's in the way: refused first
-        if stale_only and self.setting(THRESHOLD_SETTING) == efficientnet.GUESS_MIN_PROBABILITY:
+        self.vectors.write_machine_tags(GUESS_PROPERTY, {})  # a property of the user's in the way: refused first
+        if stale_only and self.settings.setting(THRESHOLD_SETTING) == efficientnet.GUESS_MIN_PROBABILITY:
             return []
         try:
-            contents = self.contents_with_vectors(efficientnet.NAME)
+            contents = self.vectors.contents_with_vectors(efficientnet.NAME)
         except NotFound:  # not embedded yet: the first embedding writes them
             contents = []
         for start in range(0, len(contents), GUESS_BATCH):
             batch = contents[start:start + GUESS_BATCH]
-            found = efficientnet.guesses(efficientnet.stored_scores(self.vectors_of(efficientnet.NAME, batch)))
-            self.write_machine_tags(GUESS_PROPERTY, {c: [name for name, _ in g] for c, g in zip(batch, found)})
+            found = efficientnet.guesses(efficientnet.stored_scores(self.vectors.vectors_of(efficientnet.NAME, batch)))
+            self.vectors.write_machine_tags(GUESS_PROPERTY, {c: [name for name, _ in g] for c, g in zip(batch, found)})
         # Recorded last: an interrupted rewrite is done again by the next embedding.
         with self.db.write():
-            self.prune_machine_tags(GUESS_PROPERTY)
-            self.set_setting(THRESHOLD_SETTING, efficientnet.GUESS_MIN_PROBABILITY)
+            self.vectors.prune_machine_tags(GUESS_PROPERTY)
+            self.settings.set_setting(THRESHOLD_SETTING, efficientnet.GUESS_MIN_PROBABILITY)
         return contents
 
     def guesses(self, ids) -> dict[int, list[dict]]:
@@ -194,20 +211,31 @@ class Embedding:
         as embedding computed them: {file id: [{"label", "probability"}]} (an empty list for an image with
         no confident guess or no EfficientNet-Lite0 vector; none at all while guesses are turned off)."""
         from . import efficientnet
-        files = self.files(ids)
+        files = self.files.files(ids)
         found: dict[int, list[dict]] = {f["id"]: [] for f in files}
         if not files or not self.machine_labels_enabled():
             return found
         try:
-            contents = self.contents_with_vectors(efficientnet.NAME, [f["content_id"] for f in files])
+            contents = self.vectors.contents_with_vectors(efficientnet.NAME, [f["content_id"] for f in files])
         except NotFound:  # no EfficientNet-Lite0 vectors at all
             return found
-        scores = efficientnet.stored_scores(self.vectors_of(efficientnet.NAME, contents))
+        scores = efficientnet.stored_scores(self.vectors.vectors_of(efficientnet.NAME, contents))
         by_content = dict(zip(contents, efficientnet.guesses(scores)))
         for f in files:
             found[f["id"]] = [{"label": name, "probability": round(p, 4)}
                               for name, p in by_content.get(f["content_id"], [])]
         return found
+
+
+def embed_file(path: Path, vector_type: dict) -> np.ndarray:
+    """The vector (as the embedder gives it, one row) of an image file that is not in the project, made
+    by the vector type's embedder from a thumbnail made as the import makes it."""
+    try:
+        decoded = decode(str(path))
+    except DecodeError as e:
+        raise InvalidInput(f"{path}: cannot be used as a query image: {e}", path=str(path)) from None
+    with Image.open(io.BytesIO(decoded.thumbnail)) as thumb:
+        return np.asarray(get_embedder(vector_type["name"]).embed([thumb.convert("RGB")]))
 
 
 def _duration(seconds: float) -> str:

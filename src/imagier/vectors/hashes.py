@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .registry import Embedder
+from .base import Embedder
 
 HASH_SIDE, HASH_BITS_SIDE = 32, 8
 HSV_BINS = (8, 4, 4)

@@ -1,4 +1,6 @@
-"""Top-k search over the vectors of one type: exact by matrix product, approximate (FAISS) beyond a size.
+"""The nearest-neighbour module: top-k search over the vectors of one type (similarity, suggestions),
+exact by matrix product, approximate (FAISS) beyond a size; and every row's nearest rows at once
+(`nearest_rows`, the candidates of near-duplicates).
 
 Both metrics become one: a cosine type searches its L2-normalised rows; a bit type (a perceptual hash)
 is unpacked to +-1/sqrt(dim) per bit, whose inner products are 1 - 2 * hamming / dim, so the same
@@ -25,6 +27,11 @@ CHUNK_ROWS = 262_144  # rows per matrix product: big enough for BLAS, small enou
 # The approximate index returns this many more candidates than asked, re-ranked exactly from the rows.
 RERANK_FACTOR = 8
 NPROBE = 48
+# Every row's nearest rows at once (what near-duplicates start from): exact up to this many rows (a few
+# seconds); beyond, an inverted file index of the rows reduced to KNN_REDUCED_DIM dimensions by PCA,
+# KNN_NPROBE lists probed.
+EXACT_KNN = 20_000
+KNN_REDUCED_DIM, KNN_NPROBE = 128, 8
 
 
 def unit_rows(matrix: Matrix) -> np.ndarray:
@@ -121,6 +128,40 @@ def _top(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[np
     ids, values = (best if rows is None else rows[best]), scores[best]
     order = np.lexsort((ids, -values))  # ties by row, so results are stable
     return ids[order], values[order]
+
+
+def nearest_rows(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inner products and rows of each row's k nearest rows (itself among them).
+
+    Exact for small sets. Beyond, an inverted file index over the rows centred and reduced by PCA:
+    embeddings of photos all point roughly one way (their cosines are rarely below 0.5), so without
+    centring k-means puts most rows in a few lists and every probe reads them all. Near copies stay
+    nearest in the reduced space; their inner products are then computed exactly from the rows."""
+    import faiss
+    n, dim = vectors.shape
+    if n <= EXACT_KNN:
+        index = faiss.IndexFlatIP(dim)
+        index.add(vectors)
+        return index.search(vectors, k)
+    rng = np.random.default_rng(0)
+    lists = int(4 * np.sqrt(n))
+    sample = vectors[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))]
+    pca = faiss.PCAMatrix(dim, min(dim, KNN_REDUCED_DIM))
+    pca.train(sample)
+    reduced = np.vstack([pca.apply(vectors[i:i + 65536]) for i in range(0, n, 65536)])
+    faiss.normalize_L2(reduced)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(reduced.shape[1]), reduced.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
+    index.train(reduced[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))])
+    index.add(reduced)
+    index.nprobe = KNN_NPROBE
+    _, neighbours = index.search(reduced, k)
+    scores = np.full(neighbours.shape, -np.inf, dtype=np.float32)
+    for i in range(0, n, 4096):
+        block = neighbours[i:i + 4096]
+        found = block >= 0
+        scores[i:i + 4096][found] = np.einsum("ij,ij->i", np.repeat(vectors[i:i + 4096], k, axis=0)[found.ravel()],
+                                             vectors[block[found]])
+    return scores, neighbours
 
 
 def _build_ivf(vectors: np.ndarray):

@@ -92,10 +92,19 @@ def installed_folder(name: str) -> Path:
     return cache_dir() / name
 
 
+# The downloadable models, by name: each model's module offers its spec when imported (the package's
+# __init__ imports them), so this module, which they import, imports none of them back.
+_DOWNLOADABLE: dict[str, Downloadable] = {}
+
+
+def offer(spec: Downloadable) -> Downloadable:
+    """List a downloadable model in the catalogue (what `imagier models` shows, gets and adds)."""
+    _DOWNLOADABLE[spec.name] = spec
+    return spec
+
+
 def downloadables() -> dict[str, Downloadable]:
-    # Imported on first use: the models' modules import this one for Downloadable.
-    from . import clip, multilingual
-    return {spec.name: spec for spec in (clip.SPEC, multilingual.SPEC)}
+    return dict(_DOWNLOADABLE)
 
 
 def downloadable(name: str) -> Downloadable:

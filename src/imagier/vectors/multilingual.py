@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InvalidInput
-from . import models
+from . import clip, models
 from .models import Downloadable, Graph
 
 NAME = "clip-vit-b32-multilingual"
@@ -31,7 +31,7 @@ PATH_ENV = "IMAGIER_MULTILINGUAL_PATH"
 MODEL, TOKENIZER, DENSE = "onnx/model.onnx", "tokenizer.json", "2_Dense/model.safetensors"
 WIDTH, DIM = 768, 512
 MAX_TOKENS = 128  # the model's max_seq_length (sentence_bert_config.json)
-IMAGE_MODEL = "clip-vit-b32"  # the image vectors its text vectors are comparable with
+IMAGE_MODEL = clip.NAME  # the image vectors its text vectors are comparable with
 
 
 def dense_weights(folder: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -73,7 +73,7 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
         raise InvalidInput(f"{path} is corrupt or not a safetensors file: {e}", model=NAME, file=DENSE) from None
 
 
-SPEC = Downloadable(
+SPEC = models.offer(Downloadable(
     name=NAME, label="multilingual text encoder", hub_repo=HUB_REPO, path_env=PATH_ENV,
     purpose="text search in 50+ languages (\"une affiche électorale\") among a project's clip-vit-b32 vectors: "
             "a multilingual DistilBERT aligned with CLIP ViT-B/32's image space; about 540 MB",
@@ -83,7 +83,7 @@ SPEC = Downloadable(
     files=(TOKENIZER, DENSE),
     extras=("2_Dense/config.json", "1_Pooling/config.json", "config.json", "sentence_bert_config.json",
             "tokenizer_config.json", "special_tokens_map.json", "modules.json"),
-    check=dense_weights)
+    check=dense_weights))
 
 
 class MultilingualEncoder:
@@ -149,9 +149,8 @@ def load(model_path: str | Path | None = None) -> MultilingualEncoder:
         return _encoders[key]
 
 
-def encoder_named(name: str) -> MultilingualEncoder:
-    """The text encoder a search names with `text_model` (CLIP's own is not this module's: it is None)."""
-    if name != NAME:
+def check_text_model(name: str | None) -> None:
+    """InvalidInput unless a search may name `name` as its text model: None or CLIP's own, or this one."""
+    if name not in (None, IMAGE_MODEL, NAME):
         raise InvalidInput(f"unknown text model {name!r}; the text models are {IMAGE_MODEL} (CLIP's own, English) "
                            f"and {NAME} (50+ languages)", text_model=name)
-    return load()

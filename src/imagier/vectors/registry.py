@@ -1,6 +1,6 @@
 """The embedders a project can use, by name: each makes one kind of vector (a vector type) from images.
 
-An embedder is a class with the attributes below and an `embed` method. Adding one is one call:
+An embedder is a subclass of `base.Embedder`: its attributes and an `embed` method. Adding one is one call:
 
     from imagier.vectors.registry import register
     register("clip-vit-b32", lambda: ClipImageEmbedder())
@@ -17,38 +17,8 @@ import inspect
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-from PIL import Image
-
 from ..errors import InvalidInput
-
-
-class Embedder:
-    """What every embedder provides. `embed` returns one row per image, ready for `put_vectors`:
-    `dim` floats for float16/float32 types, ceil(dim / 8) packed bytes for "bits" types."""
-
-    name: str  # the vector type's name, e.g. "efficientnet-lite0"
-    model: str  # the model that makes the vectors
-    params: dict = {}  # what else decides the vectors (weights' hash, sizes): recorded with the vector type
-    dim: int
-    dtype: str  # "float32", "float16" or "bits"
-    metric: str  # "cosine" or "hamming"
-    makes_labels = False  # whether `labels` gives labels
-
-
-    def embed(self, images: list[Image.Image]) -> np.ndarray:
-        raise NotImplementedError
-
-    def labels(self, rows: np.ndarray) -> list[list[str]] | None:
-        """Automatic labels for the images of these vectors (the `labels` property), or None if the model
-        gives none."""
-        return None
-
-    def embed_and_label(self, images: list[Image.Image]) -> tuple[np.ndarray, list[list[str]] | None]:
-        """`embed` and `labels` at once; a model whose labels fall out of the same run overrides it."""
-        rows = self.embed(images)
-        return rows, self.labels(rows)
-
+from .base import Embedder
 
 _FACTORIES: dict[str, Callable[[], Embedder]] = {}
 _made: dict[str, Embedder] = {}
@@ -86,7 +56,7 @@ def get_embedder(name: str, model_path: str | Path | None = None) -> Embedder:
 
 @functools.cache
 def _register_builtins() -> None:
-    # On first use rather than on import: the embedders' modules import this one for `Embedder`.
+    # On first use rather than on import: registering costs nothing until an embedder is asked for.
     from . import clip, hashes
     from .efficientnet import NAME, EfficientNetLite0
     register(NAME, EfficientNetLite0)

@@ -7,8 +7,6 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
-from ...errors import NotFound
-from ...project import Project
 from . import Body, ProjectDep, RunnerDep
 
 router = APIRouter(prefix="/api", tags=["similarity, clustering, suggestions"])
@@ -69,22 +67,13 @@ class SuggestionsDecision(Body):
 @router.post("/similar", summary="The images most similar to an image, a group or an outside file (inside the "
                                   "allowed roots), best first")
 def similar(request: Request, project: ProjectDep, body: SimilarRequest) -> list[dict]:
-    return project.similar(_checked_query(request, project, body.query), top_k=body.top_k,
-                           min_score=body.min_score, filter=body.filter, vector_type=body.vector_type)
-
-
-def _checked_query(request: Request, project: Project, query):
-    """The query, once a path that is not one of the project's lies inside the allowed roots: outside
-    them every path gets the same 403, so the answer never tells whether a file exists there."""
-    if not isinstance(query, str):
-        return query  # an id, or a group, whose members must be images of the project
-    if query.strip().isdigit():
-        return int(query)  # an id, even if the server's working folder has a file of that name
-    try:
-        project.file_id(query)
-    except NotFound:
-        request.app.state.server.roots.check(query, "query")
-    return query
+    # A text of digits is an id, even if the server's working folder has a file of that name. A path that is
+    # not one of the project's must lie inside the allowed roots: outside them every path gets the same
+    # 403, so the answer never tells whether a file exists there.
+    query = int(body.query) if isinstance(body.query, str) and body.query.strip().isdigit() else body.query
+    return project.similar(query, top_k=body.top_k, min_score=body.min_score, filter=body.filter,
+                           vector_type=body.vector_type,
+                           may_read=lambda path: request.app.state.server.roots.check(path, "query"))
 
 
 @router.get("/calibration", summary="How similarities are distributed among pairs of this project's images")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..vectors.index import SearchIndex
+from .index import SearchIndex
 
 PAIRS = 100_000
 PAIR_CHUNK = 16_384
