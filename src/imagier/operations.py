@@ -70,11 +70,8 @@ OPERATIONS: tuple[Operation, ...] = (
         no_cli="`imagier duplicates` lists the images with the same bytes among the other copies"),
     _op("thumbnail", http="GET /api/thumbnails/{content_hash}.jpg",
         no_cli="JPEG bytes for the page; the CLI prints the images' paths"),
-    _op("thumbnails_of", no_cli=PLUMBING, no_http=PLUMBING),
     _op("original", http="GET /api/originals/{content_hash}",
         no_cli="the CLI prints the images' paths: the original is the file at that path"),
-    _op("content_ids_of_files", no_cli=PLUMBING, no_http=PLUMBING),
-    _op("file_ids_of_contents", no_cli=PLUMBING, no_http=PLUMBING),
 
     # ---- properties, tags, values, history ---------------------------------------------------------
     _op("properties", "property list", "GET /api/properties"),
@@ -97,8 +94,6 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("undo", "undo", "POST /api/undo"),
     _op("redo", "redo", "POST /api/redo"),
     _op("history", "history", "GET /api/history"),
-    _op("setting", no_cli=PLUMBING, no_http=PLUMBING),
-    _op("set_setting", no_cli=PLUMBING, no_http=PLUMBING),
 
     # ---- views and queries -------------------------------------------------------------------------
     _op("query", "query", "POST /api/query"),
@@ -127,19 +122,13 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("model_offer", http="GET /api/models/offer",
         no_cli="`imagier import` prints the offer after its report (text mode)"),
     _op("check_model", no_cli=CHECK, no_http=CHECK),
-    _op("matrix", no_cli="Python only: returns a live in-memory matrix", no_http="Python only: returns a live in-memory matrix"),
     _op("vectors_of", no_cli=PLUMBING, no_http=PLUMBING),
     _op("put_vectors", no_cli=PLUMBING, no_http=PLUMBING),
-    _op("contents_with_vectors", no_cli=PLUMBING, no_http=PLUMBING),
-    _op("contents_without_vectors", no_cli=PLUMBING, no_http=PLUMBING),
     _op("guesses", http="POST /api/guesses",
         no_cli="the guesses are the values of the `ImageNet guess` property: `imagier values get` shows them"),
     _op("machine_labels_enabled", "labels status", "GET /api/labels"),
     _op("delete_machine_labels", "labels off", "PUT /api/labels"),
     _op("enable_machine_labels", "labels on", "PUT /api/labels"),
-    _op("write_machine_tags", no_cli=PLUMBING, no_http=PLUMBING),
-    _op("prune_machine_tags", no_cli=PLUMBING, no_http=PLUMBING),
-    _op("delete_machine_property", no_cli=PLUMBING, no_http=PLUMBING),
 
     # ---- similarity, clustering, suggestions, search, duplicates, map ------------------------------
     _op("similar", "similar", "POST /api/similar"),

@@ -1,128 +1,18 @@
 """The `imagier` command. Each command parses its arguments, calls one Project operation and prints
 the result: readable text by default, one JSON document with --json (scripts depend on its shape).
 
-This module holds the group, the shared helpers and the commands of the project file itself; the
-commands of each other area live in a module of this package, imported at the end of this file."""
+This module holds the commands of the project file itself; `base.py` the group and the shared helpers;
+the commands of each other area live in a module of this package, imported at the end of this file."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
-import sys
 from pathlib import Path
 
-import apsw
 import click
 
 from .. import Project
-from ..errors import ImagierError, InvalidInput
-from ..store.query import MAX_FILTER_DEPTH
-from ..vectors import models as catalogue
-
-# Set by --json (an eager option, so it is known before any other argument is parsed): errors then
-# print as one JSON document too.
-_JSON_MODE = "imagier.json"
-
-# What a command may raise that is the user's input or surroundings, not a bug: one line, never a traceback.
-# Not a copy of Database.write's translation, which covers writes only (a busy or read-only file becomes a
-# Conflict or Forbidden): apsw errors still come from reads (a damaged page met while reading a query's
-# rows), RecursionError from input nested too deeply for Python's own parsers.
-_REPORTED_ERRORS = (ImagierError, OSError, RecursionError, apsw.Error)
-
-
-def _emit(as_json: bool, data, text: str | None = None) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, default=str))
-    else:
-        click.echo(text if text is not None else json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _error_message(error: BaseException) -> str:
-    """What went wrong, in one line that names the file or item at fault."""
-    if isinstance(error, ImagierError):
-        return error.message
-    if isinstance(error, FileNotFoundError) and error.filename:
-        folder = Path(error.filename).parent
-        if not folder.is_dir():
-            return f"no folder {folder} (for {error.filename})"
-        return f"no file {error.filename}"
-    if isinstance(error, OSError):
-        return f"{error.filename}: {error.strerror}" if error.filename else str(error)
-    if isinstance(error, RecursionError):
-        return "the input is nested too deeply to be read"
-    if isinstance(error, apsw.BusyError):
-        return "the project file is busy: another process is writing to it; try again when it is done"
-    if isinstance(error, apsw.ReadOnlyError):
-        return "the project file is read-only: imagier cannot write to it (check its permissions)"
-    return f"the project file could not be read or written ({type(error).__name__}: {error})"
-
-
-def _report_error(error: BaseException, as_json: bool) -> None:
-    """Print the error (a JSON document on stdout with --json, else `Error: ...` on stderr) and exit 1."""
-    message = _error_message(error)
-    if as_json:
-        details = error.to_dict() if isinstance(error, ImagierError) else {"error": type(error).__name__,
-                                                                           "message": message}
-        click.echo(json.dumps(details, ensure_ascii=False, default=str))
-    else:
-        click.echo(f"Error: {' '.join(message.split())}", err=True)
-    sys.exit(1)
-
-
-class _Commands(click.Group):
-    """The `imagier` group: the one place where the errors of every command become a clean message."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except _REPORTED_ERRORS as error:
-            _report_error(error, ctx.meta.get(_JSON_MODE, False))
-
-
-def _json_option(name: str):
-    def parse(ctx, param, value):
-        if value is None:
-            return None
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as e:
-            raise InvalidInput(f"--{name} is not valid JSON: {e}", parameter=name) from None
-        except RecursionError:
-            raise InvalidInput(f"--{name} is nested too deeply (a filter nests at most {MAX_FILTER_DEPTH} levels)",
-                               parameter=name) from None
-    return click.option(f"--{name}", callback=parse, help=f"the view's {name} as JSON (see the README)")
-
-
-def _remember_json_mode(ctx, param, value):
-    # --json given to a group (`imagier models --json get NAME`) holds for its subcommand too.
-    ctx.meta[_JSON_MODE] = value or ctx.meta.get(_JSON_MODE, False)
-    return ctx.meta[_JSON_MODE]
-
-
-def command(group: click.Group, name: str | None = None, *, project: bool = True, create: bool = False):
-    """A subcommand with --json that opens the PROJECT argument as a Project (errors are reported by
-    the `imagier` group)."""
-    def decorate(fn):
-        @functools.wraps(fn)
-        def run(as_json: bool, **kwargs):
-            if not project:
-                return fn(as_json=as_json, **kwargs)
-            with Project(kwargs.pop("project"), create=create) as opened:
-                return fn(opened, as_json=as_json, **kwargs)
-        run = click.option("--json", "as_json", is_flag=True, is_eager=True, callback=_remember_json_mode,
-                           help="print one JSON document")(run)
-        if project:
-            run = click.argument("project", type=click.Path(dir_okay=False))(run)
-        return group.command(name)(run)
-    return decorate
-
-
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="imagier")
-def main():
-    """Explore, cluster and annotate large image corpora. A project is one file (say corpus.imagier)."""
-
+from .base import command, emit, fetch_if_absent, json_option, main, remember_json_mode, terminal_progress
 
 # ---- images -----------------------------------------------------------------------------------------
 
@@ -153,7 +43,7 @@ def import_(project: Project, as_json: bool, folders, workers, store_originals, 
         lines.append(embed_summary(report["embedding"]))
     if model is None and not as_json:
         lines += _model_offer(project)
-    _emit(as_json, report, "\n".join(lines))
+    emit(as_json, report, "\n".join(lines))
 
 
 def _model_offer(project: Project) -> list[str]:
@@ -165,51 +55,6 @@ def _model_offer(project: Project) -> list[str]:
             f"`imagier embed {project.path} --model {better['name']}` takes {better['estimate']}"]
 
 
-class _ProgressBar:
-    """A terminal progress bar fed by an operation's progress callback: counts (an import, an embedding,
-    pairs checked) or, for a download, bytes. It appears at the first event, so an operation that has
-    nothing to do shows none."""
-
-    def __init__(self, description: str, *, download: bool = False):
-        from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeRemainingColumn,
-                                   TransferSpeedColumn)
-        counts = (DownloadColumn(), TransferSpeedColumn()) if download else (MofNCompleteColumn(),)
-        self._progress = Progress("[progress.description]{task.description}", BarColumn(), *counts,
-                                  TimeRemainingColumn(), transient=True)
-        self._task = self._progress.add_task(description, total=None)
-
-    def __call__(self, event: dict) -> None:
-        if not self._progress.live.is_started:
-            self._progress.start()
-        if "model" in event:  # an import's embedding phase reports through the same bar
-            self._progress.update(self._task, description=f"embedding with {event['model']}")
-        elif "file" in event:  # a download names the file it fetches
-            self._progress.update(self._task, description=event["file"])
-        self._progress.update(self._task, completed=event.get("done", 0), total=event.get("total"))
-
-    def close(self) -> None:
-        self._progress.stop()
-
-
-@contextlib.contextmanager
-def terminal_progress(as_json: bool, description: str, *, download: bool = False):
-    """The progress callback of the operation run inside: a bar on a terminal, None with --json or when
-    stderr is not a terminal (a script's log stays clean)."""
-    if as_json or not sys.stderr.isatty():
-        yield None
-        return
-    bar = _ProgressBar(description, download=download)
-    try:
-        yield bar
-    finally:
-        bar.close()
-
-
-def fetch_if_absent(name: str | None, model_path, as_json: bool) -> None:
-    """Download the model a command is about to use when this machine lacks it, with a download bar."""
-    with terminal_progress(as_json, "downloading", download=True) as progress:
-        catalogue.fetch_if_absent(name, model_path, progress)
-
 
 @command(main)
 def info(project: Project, as_json: bool):
@@ -220,7 +65,7 @@ def info(project: Project, as_json: bool):
              "  vectors:" if data["vectors"] else "  vectors: none (run `imagier embed`)"]
     lines += [f"    {name}: model {v['model']}, {_count(v['count'], 'image')}" + (" (default)" if v["default"] else "")
               for name, v in data["vectors"].items()]
-    _emit(as_json, data, "\n".join(lines))
+    emit(as_json, data, "\n".join(lines))
 
 
 def _count(number: int, noun: str) -> str:
@@ -238,9 +83,9 @@ def _group_lines(groups: list[dict], depth: int = 0) -> list[str]:
 
 
 @command(main)
-@_json_option("filter")
-@_json_option("sort")
-@_json_option("group")
+@json_option("filter")
+@json_option("sort")
+@json_option("group")
 @click.option("--limit", type=click.IntRange(0), help="list at most this many images")
 @click.option("--offset", type=click.IntRange(0), default=0)
 def query(project: Project, as_json: bool, filter, sort, group, limit, offset):
@@ -254,21 +99,21 @@ def query(project: Project, as_json: bool, filter, sort, group, limit, offset):
     if "groups" in result:
         lines += [f"{_count(len(result['groups']), 'group')}:"] + _group_lines(result["groups"])
     lines += [f"{i['id']}\t{i['path']}" for i in data["items"]]
-    _emit(as_json, data, "\n".join(lines))
+    emit(as_json, data, "\n".join(lines))
 
 
 # ---- CSV --------------------------------------------------------------------------------------------
 
 @command(main)
 @click.argument("out", type=click.Path(dir_okay=False, writable=True))
-@_json_option("filter")
-@_json_option("sort")
+@json_option("filter")
+@json_option("sort")
 @click.option("--key", type=click.Choice(["path", "id"]), default="path", help="the first column")
 @click.option("--separator", type=click.Choice([",", ";"]), default=",")
 def export(project: Project, as_json: bool, out, filter, sort, key, separator):
     """Export the images of a view (all by default) with their values to the CSV file OUT."""
     report = project.export_csv(out, filter, sort, key=key, separator=separator)
-    _emit(as_json, report, f"wrote {report['rows']} rows to {out}")
+    emit(as_json, report, f"wrote {report['rows']} rows to {out}")
 
 
 @command(main, "import-csv")
@@ -286,7 +131,7 @@ def import_csv(project: Project, as_json: bool, csv_file, dry_run, skip_unmatche
             + (f"; new properties: {', '.join(report['created_properties'])}" if report["created_properties"] else "")
             + (f"; {report['duplicates']} rows repeat an image of an earlier row (the last one wins)"
                if report["duplicates"] else ""))
-    _emit(as_json, report, text)
+    emit(as_json, report, text)
 
 
 # ---- properties, tags, values -------------------------------------------------------------------------
@@ -300,7 +145,7 @@ def property():
 def property_list(project: Project, as_json: bool):
     """List the properties of PROJECT, built-in ones included."""
     props = project.properties()
-    _emit(as_json, props, "\n".join(f"{p['name']}\t{p['type']}\t{p['scope']}{'  (built-in)' if p['builtin'] else ''}"
+    emit(as_json, props, "\n".join(f"{p['name']}\t{p['type']}\t{p['scope']}{'  (built-in)' if p['builtin'] else ''}"
                                      for p in props))
 
 
@@ -311,7 +156,7 @@ def property_list(project: Project, as_json: bool):
               help="per file, or shared by every file with the same bytes")
 def property_create(project: Project, as_json: bool, name, type, scope):
     """Create a property NAME of TYPE (text, number, date, checkbox, url, colour, tag, multi-tag, path)."""
-    _emit(as_json, project.create_property(name, type, scope), f"created property {name}")
+    emit(as_json, project.create_property(name, type, scope), f"created property {name}")
 
 
 @command(property, "rename")
@@ -319,7 +164,7 @@ def property_create(project: Project, as_json: bool, name, type, scope):
 @click.argument("new_name")
 def property_rename(project: Project, as_json: bool, name, new_name):
     """Rename the property NAME to NEW_NAME."""
-    _emit(as_json, project.rename_property(name, new_name), f"renamed {name} to {new_name}")
+    emit(as_json, project.rename_property(name, new_name), f"renamed {name} to {new_name}")
 
 
 @command(property, "delete")
@@ -327,7 +172,7 @@ def property_rename(project: Project, as_json: bool, name, new_name):
 def property_delete(project: Project, as_json: bool, name):
     """Delete the property NAME and its values (undoable)."""
     project.delete_property(name)
-    _emit(as_json, {"deleted": name}, f"deleted property {name}")
+    emit(as_json, {"deleted": name}, f"deleted property {name}")
 
 
 @main.group()
@@ -340,7 +185,7 @@ def tag():
 def tag_list(project: Project, as_json: bool, property_name):
     """List the tags of PROPERTY_NAME with their colours, parents and counts."""
     tags = project.tags(property_name)
-    _emit(as_json, tags, "\n".join(f"{t['name']}\t{t['colour']}\t{t['count']}" for t in tags))
+    emit(as_json, tags, "\n".join(f"{t['name']}\t{t['colour']}\t{t['count']}" for t in tags))
 
 
 @command(tag, "create")
@@ -350,7 +195,7 @@ def tag_list(project: Project, as_json: bool, property_name):
 @click.option("--parent", "parents", multiple=True, help="a parent tag (repeatable)")
 def tag_create(project: Project, as_json: bool, property_name, name, colour, parents):
     """Create the tag NAME in PROPERTY_NAME."""
-    _emit(as_json, project.create_tag(property_name, name, colour, parents), f"created tag {name}")
+    emit(as_json, project.create_tag(property_name, name, colour, parents), f"created tag {name}")
 
 
 @command(tag, "update")
@@ -363,7 +208,7 @@ def tag_create(project: Project, as_json: bool, property_name, name, colour, par
 def tag_update(project: Project, as_json: bool, property_name, name, new_name, colour, parents, no_parents):
     """Rename the tag NAME, change its colour or its parents."""
     new_parents = [] if no_parents else (list(parents) if parents else None)
-    _emit(as_json, project.update_tag(property_name, name, name=new_name, colour=colour, parents=new_parents),
+    emit(as_json, project.update_tag(property_name, name, name=new_name, colour=colour, parents=new_parents),
           f"updated tag {name}")
 
 
@@ -373,7 +218,7 @@ def tag_update(project: Project, as_json: bool, property_name, name, new_name, c
 def tag_delete(project: Project, as_json: bool, property_name, name):
     """Delete the tag NAME (undoable)."""
     project.delete_tag(property_name, name)
-    _emit(as_json, {"deleted": name}, f"deleted tag {name}")
+    emit(as_json, {"deleted": name}, f"deleted tag {name}")
 
 
 @command(tag, "merge")
@@ -382,7 +227,7 @@ def tag_delete(project: Project, as_json: bool, property_name, name):
 @click.option("--into", required=True, help="the tag that remains")
 def tag_merge(project: Project, as_json: bool, property_name, sources, into):
     """Merge the tags SOURCES into the tag given by --into."""
-    _emit(as_json, project.merge_tags(property_name, list(sources), into), f"merged into {into}")
+    emit(as_json, project.merge_tags(property_name, list(sources), into), f"merged into {into}")
 
 
 def _selection(project: Project, ids, paths, filter) -> list[int]:
@@ -395,7 +240,7 @@ def _selection(project: Project, ids, paths, filter) -> list[int]:
 
 
 def _selection_options(fn):
-    fn = _json_option("filter")(fn)
+    fn = json_option("filter")(fn)
     fn = click.option("--path", "paths", multiple=True, help="an image by path (repeatable)")(fn)
     return click.option("--id", "ids", multiple=True, type=int, help="an image by id (repeatable)")(fn)
 
@@ -420,7 +265,7 @@ def values():
 def values_set(project: Project, as_json: bool, property_name, value, ids, paths, filter):
     """Set PROPERTY_NAME to VALUE (JSON or text; tags by name, a JSON list for several; null clears)."""
     count = project.set_values(property_name, _selection(project, ids, paths, filter), _parse_value(value))
-    _emit(as_json, {"property": property_name, "images": count}, f"set {property_name} on {count} images")
+    emit(as_json, {"property": property_name, "images": count}, f"set {property_name} on {count} images")
 
 
 @command(values, "add")
@@ -430,7 +275,7 @@ def values_set(project: Project, as_json: bool, property_name, value, ids, paths
 def values_add(project: Project, as_json: bool, property_name, tags, ids, paths, filter):
     """Add TAGS to the images of PROPERTY_NAME, keeping their other tags."""
     count = project.add_values(property_name, _selection(project, ids, paths, filter), list(tags))
-    _emit(as_json, {"property": property_name, "images": count}, f"added to {count} images")
+    emit(as_json, {"property": property_name, "images": count}, f"added to {count} images")
 
 
 @command(values, "remove")
@@ -440,7 +285,7 @@ def values_add(project: Project, as_json: bool, property_name, tags, ids, paths,
 def values_remove(project: Project, as_json: bool, property_name, tags, ids, paths, filter):
     """Remove TAGS from the images (every value of PROPERTY_NAME when no TAGS are given)."""
     count = project.remove_values(property_name, _selection(project, ids, paths, filter), list(tags) or None)
-    _emit(as_json, {"property": property_name, "images": count}, f"removed from {count} images")
+    emit(as_json, {"property": property_name, "images": count}, f"removed from {count} images")
 
 
 @command(values, "get")
@@ -456,7 +301,7 @@ def values_get(project: Project, as_json: bool, ids, paths):
         values = found[file["id"]]
         lines.append(f"{file['id']}\t{file['path']}")
         lines += [f"  {name}: {_shown(values[name])}" for name in names if name in values] or ["  (no values)"]
-    _emit(as_json, {str(k): v for k, v in found.items()}, "\n".join(lines))
+    emit(as_json, {str(k): v for k, v in found.items()}, "\n".join(lines))
 
 
 def _shown(value) -> str:
@@ -474,14 +319,14 @@ def _shown(value) -> str:
 def undo(project: Project, as_json: bool):
     """Undo the last change (it survives restarts)."""
     done = project.undo()
-    _emit(as_json, done, f"undid: {done['label']}")
+    emit(as_json, done, f"undid: {done['label']}")
 
 
 @command(main)
 def redo(project: Project, as_json: bool):
     """Redo the last undone change."""
     done = project.redo()
-    _emit(as_json, done, f"redid: {done['label']}")
+    emit(as_json, done, f"redid: {done['label']}")
 
 
 @command(main)
@@ -489,7 +334,7 @@ def redo(project: Project, as_json: bool):
 def history(project: Project, as_json: bool, limit):
     """List the latest operations, newest first."""
     ops = project.history(limit)
-    _emit(as_json, ops, "\n".join(f"{o['id']}\t{o['created']}\t{o['state']}\t{o['label']}" for o in ops))
+    emit(as_json, ops, "\n".join(f"{o['id']}\t{o['created']}\t{o['state']}\t{o['label']}" for o in ops))
 
 
 # ---- serving ----------------------------------------------------------------------------------------
@@ -514,13 +359,13 @@ def serve(project, host, port, token, roots, max_body_mb):
               show_default=True, help="where the demo photographs and project go")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-serve", is_flag=True, help="only build the demo project")
-@click.option("--json", "as_json", is_flag=True, is_eager=True, callback=_remember_json_mode,
+@click.option("--json", "as_json", is_flag=True, is_eager=True, callback=remember_json_mode,
               help="print one JSON document (with --no-serve)")
 def demo(folder, port, no_serve, as_json):
     """Build a demo project from real photographs that ship with scikit-image, then serve it."""
     from ..demo import build_demo
     report = build_demo(Path(folder))
-    _emit(as_json, report, f"demo project: {report['project']} ({report['files']} images)")
+    emit(as_json, report, f"demo project: {report['project']} ({report['files']} images)")
     if not no_serve:
         from ..server.serve import serve as run_server
         run_server(report["project"], port=port)

@@ -1,5 +1,5 @@
 """`python -m imagier.cli`, the same as the `imagier` command."""
 
-from . import main
+from .base import main
 
 main()

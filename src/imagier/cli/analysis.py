@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..project import Project
-from . import _emit, _json_option, command, main
+from .base import emit, json_option, command, main
 
 _vector_type_option = click.option("--vector-type", help="the vector type to use (default: the project's default)")
 
@@ -32,7 +32,7 @@ def _scored(results: list[dict]) -> tuple[list[dict], str]:
 @click.argument("query", metavar="PATH_OR_ID")
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="how many images")
 @click.option("--min-score", type=click.FloatRange(0, 1), help="leave out images with a lower (calibrated) score")
-@_json_option("filter")
+@json_option("filter")
 @_vector_type_option
 def similar(project: Project, as_json: bool, query, top, min_score, filter, vector_type):
     """The images most similar to PATH_OR_ID (an image of the project, or an image file outside it),
@@ -40,7 +40,7 @@ def similar(project: Project, as_json: bool, query, top, min_score, filter, vect
     the pairs of images in this project."""
     items, text = _scored(project.similar(query, top_k=top, min_score=min_score, filter=filter,
                                           vector_type=vector_type))
-    _emit(as_json, items, text)
+    emit(as_json, items, text)
 
 
 @command(main)
@@ -51,12 +51,12 @@ def calibration(project: Project, as_json: bool, similarity, vector_type):
     calibrated score; with --similarity, what that raw similarity means here."""
     if similarity is not None:
         explained = project.explain_similarity(similarity, vector_type)
-        _emit(as_json, explained, f"score {explained['score']:.4f}: {explained['explanation']}")
+        emit(as_json, explained, f"score {explained['score']:.4f}: {explained['explanation']}")
         return
     found = project.calibration(vector_type)
     percentiles = ", ".join(f"{k} {v:.3f}" for k, v in found.items() if k[:1] == "p" and k[1:2].isdigit() and v is not None)
     sampled = "every pair" if found["all_pairs"] else "a random sample"
-    _emit(as_json, found, f"{found['vector_type']}: {found['pairs']} pairs ({sampled}); similarity "
+    emit(as_json, found, f"{found['vector_type']}: {found['pairs']} pairs ({sampled}); similarity "
                           f"mean {found['mean'] or 0:.3f}, {percentiles or 'no pairs'}")
 
 
@@ -64,7 +64,7 @@ def calibration(project: Project, as_json: bool, similarity, vector_type):
 @click.option("--k", type=click.IntRange(1), help="the number of clusters (kmeans; default: chosen automatically)")
 @click.option("--method", type=click.Choice(["kmeans", "hdbscan"]), default="kmeans", show_default=True)
 @click.option("--min-cluster-size", type=click.IntRange(2), help="hdbscan: the smallest cluster")
-@_json_option("filter")
+@json_option("filter")
 @click.option("--id", "ids", multiple=True, type=int, help="cluster only these images (repeatable)")
 @click.option("--save-as", help="save the clusters as tags of this tag property (one undoable operation)")
 @click.option("--parent", help="with --save-as: sub-cluster the images of this tag, whose children the new tags are")
@@ -80,21 +80,21 @@ def cluster(project: Project, as_json: bool, k, method, min_cluster_size, filter
     text = "\n".join(f"cluster {c['cluster'] if not c['noise'] else '(unclustered)'}: {c['size']} images, "
                      f"cohesion {c['score']:.3f}" + (f", saved as {c['tag']}" if "tag" in c else "")
                      for c in clusters)
-    _emit(as_json, items, text)
+    emit(as_json, items, text)
 
 
 @command(main)
 @click.argument("property_name")
 @click.argument("value")
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="how many images")
-@_json_option("filter")
+@json_option("filter")
 @_vector_type_option
 def suggest(project: Project, as_json: bool, property_name, value, top, filter, vector_type):
     """Images that probably belong to the group PROPERTY_NAME = VALUE but are not in it, best first
     (rejected ones are never proposed again)."""
     items, text = _scored(project.suggestions(property_name, value, top_k=top, filter=filter,
                                               vector_type=vector_type))
-    _emit(as_json, items, text)
+    emit(as_json, items, text)
 
 
 @command(main, "suggest-accept")
@@ -102,7 +102,7 @@ def suggest(project: Project, as_json: bool, property_name, value, top, filter, 
 def suggest_accept(project: Project, as_json: bool, property_name, value, ids):
     """Give the suggested images --id the group's value VALUE of PROPERTY_NAME (undoable)."""
     count = project.accept_suggestions(property_name, value, list(ids))
-    _emit(as_json, {"property": property_name, "value": value, "accepted": count}, f"accepted {count} images")
+    emit(as_json, {"property": property_name, "value": value, "accepted": count}, f"accepted {count} images")
 
 
 @command(main, "suggest-reject")
@@ -110,4 +110,4 @@ def suggest_accept(project: Project, as_json: bool, property_name, value, ids):
 def suggest_reject(project: Project, as_json: bool, property_name, value, ids):
     """Remember that the images --id do not belong to the group PROPERTY_NAME = VALUE."""
     count = project.reject_suggestions(property_name, value, list(ids))
-    _emit(as_json, {"property": property_name, "value": value, "rejected": count}, f"rejected {count} images")
+    emit(as_json, {"property": property_name, "value": value, "rejected": count}, f"rejected {count} images")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from ..project import Project
-from . import _emit, _json_option, command, main, terminal_progress
+from .base import emit, json_option, command, main, terminal_progress
 
 
 @command(main)
-@_json_option("filter")
+@json_option("filter")
 @click.option("--vector-type", help="the vector type whose neighbours are the candidates (default: the project's default)")
 @click.option("--k", type=click.IntRange(1), default=10, show_default=True, help="neighbours looked at per image")
 @click.option("--details", is_flag=True, help="also list, for each pair, how the two images relate")
@@ -32,4 +32,4 @@ def duplicates(project: Project, as_json: bool, filter, vector_type, k, details)
                            for p in g["pairs"]]} for g in groups]
     else:
         data = [[paths[i] for i in g["ids"]] for g in groups]
-    _emit(as_json, data, text)
+    emit(as_json, data, text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import _emit, command, fetch_if_absent, main, terminal_progress
+from .base import emit, command, fetch_if_absent, main, terminal_progress
 from ..project import Project
 
 
@@ -33,7 +33,7 @@ def embed(project: Project, as_json: bool, model, model_path, int8):
     project.check_model(model, model_path)
     with terminal_progress(as_json, "embedding") as progress:
         report = project.embed(model, model_path=model_path, progress=progress)
-    _emit(as_json, report, embed_summary(report))
+    emit(as_json, report, embed_summary(report))
 
 
 @command(main)
@@ -52,4 +52,4 @@ def vectors(project: Project, as_json: bool, default, delete):
     lines = [f"{'*' if t['default'] else ' '} {t['name']}\t{t['dim']} {t['dtype']}\t{t['metric']}\t{t['count']} images"
              for t in types] or ["no vectors yet: run `imagier embed`"]
     lines += [f"models: {', '.join(data['models'])}"] + ([f"deleted vector type {delete}"] if delete else [])
-    _emit(as_json, data, "\n".join(lines))
+    emit(as_json, data, "\n".join(lines))

@@ -9,7 +9,7 @@ import click
 
 from ..jobs import DONE, JobRunner
 from ..project import Project
-from . import _emit, command, main, terminal_progress
+from .base import emit, command, main, terminal_progress
 
 
 @main.group()
@@ -22,14 +22,14 @@ def jobs():
 def jobs_list(project: Project, as_json: bool, limit):
     """The jobs of PROJECT, newest first: kind, state (running, done, failed, cancelled, interrupted)."""
     found = JobRunner(project).snapshots(limit, history=True)
-    _emit(as_json, found, "\n".join(_line(job) for job in found) or "no jobs")
+    emit(as_json, found, "\n".join(_line(job) for job in found) or "no jobs")
 
 
 @command(jobs, "show")
 @click.argument("job_id", type=int)
 def jobs_show(project: Project, as_json: bool, job_id):
     """One job of PROJECT: its parameters, state, progress and result or error."""
-    _emit(as_json, JobRunner(project).snapshot(job_id))
+    emit(as_json, JobRunner(project).snapshot(job_id))
 
 
 @command(jobs, "cancel")
@@ -38,7 +38,7 @@ def jobs_cancel(project: Project, as_json: bool, job_id):
     """Stop a job of PROJECT: a server running it stops at its next progress report; an interrupted one
     is marked cancelled."""
     job = JobRunner(project).cancel(job_id)
-    _emit(as_json, job, f"{_line(job)}" + (" (asked to stop)" if job["state"] == "running" else ""))
+    emit(as_json, job, f"{_line(job)}" + (" (asked to stop)" if job["state"] == "running" else ""))
 
 
 @command(jobs, "resume")
@@ -57,7 +57,7 @@ def jobs_resume(project: Project, as_json: bool, job_id):
             job.cancel()
             job.wait()
     ended = job.snapshot()
-    _emit(as_json, ended, _line(ended) + (f": {ended['error']['message']}" if ended["error"] else ""))
+    emit(as_json, ended, _line(ended) + (f": {ended['error']['message']}" if ended["error"] else ""))
     if ended["state"] != DONE:
         sys.exit(1)
 

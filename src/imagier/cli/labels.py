@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..project import Project
-from . import _emit, command, main
+from .base import emit, command, main
 
 
 @main.group()
@@ -16,18 +16,18 @@ def labels_off(project: Project, as_json: bool):
     """Delete the ImageNet guesses of PROJECT for good (until `imagier labels on`)."""
     report = project.delete_machine_labels()
     done = "deleted the ImageNet guesses" if report["deleted"] else "the project had no ImageNet guesses"
-    _emit(as_json, report, f"{done}; later embeddings write none (`imagier labels on` to have them again)")
+    emit(as_json, report, f"{done}; later embeddings write none (`imagier labels on` to have them again)")
 
 
 @command(labels, "on")
 def labels_on(project: Project, as_json: bool):
     """Have ImageNet guesses again: computed at once from the stored vectors, and by later embeddings."""
     report = project.enable_machine_labels()
-    _emit(as_json, report, f"ImageNet guesses on; computed for {report['images']} images")
+    emit(as_json, report, f"ImageNet guesses on; computed for {report['images']} images")
 
 
 @command(labels, "status")
 def labels_status(project: Project, as_json: bool):
     """Whether PROJECT has ImageNet guesses written by its embeddings."""
     enabled = project.machine_labels_enabled()
-    _emit(as_json, {"enabled": enabled}, "ImageNet guesses: " + ("on" if enabled else "off"))
+    emit(as_json, {"enabled": enabled}, "ImageNet guesses: " + ("on" if enabled else "off"))

@@ -6,7 +6,7 @@ import click
 
 from ..analysis.layout import summary
 from ..project import Project
-from . import _emit, command, main
+from .base import emit, command, main
 
 
 @command(main)
@@ -16,4 +16,4 @@ def layout(project: Project, as_json: bool, vector_type):
     web page's map opens at once on a large corpus."""
     found = project.layout(vector_type)
     missing = f"; {found['missing']} image(s) without a vector are not on it" if found["missing"] else ""
-    _emit(as_json, summary(found), f"map of {found['vector_type']}: {len(found['ids'])} images{missing}")
+    emit(as_json, summary(found), f"map of {found['vector_type']}: {len(found['ids'])} images{missing}")

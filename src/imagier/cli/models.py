@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from . import _emit, _remember_json_mode, command, main, terminal_progress
+from .base import emit, remember_json_mode, command, main, terminal_progress
 from ..vectors import models as catalogue
 
 
@@ -28,7 +28,7 @@ def _listing(entries: list[dict]) -> str:
 
 
 @main.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, is_eager=True, callback=_remember_json_mode,
+@click.option("--json", "as_json", is_flag=True, is_eager=True, callback=remember_json_mode,
               help="print one JSON document")
 @click.pass_context
 def models(ctx, as_json):
@@ -41,7 +41,7 @@ def models(ctx, as_json):
 def models_list(as_json: bool):
     """List the models: what each is for, whether it is on this machine, where and how big."""
     entries = catalogue.catalogue()
-    _emit(as_json, entries, _listing(entries))
+    emit(as_json, entries, _listing(entries))
 
 
 @command(models, "get", project=False)
@@ -52,7 +52,7 @@ def models_get(as_json: bool, name, force):
     with terminal_progress(as_json, "downloading", download=True) as progress:
         entry = catalogue.get(name, progress, force=force)
     done = "downloaded and installed in" if entry["fetched"] else "is already on this machine, in"
-    _emit(as_json, entry, f"{name} {done} {entry['folder']} ({_size(entry['size'])})")
+    emit(as_json, entry, f"{name} {done} {entry['folder']} ({_size(entry['size'])})")
 
 
 @command(models, "add", project=False)
@@ -62,4 +62,4 @@ def models_add(as_json: bool, path, name):
     """Install a model from PATH: a folder in its hub repository's layout, or a .zip or .tar archive of one
     (for a machine without internet access). Its ONNX graphs are loaded and checked first."""
     entry = catalogue.add(path, name)
-    _emit(as_json, entry, f"installed {entry['name']} in {entry['folder']} ({_size(entry['size'])})")
+    emit(as_json, entry, f"installed {entry['name']} in {entry['folder']} ({_size(entry['size'])})")

@@ -6,7 +6,7 @@ import click
 
 from ..plugins.runner import text_params
 from ..project import Project
-from . import _emit, _json_option, command, main, terminal_progress
+from .base import emit, json_option, command, main, terminal_progress
 
 
 @command(main)
@@ -21,13 +21,13 @@ def plugins(project: Project, as_json: bool):
             params = ", ".join(act["schema"]["properties"]) or "no parameters"
             lines.append(f"  {plugin['name']}.{act['name']}  [{act['kind']}]  {act['label']}: {params}")
     lines += [f"failed to load {e['plugin']} ({e['source']}): {e['error']}" for e in found["errors"]]
-    _emit(as_json, found, "\n".join(lines))
+    emit(as_json, found, "\n".join(lines))
 
 
 @command(main)
 @click.argument("action", metavar="PLUGIN.ACTION")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="a parameter of the action (repeatable)")
-@_json_option("filter")
+@json_option("filter")
 @click.option("--id", "ids", multiple=True, type=int, help="run on this image (repeatable; for a similar action: "
                                                            "the query); default: the images of --filter")
 @click.option("--path", "paths", multiple=True, help="run on the image at this path (repeatable)")
@@ -40,10 +40,10 @@ def run(project: Project, as_json: bool, action, params, filter, ids, paths):
         result = project.run_action(action, text_params(project, action, list(params)), ids=chosen or None,
                                     filter=filter, progress=progress)
     if isinstance(result, dict):
-        _emit(as_json, result, result["message"])
+        emit(as_json, result, result["message"])
     elif result and "name" in result[0]:  # groups; an empty list prints the same either way
-        _emit(as_json, [{"name": g["name"], "paths": g["paths"]} for g in result],
+        emit(as_json, [{"name": g["name"], "paths": g["paths"]} for g in result],
               "\n".join(f"{g['name']}: {len(g['paths'])} images" for g in result) or "no groups")
     else:
-        _emit(as_json, [{"path": r["path"], "score": r["score"]} for r in result],
+        emit(as_json, [{"path": r["path"], "score": r["score"]} for r in result],
               "\n".join(f"{r['score']:.4f}\t{r['path']}" for r in result) or "no result")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from . import _emit, _json_option, command, fetch_if_absent, main
+from .base import emit, json_option, command, fetch_if_absent, main
 from ..project import Project
 
 
 @command(main)
 @click.argument("text")
 @click.option("--top", "top_k", type=click.IntRange(1), default=50, show_default=True, help="how many images")
-@_json_option("filter")
+@json_option("filter")
 @click.option("--vector-type", help="the vector type to search (default: a CLIP one, else the labels search)")
 @click.option("--model-path", type=click.Path(file_okay=False), help="the CLIP model's folder (else "
               "$IMAGIER_CLIP_PATH, else the model hub)")
@@ -26,4 +26,4 @@ def search(project: Project, as_json: bool, text, top_k, filter, vector_type, mo
     lines = [f"{f['score']:.3f}\t{f['path']}" for f in found]
     if found.message:
         lines.append(found.message)
-    _emit(as_json, found.as_dict(("path", "score")), "\n".join(lines) or "no image matches")
+    emit(as_json, found.as_dict(("path", "score")), "\n".join(lines) or "no image matches")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..project import Project
-from . import _emit, _json_option, command, main
+from .base import emit, json_option, command, main
 
 
 @main.group()
@@ -17,20 +17,20 @@ def views():
 def views_list(project: Project, as_json: bool):
     """List the saved views of PROJECT, in their order."""
     found = project.views()
-    _emit(as_json, found, "\n".join(f"{v['id']}\t{v['name']}" for v in found) or "no saved views")
+    emit(as_json, found, "\n".join(f"{v['id']}\t{v['name']}" for v in found) or "no saved views")
 
 
 @command(views, "save")
 @click.argument("name")
-@_json_option("filter")
-@_json_option("sort")
-@_json_option("group")
+@json_option("filter")
+@json_option("sort")
+@json_option("group")
 @click.option("--replace", "view_id", type=int, help="replace the saved view of this id instead of adding one")
 def views_save(project: Project, as_json: bool, name, filter, sort, group, view_id):
     """Save a view NAME of --filter, --sort and --group (checked first), or replace view --replace."""
     state = {key: value for key, value in (("filter", filter), ("sort", sort), ("group", group)) if value is not None}
     saved = project.save_view(name, state, id=view_id)
-    _emit(as_json, saved, f"saved view {saved['id']}: {saved['name']}")
+    emit(as_json, saved, f"saved view {saved['id']}: {saved['name']}")
 
 
 @command(views, "delete")
@@ -38,4 +38,4 @@ def views_save(project: Project, as_json: bool, name, filter, sort, group, view_
 def views_delete(project: Project, as_json: bool, view_id):
     """Delete the saved view VIEW_ID."""
     project.delete_view(view_id)
-    _emit(as_json, {"deleted": view_id}, f"deleted view {view_id}")
+    emit(as_json, {"deleted": view_id}, f"deleted view {view_id}")
