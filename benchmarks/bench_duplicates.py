@@ -15,7 +15,9 @@ another corpus made the same way (other crops, captions, qualities, splits).
 The scale part runs the candidate stage of `duplicates()` (k nearest neighbours of every vector, FAISS,
 then the similarity prefilter) on N vectors: the corpus's real EfficientNet-Lite0 vectors plus random
 vectors drawn from the same per-dimension distributions (so their cosines to each other look like those of
-unrelated photos), and models the verification stage from its measured costs on real thumbnails.
+unrelated photos), and models the verification stage from its measured costs on real thumbnails. `--timed N` times
+`duplicates()` itself on a project of about N real files (the corpus's pictures, slightly resized round
+after round, with their edited copies; built once), at one, two and all of its rounds.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ PHASH_THRESHOLD = 10
 SEED = 0
 SIMILAR_TOP = 6
 NOTES = """\
-Notes: the verification per image is modelled, not timed on 10,000 or 100,000 imported pictures (that
-import alone would take hours on this machine): the kNN stage is measured at each size, and each image
+Notes: at 10,000 and 100,000 the verification per image is modelled (importing that many pictures would
+take hours on this machine; `duplicates()` itself is timed below on a few thousand real files): the kNN
+stage is measured at each size, and each image
 costs its features once plus its share of the candidate pairs at the cost per pair measured above on real
 thumbnails, on the two threads duplicates() uses. A collection with fewer copies has fewer candidate pairs
 per image, and most of them stop at the keypoint check (a pair of copies) or go through all three
