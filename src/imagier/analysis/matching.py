@@ -4,12 +4,13 @@
   then a pixel check of the two images aligned by it. This tells the same picture under crop, caption,
   resize, recompression, greyscale, mirror or border from a distinct photo of a similar scene (a
   transform fits one plane of another photo too, but its pixels then disagree tile after tile);
-- the whole frame: the two pictures, plain borders trimmed, in grey at 64 x 64 with their brightness and
+- the whole frame: the two pictures, plain borders and caption bars trimmed, in grey at 64 x 64 with their brightness and
   contrast normalised, as they are, turned by up to 4 degrees, or mirrored. This is what paintings,
   gradients, soft focus and recoloured copies need: they have too few keypoints, or keypoints that move
   with their colours, but their aligned pixels still agree;
 - the copy inside the other: the smaller picture searched for in the larger by normalised
-  cross-correlation at ten scales, coarse to fine (crops of textureless pictures).
+  cross-correlation at eleven scales, coarse to fine, the best refined halfway to its neighbours (crops
+  of textureless pictures).
 
 For the last two, "agreeing" is two scales at once: a low quantile of the SSIM map over the windows with
 detail (a caption or a line of text spoils a band of the map without letting a different picture
