@@ -1,7 +1,8 @@
 """Near-duplicates: quality on a corpus of real pictures and edited copies, against a plain pHash; the
 similar-images figure; and the cost per image at scale.
 
-    nice python benchmarks/bench_duplicates.py [--seed 0] [--scale 10000 100000] [--write-results]
+    nice python benchmarks/bench_duplicates.py [--seed 0] [--scale 10000 100000] [--timed 3861]
+        [--write-results]
 
 The corpus (dup_corpus.py) holds four kinds of real pictures (photographs, paintings and abstract or
 gradient wallpapers, rendered documents and screenshots, memes), each with ten edited copies; it needs
@@ -14,7 +15,9 @@ another corpus made the same way (other crops, captions, qualities, splits).
 The scale part runs the candidate stage of `duplicates()` (k nearest neighbours of every vector, FAISS,
 then the similarity prefilter) on N vectors: the corpus's real EfficientNet-Lite0 vectors plus random
 vectors drawn from the same per-dimension distributions (so their cosines to each other look like those of
-unrelated photos), and models the verification stage from its measured costs on real thumbnails.
+unrelated photos), and models the verification stage from its measured costs on real thumbnails. `--timed N` times
+`duplicates()` itself on a project of about N real files (the corpus's pictures, slightly resized round
+after round, with their edited copies; built once), at one, two and all of its rounds.
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ PHASH_THRESHOLD = 10
 SEED = 0
 SIMILAR_TOP = 6
 NOTES = """\
-Notes: the verification per image is modelled, not timed on 10,000 or 100,000 imported pictures (that
-import alone would take hours on this machine): the kNN stage is measured at each size, and each image
+Notes: at 10,000 and 100,000 the verification per image is modelled (importing that many pictures would
+take hours on this machine; `duplicates()` itself is timed below on a few thousand real files): the kNN
+stage is measured at each size, and each image
 costs its features once plus its share of the candidate pairs at the cost per pair measured above on real
 thumbnails, on the two threads duplicates() uses. A collection with fewer copies has fewer candidate pairs
 per image, and most of them stop at the keypoint check (a pair of copies) or go through all three
@@ -182,6 +186,56 @@ def scale(real: Matrix, n: int) -> dict:
             "images": len({c for p in pairs for c in p}), "peak_mb": peak, "before_mb": before}
 
 
+def scaled_project(workdir: Path, n: int) -> tuple[Path, list[int]]:
+    """A project of about n real files (built once): the corpus's source pictures, each slightly resized
+    by a seeded factor per round so that no two rounds share a file, with their ten edited copies, round
+    after round (dup_corpus seeds 0, 1, ...) until n; and the number of files after each round."""
+    path = workdir / f"scaled-{n}.imagier"
+    rounds_file = path.with_suffix(".rounds.json")
+    if path.exists() and rounds_file.exists():
+        return path, json.loads(rounds_file.read_text())
+    sources, _ = dup_corpus.all_sources(SEED)
+    per_round = len(sources) * (1 + len(dup_corpus.EDITS))
+    partial = path.with_suffix(".partial")  # an interrupted build resumes: its rounds are imported again
+    counts = []
+    with imagier.open(partial) as project:
+        for seed in range(-(-n // per_round)):
+            folder = workdir / "scaled-files" / f"round-{seed:02d}"
+            if len(list(folder.glob("*.jpg"))) < per_round:
+                factor = 1.0 - 0.02 * seed
+                resized = [dup_corpus.Source(s.name, s.kind, s.image.resize(
+                    (round(s.image.width * factor), round(s.image.height * factor)), Image.Resampling.LANCZOS))
+                    for s in sources]
+                dup_corpus.build(folder, seed, resized)
+            project.import_folders([folder])
+            project.embed("efficientnet-lite0")
+            project.embed("phash")
+            counts.append(len(project.all_paths()))
+    partial.rename(path)
+    rounds_file.write_text(json.dumps(counts))
+    return path, counts
+
+
+def timed_scale(workdir: Path, n: int) -> list[dict]:
+    """duplicates() timed on a project of about n real files (scaled_project), on the first rounds
+    (their files selected by a filter on the path) and on all of them: {"n", "seconds", "groups"}."""
+    path, counts = scaled_project(workdir, n)
+    points = []
+    for rounds, count in enumerate(counts, 1):
+        if rounds not in (1, 2, len(counts)):
+            continue
+        last = workdir / "scaled-files" / f"round-{rounds - 1:02d}"
+        selection = None if rounds == len(counts) else {
+            "or": [{"property": "path", "op": "startswith", "value": str(last.parent / f"round-{r:02d}")}
+                   for r in range(rounds)]}
+        with imagier.open(path) as project:
+            start = time.perf_counter()
+            groups = project.duplicates(filter=selection)
+            seconds = time.perf_counter() - start
+        points.append({"n": count, "seconds": seconds, "groups": len(groups)})
+    return points
+
+
 def verification_costs(workdir: Path, seed: int, truth: dict[str, dict]) -> dict:
     """The verification stage's costs on the report half's real thumbnails: per image (decode and
     features), and per candidate pair, for the whole check and for its keypoint part alone (what the
@@ -252,7 +306,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=SEED, help="the corpus (another seed: another held-out corpus)")
     parser.add_argument("--scale", type=int, nargs="+", default=[10_000, 100_000],
-                        help="images for the cost per image of duplicates()")
+                        help="images for the modelled cost per image of duplicates()")
+    parser.add_argument("--timed", type=int, nargs="*", default=[3_861],
+                        help="files of the project on which duplicates() is timed (three rounds of the corpus: 3,861)")
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
     workdir = HERE / "out" / "duplicates"
@@ -263,6 +319,7 @@ def main() -> None:
     halves = {half: quality(workdir, args.seed, half, truth) for half in ("calibration", "report")}
     costs = verification_costs(workdir, args.seed, truth)
     points = [scale(halves["report"]["vectors"], n) for n in args.scale]
+    timed = [t for n in args.timed for t in timed_scale(workdir, n)]
     kinds = {k: sum(1 for t in truth.values() if t["kind"] == k and t["edit"] == "original") for k in dup_corpus.KINDS}
     scale_table = ["| images | kNN + prefilter | kNN per image | duplicates() per image (modelled) | peak memory |",
                    "|---:|---:|---:|---:|---:|"]
@@ -295,7 +352,14 @@ def main() -> None:
         "plus random ones drawn from the same per-dimension distributions); the verification per image modelled "
         "from the costs above for a corpus as dense in copies as this one (every image with its candidate pairs), "
         "two threads:", "",
-        *scale_table, "", NOTES,
+        *scale_table, "", NOTES, "",
+        "Timed: `duplicates()` on a project of real files, the corpus's source pictures each slightly resized "
+        "per round (2% smaller each round, so no file repeats) with their ten edited copies, round after round; "
+        "the first rounds selected by a filter on the path (so the candidate stage and verification see only "
+        "them), two threads, every pair verified afresh:", "",
+        "| files | duplicates() | per file | groups |", "|---:|---:|---:|---:|",
+        *(f"| {t['n']:,} | {t['seconds']:.1f} s | {t['seconds'] / t['n'] * 1000:.1f} ms | {t['groups']:,} |"
+          for t in timed),
     ])
     print(section)
     if args.write_results:
