@@ -190,12 +190,6 @@ class Annotations:
                              "(SELECT target_id FROM tag_values WHERE tag_id = ?)", (prop["id"], target, target))
         return self.tag(prop["id"], target)
 
-    def tags_under(self, property: dict, refs: Sequence[TagRef]) -> set[int]:
-        """The ids of these tags of a tag property ({"id", "name"}; tags by name or id) and of all their
-        descendants in the parent DAG: what a filter on the tags matches. NotFound for a tag it lacks."""
-        conn = self.db.reader
-        return self._descendants(conn, [self._tag_id(conn, property, ref) for ref in refs])
-
     def _tag_property(self, property: str | int) -> dict:
         prop = property if isinstance(property, dict) else self.property(property)
         if prop["type"] not in TAG_TYPES:

@@ -90,6 +90,7 @@ class Querying:
     def _read_schema(self) -> Schema:
         properties = [p for p in self.annotations.properties() if not p["builtin"]]
         tags: dict[int, list[Tag]] = {}
+        # One statement, so each tag comes with the parents it had at the same moment.
         for tag_id, property_id, name, parents in self.db.reader.execute(
                 "SELECT t.id, t.property_id, t.name, "
                 "(SELECT json_group_array(parent_id) FROM tag_parents WHERE tag_id = t.id) FROM tags t"):
