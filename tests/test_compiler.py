@@ -42,7 +42,8 @@ def user_value(id: int, predicate: str, key: str = "f.id") -> str:
 
 
 def tagged(tag_ids) -> str:
-    return f"f.id IN (SELECT target_id FROM tag_values WHERE property_id = 6 AND tag_id IN ({', '.join(map(str, tag_ids))}))"
+    ids = ", ".join(map(str, tag_ids))
+    return f"f.id IN (SELECT target_id FROM tag_values WHERE property_id = 6 AND tag_id IN ({ids}))"
 
 
 # ---- one condition per property family ------------------------------------------------------------
@@ -134,8 +135,8 @@ def test_numeric_sort_keys_before_the_first_text_key_go_to_numpy():
     assert [(k.expr, k.numeric, k.desc) for k in view.sort] == [("v2.value", True, True)]
     assert "LEFT JOIN property_values v2 ON v2.property_id = 2 AND v2.target_id = f.content_id" in view.sql
     assert view.sql.endswith(
-        "ORDER BY v1.value COLLATE NOCASE NULLS LAST, unixepoch(c.taken || substr('-01-01T00:00:00', length(c.taken) - 3)) "
-        "DESC NULLS LAST, f.id)")
+        "ORDER BY v1.value COLLATE NOCASE NULLS LAST, "
+        "unixepoch(c.taken || substr('-01-01T00:00:00', length(c.taken) - 3)) DESC NULLS LAST, f.id)")
     assert view.groups == () and view.params == ()
 
 
@@ -222,7 +223,8 @@ def test_the_compiler_runs_where_no_database_can_be_opened():
         sys.modules["imagier"] = package
         from imagier.store.compiler import Schema, Tag, compile_view
         schema = Schema(({{"id": 1, "name": "subject", "type": "tag", "scope": "file"}},), {{1: (Tag(5, "cat"),)}})
-        view = compile_view(schema, {{"property": "subject", "op": "eq", "value": "cat"}}, group={{"property": "subject"}})
+        view = compile_view(schema, {{"property": "subject", "op": "eq", "value": "cat"}},
+                            group={{"property": "subject"}})
         print(view.sql)
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("apsw", "sqlite3") and sys.modules[m]))
     """)

@@ -47,6 +47,7 @@ DATE_STEPS = ("year", "month", "week", "day")
 # person builds comes near this.
 MAX_FILTER_DEPTH = 32
 
+
 def _re2_options() -> re2.Options:
     options = re2.Options()
     options.log_errors = False  # a bad pattern is reported to the user, not logged to stderr
