@@ -443,3 +443,19 @@ def test_values_that_look_like_numbers_survive_in_text_properties(tmp_path):
         p.create_property("code", "text")
         p.set_values("code", [1], "007")
         assert p.values([1])[1]["code"] == "007"
+
+
+def test_the_schema_snapshot_is_read_again_after_any_commit_only(tmp_path):
+    with imagier.open(tmp_path / "p.imagier") as p:
+        add_images(p, IMAGES[:2])
+        before = p.querying.schema()
+        assert p.querying.schema() is before  # nothing committed: the snapshot is reused
+        p.create_property("subject", "multi-tag")
+        p.create_tag("subject", "cat")
+        assert p.query_ids({"property": "subject", "op": "is_empty"}) == [1, 2]
+        # A commit by another connection to the file, as another process's would be.
+        with imagier.open(tmp_path / "p.imagier") as other:
+            other.create_tag("subject", "kitten", parents=["cat"])
+            other.add_values("subject", [2], ["kitten"])
+        assert p.query_ids({"property": "subject", "op": "has_any", "value": ["cat"]}) == [2]
+        assert p.querying.schema() is not before

@@ -7,7 +7,6 @@ content, so every file sharing those bytes shows it.
 
 from __future__ import annotations
 
-import difflib
 import json
 import unicodedata
 from typing import Iterable, Sequence
@@ -18,26 +17,13 @@ from ..checks import image_ids, non_empty_name
 from ..errors import Conflict, InvalidInput, NotFound
 from .db import Database, storable
 from .oplog import OpLog
-from .types import BUILTINS, PALETTE, SCOPES, TAG_TYPES, canonical_type, coerce, present
+from .types import BUILTINS, PALETTE, SCOPES, TAG_TYPES, canonical_type, coerce, no_property, present
 
 TagRef = int | str
 
 
 def _ids_json(ids: Iterable[int]) -> str:
     return json.dumps(sorted(set(image_ids(ids))))
-
-
-def _no_property(name, known: list[str]) -> NotFound:
-    """The error for a property name the project does not have: every name it has, built-in ones too
-    (often what was meant, misspelt), and the closest one."""
-    candidates = known + list(BUILTINS)
-    by_lower = {n.lower(): n for n in candidates}
-    closest = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1)
-    suggestion = by_lower[closest[0]] if closest else None
-    hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-    user = ", ".join(known) if known else "none yet"
-    return NotFound(f"no property named {name!r}{hint} (the project's properties: {user}; "
-                    f"built-in: {', '.join(BUILTINS)})", property=name, suggestion=suggestion)
 
 
 def _property_row(row) -> dict:
@@ -76,7 +62,7 @@ class Annotations:
             row = conn.execute("SELECT id, name, type, scope, machine FROM properties WHERE name = ?", (name,)).fetchone()
         if row is None:
             known = [r[0] for r in conn.execute("SELECT name FROM properties ORDER BY position, id")]
-            raise _no_property(name, known)
+            raise no_property(name, known)
         return _property_row(row)
 
     def create_property(self, name: str, type: str, scope: str = "file") -> dict:
@@ -203,12 +189,6 @@ class Annotations:
                 conn.execute("DELETE FROM tag_values WHERE property_id = ? AND tag_id <> ? AND target_id IN "
                              "(SELECT target_id FROM tag_values WHERE tag_id = ?)", (prop["id"], target, target))
         return self.tag(prop["id"], target)
-
-    def tags_under(self, property: dict, refs: Sequence[TagRef]) -> set[int]:
-        """The ids of these tags of a tag property ({"id", "name"}; tags by name or id) and of all their
-        descendants in the parent DAG: what a filter on the tags matches. NotFound for a tag it lacks."""
-        conn = self.db.reader
-        return self._descendants(conn, [self._tag_id(conn, property, ref) for ref in refs])
 
     def _tag_property(self, property: str | int) -> dict:
         prop = property if isinstance(property, dict) else self.property(property)

@@ -7,12 +7,13 @@ saying why it cannot.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from datetime import date, datetime
 from urllib.parse import urlparse
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
 
 TYPES = ("text", "number", "date", "checkbox", "url", "colour", "tag", "multi-tag", "path")
 TAG_TYPES = ("tag", "multi-tag")
@@ -46,6 +47,20 @@ _SHORT_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}$")
 _DATE_PARTIAL = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 TRUE_WORDS = {"true", "yes", "1", "x", "on", "checked"}
 FALSE_WORDS = {"false", "no", "0", "", "off", "unchecked"}
+
+
+def no_property(name, known: list[str]) -> NotFound:
+    """The error for a property name the project does not have: every name it has, built-in ones too
+    (often what was meant, misspelt), and the closest one."""
+    candidates = known + list(BUILTINS)
+    by_lower = {n.lower(): n for n in candidates}
+    closest = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1)
+    suggestion = by_lower[closest[0]] if closest else None
+    hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+    user = ", ".join(known) if known else "none yet"
+    return NotFound(f"no property named {name!r}{hint} (the project's properties: {user}; "
+                    f"built-in: {', '.join(BUILTINS)})", property=name, suggestion=suggestion)
+
 
 
 def canonical_type(name: str) -> str:
