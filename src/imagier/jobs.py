@@ -44,6 +44,10 @@ RUNNING, DONE, FAILED, CANCELLED, INTERRUPTED = "running", "done", "failed", "ca
 # Seconds between writes of a job's progress to its row, and between reads of its cancel flag: a fast import
 # reports far more often than anyone reads the row.
 PERSIST_INTERVAL = 1.0
+# Seconds a new job waits for the file's write lock to write its row. A plugin's write action holds that
+# lock for as long as it runs (its changes are one transaction), and a job started meanwhile (a grouping
+# beside it) must not wait for it: it runs unsaved instead, under a negative id, as jobs without a project do.
+ROW_WAIT = 1.0
 
 # The jobs this process runs, by (project file, job id): a running row of this process that is not here was
 # left behind by a run that ended without finishing it (a Ctrl-C in a notebook).
@@ -239,12 +243,18 @@ class JobRunner:
     def _new_job(self, entry, params: dict, scope: str, resumed: int | None) -> Job:
         if self.project is None:
             return Job(next(_unsaved_ids), entry.name, params, scope)
-        with self.project.db.write() as conn:
-            if resumed is None:
-                job_id = job_rows.start_job(conn, entry.name, params)
-            else:
-                job_id = resumed
-                job_rows.restart_job(conn, job_id, params)
+        try:
+            with self.project.db.write(wait=None if resumed else ROW_WAIT) as conn:
+                if resumed is None:
+                    job_id = job_rows.start_job(conn, entry.name, params)
+                else:
+                    job_id = resumed
+                    job_rows.restart_job(conn, job_id, params)
+        except Conflict:
+            if resumed is not None:
+                raise
+            log.warning("the project file is busy: a %s job runs without its row", entry.name)
+            return Job(-next(_unsaved_ids), entry.name, params, scope)
         with _running_lock:
             _running_here.add((str(self.project.path), job_id))
         return Job(job_id, entry.name, params, scope, project=self.project)

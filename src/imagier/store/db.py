@@ -205,18 +205,21 @@ class Database:
         return conn
 
     @contextmanager
-    def write(self, immediate: bool = True) -> Iterator[apsw.Connection]:
+    def write(self, immediate: bool = True, wait: float | None = None) -> Iterator[apsw.Connection]:
         """One transaction on the write connection: all of it is committed, or none of it on error. Nested
         calls are savepoints of the outer transaction, so an inner failure rolls back only itself.
 
         The outermost one takes the file's write lock at once (other processes' writers queue behind it)
         unless `immediate` is False: then it takes it at its first write, which fails at once if another
-        process committed since the transaction began."""
+        process committed since the transaction began. `wait`: seconds to wait for another process's lock
+        instead of the busy timeout, for a write that has something better to do than wait."""
         if self.read_only:
             raise self._refusal(self.read_only)
         with self.write_lock:
             depth = getattr(self._local, "writing", 0)
             self._local.writing = depth + 1
+            if wait is not None and not depth:
+                self.writer.set_busy_timeout(round(wait * 1000))
             try:
                 with (self.writer if depth or not immediate else immediate_transaction(self.writer)):
                     yield self.writer
@@ -227,6 +230,8 @@ class Database:
                                path=str(self.path)) from None
             finally:
                 self._local.writing -= 1
+                if wait is not None and not depth:
+                    self.writer.set_busy_timeout(busy_timeout_ms())
 
     def _refusal(self, reason: str) -> Forbidden:
         return Forbidden(f"{self.path} cannot be changed: {reason}; nothing was written", path=str(self.path),
