@@ -63,7 +63,7 @@ def side_by_side(old: str, new: str, files: int, rounds: int, runs: int) -> str:
     commits = [checkout(old), checkout(new)]
     copies = []
     for full, tree in commits:
-        copy = tree.parent / f"{full[:12]}.imagier"
+        copy = tree.parent / f"{full[:12]}-{source.name}"
         if not copy.exists():
             shutil.copyfile(source, copy)
         copies.append(copy)
