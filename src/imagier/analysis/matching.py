@@ -269,7 +269,7 @@ def verify(a: Features, b: Features, mirrored_b: Callable[[], Features]) -> Matc
     and last keypoints on b mirrored (the costliest: its features are computed again)."""
     found = _aligned(a, b)
     if found is not None:
-        homography, inliers, agreement, _ = found
+        homography, inliers, agreement = found
         return Match(*_relation(a, b, homography, agreement), agreement, inliers)
     frame = _frame_match(a, b)
     if frame is not None:
@@ -443,7 +443,7 @@ def _crop_match(a: Features, b: Features):
 
 
 def _aligned(a: Features, b: Features):
-    """(transform from b to a as a 3 x 3 matrix, inliers, agreement, b) when b's keypoints map onto a's and the pixels agree."""
+    """(transform from b to a as a 3 x 3 matrix, inliers, agreement) when b's keypoints map onto a's and the pixels agree."""
     if a.descriptors is None or b.descriptors is None or len(a.points) < MIN_INLIERS or len(b.points) < MIN_INLIERS:
         return None
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(b.descriptors, a.descriptors, k=2)
@@ -466,7 +466,7 @@ def _aligned(a: Features, b: Features):
     agreement = _agreement(a, b, homography)
     if agreement < MIN_AGREEMENT:
         return None
-    return homography, inliers, agreement, b
+    return homography, inliers, agreement
 
 
 def _plausible(h: np.ndarray) -> bool:
