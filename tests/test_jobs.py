@@ -25,7 +25,7 @@ from imagier.server.app import create_app
 from imagier.store.db import APPLICATION_ID, migrations
 from live import LiveServer, finished_job
 
-from test_jobs_hardening import descendants, free_port, killed_cleanly, wait_for
+from test_jobs_hardening import killed_cleanly, serve_and_kill_mid_import, wait_for
 
 PHOTOS = 160
 
@@ -121,22 +121,10 @@ def test_an_import_cancelled_mid_way_is_resumed_where_it_stopped(project, many_p
 
 def test_a_killed_server_leaves_its_job_interrupted_and_the_command_resumes_it(many_photos, tmp_path):
     path = tmp_path / "served.imagier"
-    port = free_port()
-    serving = subprocess.Popen([sys.executable, "-m", "imagier.cli", "serve", str(path), "--port", str(port),
-                                "--root", str(many_photos)],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     processes: set[int] = set()
     with killed_cleanly(processes):
-        try:
-            assert "imagier is serving" in serving.stdout.readline()
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-                job_id = start_import(client, many_photos)
-                wait_for(lambda: client.get(f"/api/jobs/{job_id}").json()["progress"].get("done", 0) > 0, 60,
-                         "the import never started")
-            processes |= descendants(serving.pid)
-        finally:
-            serving.kill()
-            serving.wait(10)
+        job_id = serve_and_kill_mid_import(path, many_photos, lambda client: start_import(client, many_photos),
+                                           processes)
 
     shown = cli("jobs", "show", str(path), str(job_id))
     assert shown["state"] == "interrupted" and shown["kind"] == "import", shown

@@ -117,27 +117,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_served_import_killed_with_sigkill_resumes_with_its_embedding(large_corpus, tmp_path):
-    path = tmp_path / "served.imagier"
+def serve_and_kill_mid_import(path: Path, root: Path, start_import, processes: set[int]) -> int:
+    """Serve PATH (with ROOT allowed), start an import with `start_import(client)` (which returns its job id),
+    and once some files are imported kill the server with SIGKILL; the job id. The processes the server
+    had started are added to `processes` (the caller watches them with killed_cleanly)."""
     port = free_port()
     serving = subprocess.Popen([sys.executable, "-m", "imagier.cli", "serve", str(path), "--port", str(port),
-                                "--root", str(large_corpus)],
+                                "--root", str(root)],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert "imagier is serving" in serving.stdout.readline()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            job = start_import(client)
+            wait_for(lambda: client.get(f"/api/jobs/{job}").json()["progress"].get("done", 0) > 0, 60,
+                     "the import never started")
+        processes |= descendants(serving.pid)
+    finally:
+        serving.kill()
+        serving.wait(10)
+    return job
+
+
+def test_a_served_import_killed_with_sigkill_resumes_with_its_embedding(large_corpus, tmp_path):
+    path = tmp_path / "served.imagier"
+
+    def start(client) -> int:
+        started = client.post("/api/imports", json={"folders": [str(large_corpus)], "model": "phash",
+                                                    "workers": 2})
+        assert started.status_code == 202, started.text
+        return started.json()["job"]
+
     processes: set[int] = set()
     with killed_cleanly(processes):
-        try:
-            assert "imagier is serving" in serving.stdout.readline()
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-                started = client.post("/api/imports", json={"folders": [str(large_corpus)], "model": "phash",
-                                                            "workers": 2})
-                assert started.status_code == 202, started.text
-                job = started.json()["job"]
-                wait_for(lambda: client.get(f"/api/jobs/{job}").json()["progress"].get("done", 0) > 0, 60,
-                         "the import never started")
-            processes |= descendants(serving.pid)
-        finally:
-            serving.kill()
-            serving.wait(10)
+        serve_and_kill_mid_import(path, large_corpus, start, processes)
         assert_all_end(processes)  # the fork server and its decoders
 
     with imagier.open(path) as project, LiveServer(create_app(project)) as server, \

@@ -79,8 +79,8 @@ def _check_import(project, params, roots) -> dict:
     folders = p["folders"] if isinstance(p["folders"], list) else [p["folders"]]
     for folder in folders:
         _within(roots, folder, "folders")
-    project.check_import(folders, embed=p["embed"], model=p["model"])
-    checked = {"folders": project.check_folders(folders), "store_originals": bool(p["store_originals"]),
+    checked = {"folders": project.check_import(folders, embed=p["embed"], model=p["model"]),
+               "store_originals": bool(p["store_originals"]),
                "workers": p["workers"], "embed": bool(p["embed"]), "model": p["model"]}
     if roots is not None:  # links to files outside the roots are not followed: the page could read them
         checked["links_within"] = sorted(os.path.realpath(root) for root in roots.roots)

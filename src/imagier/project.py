@@ -98,11 +98,13 @@ class Project:
         The filter is compiled, not run: checking it takes no time on any corpus."""
         self.querying.check_selection(filter, ids)
 
-    def check_import(self, folders, *, embed: bool = True, model: str | None = None) -> None:
-        """Refuse, before any work starts, an import of folders that do not exist or an unknown model."""
-        self.check_folders(folders)
+    def check_import(self, folders, *, embed: bool = True, model: str | None = None) -> list[str]:
+        """Refuse, before any work starts, an import of folders that do not exist or an unknown model;
+        returns the folders as the import will read them (see `check_folders`)."""
+        checked = self.check_folders(folders)
         if embed:
             self.check_model(model)
+        return checked
 
     def import_and_embed(self, folders, *, embed: bool = True, model: str | None = None,
                          progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None,

@@ -26,7 +26,6 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from ..checks import image_ids
 from ..errors import ImagierError, InvalidInput, NotFound
 from ..vectors.base import Embedder
 from . import Action, PluginFailed
@@ -64,7 +63,7 @@ class PluginRunner:
         a run in the background."""
         chosen = self.discovered(False).action(action)
         coerce_params(chosen.params, params, self.project, chosen.qualified)
-        self.project.check_selection(filter, None if ids is None else image_ids(ids))
+        self.project.check_selection(filter, ids)
         return {"plugin": chosen.plugin, **chosen.to_dict()}
 
     def run_action(self, action: str, params: dict | None = None, *, ids=None, filter=None,
@@ -100,7 +99,7 @@ class PluginRunner:
     def _action_images(self, chosen: Action, ids, filter) -> list[int]:
         if ids is None:
             return [] if chosen.kind == "similar" else self.project.query_ids(filter)
-        return [f["id"] for f in self.project.existing_files(image_ids(ids))]
+        return [f["id"] for f in self.project.existing_files(ids)]
 
 
 # ---- running ------------------------------------------------------------------------------------------
