@@ -1,4 +1,4 @@
-"""One contract, three doors: the table of src/imagier/operations.py against the code. Every public Project
+"""One contract, three doors: the table of src/imagier/contract.py against the code. Every public Project
 method has a row; every command and route a row names exists; a door is absent only with a reason; every
 command and route belongs to a row (or to OTHER_DOORS, with its reason)."""
 
@@ -9,7 +9,7 @@ import pytest
 
 from imagier import Project
 from imagier.cli import main
-from imagier.operations import OPERATIONS, OTHER_DOORS, Operation
+from imagier.contract import OPERATIONS, OTHER_DOORS, Operation
 from imagier.server.app import create_app
 
 
