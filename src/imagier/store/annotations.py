@@ -16,7 +16,6 @@ import apsw
 from ..checks import image_ids, non_empty_name
 from ..errors import Conflict, InvalidInput, NotFound
 from .db import Database, storable
-from .oplog import OpLog
 from .types import BUILTINS, PALETTE, SCOPES, TAG_TYPES, canonical_type, coerce, no_property, present
 
 TagRef = int | str
