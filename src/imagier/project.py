@@ -24,12 +24,12 @@ from .errors import Conflict
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importer
 from .operations.oplog import OpLog
+from .operations.settings import Settings
 from .plugins.runner import PluginRunner
 from .store.annotations import Annotations, TagRef
 from .store.db import Database
 from .store.files import Files
 from .store.query import CompiledView, Querying
-from .store.settings import Settings
 from .store.vectors import VectorStore
 from .store.views import Views
 from .vectors.base import Embedder
