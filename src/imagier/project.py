@@ -23,11 +23,11 @@ from .analysis.textsearch import SearchResults, TextSearch
 from .errors import Conflict
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importer
+from .operations.annotations import Annotations, TagRef
 from .operations.oplog import OpLog
 from .operations.settings import Settings
 from .operations.views import Views
 from .plugins.runner import PluginRunner
-from .store.annotations import Annotations, TagRef
 from .store.db import Database
 from .store.files import Files
 from .store.query import CompiledView, Querying

@@ -29,8 +29,8 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import Conflict, InvalidInput, NotFound
+from ..operations.annotations import Annotations
 from ..operations.oplog import OpLog
-from ..store.annotations import Annotations
 from ..store.files import Files
 from ..store.query import Querying
 from ..store.types import TAG_TYPES

@@ -15,9 +15,9 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import InvalidInput
+from ..operations.annotations import Annotations
 from ..operations.oplog import OpLog
 from ..store import suggestions as suggestions_sql
-from ..store.annotations import Annotations
 from ..store.db import Database
 from ..store.files import Files
 from ..store.query import Querying

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import IO, Callable, ContextManager, Iterator, NamedTuple
 
 from ..errors import InvalidInput, NotFound
+from ..operations.annotations import Annotations
 from ..operations.oplog import OpLog
-from ..store.annotations import Annotations
 from ..store.files import Files
 from ..store.query import Querying
 from ..store.types import BUILTINS, canonical_type, coerce
