@@ -7,8 +7,8 @@ import pytest
 
 import imagier
 from imagier.errors import ProjectFileError
+from imagier.operations.oplog import TRACKED_TABLES
 from imagier.store.db import APPLICATION_ID, SCHEMA_VERSION, migrations
-from imagier.store.oplog import TRACKED_TABLES
 
 
 def pragma(project, name):

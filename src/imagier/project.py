@@ -23,15 +23,15 @@ from .analysis.textsearch import SearchResults, TextSearch
 from .errors import Conflict
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importer
+from .operations.annotations import Annotations, TagRef
+from .operations.oplog import OpLog
+from .operations.settings import Settings
+from .operations.views import Views
 from .plugins.runner import PluginRunner
-from .store.annotations import Annotations, TagRef
 from .store.db import Database
 from .store.files import Files
-from .store.oplog import OpLog
 from .store.query import CompiledView, Querying
-from .store.settings import Settings
 from .store.vectors import VectorStore
-from .store.views import Views
 from .vectors.base import Embedder
 from .vectors.embed import Embedding
 from .vectors.space import VectorSpace

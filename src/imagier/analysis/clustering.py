@@ -29,9 +29,9 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import Conflict, InvalidInput, NotFound
-from ..store.annotations import Annotations
+from ..operations.annotations import Annotations
+from ..operations.oplog import OpLog
 from ..store.files import Files
-from ..store.oplog import OpLog
 from ..store.query import Querying
 from ..store.types import TAG_TYPES
 from ..vectors.space import VectorSpace

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import Conflict, InvalidInput, NotFound
-from ..store import layouts as store
+from ..store import layouts as layouts_sql
 from ..store.db import Database
 from ..vectors.space import VectorSpace
 
@@ -63,7 +63,7 @@ class Layout:
                 raise NotFound(f"the map of {vtype['name']!r} has not been computed yet", vector_type=vtype["name"])
             stored = self._compute_layout(vtype, progress, cancel)
         version, params, content_ids, coords = stored
-        file_ids, file_contents = store.files_and_contents(self.db)
+        file_ids, file_contents = layouts_sql.files_and_contents(self.db.reader)
         rows = np.searchsorted(content_ids, file_contents).clip(max=max(len(content_ids) - 1, 0))
         placed = (content_ids[rows] == file_contents) if len(content_ids) else np.zeros(len(file_ids), bool)
         return {"vector_type": vtype["name"], "version": version, "params": params, "ids": file_ids[placed],
@@ -72,7 +72,7 @@ class Layout:
     def _stored_layout(self, vtype: dict):
         cached = self._layouts.get(vtype["id"])
         if cached is None or cached[0] != vtype["version"]:
-            cached = store.load(self.db, vtype["id"])
+            cached = layouts_sql.load(self.db.reader, vtype["id"])
             if cached is None or cached[0] != vtype["version"]:
                 return None
             self._layouts[vtype["id"]] = cached
@@ -130,7 +130,8 @@ class Layout:
                   "neighbours": NEIGHBOURS, "seed": SEED, "seconds": round(time.monotonic() - started, 2)}
         stage("save")
         stored = (vtype["version"], params, matrix.content_ids.copy(), coords)
-        store.save(self.db, vtype["id"], *stored)
+        with self.db.write() as conn:
+            layouts_sql.save(conn, vtype["id"], *stored)
         self._layouts[vtype["id"]] = stored
         return stored
 

@@ -15,11 +15,11 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import InvalidInput
-from ..store import suggestions as store
-from ..store.annotations import Annotations
+from ..operations.annotations import Annotations
+from ..operations.oplog import OpLog
+from ..store import suggestions as suggestions_sql
 from ..store.db import Database
 from ..store.files import Files
-from ..store.oplog import OpLog
 from ..store.query import Querying
 from ..store.types import TAG_TYPES
 from ..vectors.space import VectorSpace
@@ -58,7 +58,8 @@ class Suggestions:
                                "yet: run `imagier embed` first", property=prop["name"], value=value)
         candidates, allowed = self.similarity.candidates(index, filter)
         rows = np.arange(len(index)) if candidates is None else candidates
-        rejected = index.matrix.index_of(store.rejected(self.db, store.group_key(prop["name"], value)))
+        key = suggestions_sql.group_key(prop["name"], value)
+        rejected = index.matrix.index_of(suggestions_sql.rejected(self.db.reader, key))
         rows = np.setdiff1d(rows, np.concatenate([member_rows, rejected[rejected >= 0]]))
         if len(member_rows) > GROUP_SAMPLE:
             member_rows = np.sort(np.random.default_rng(0).choice(member_rows, GROUP_SAMPLE, replace=False))
@@ -88,8 +89,8 @@ class Suggestions:
         if missing:
             raise InvalidInput(f"no image with id {', '.join(map(str, missing[:10]))}", ids=missing[:100])
         with self.oplog.record("reject_suggestions", f"reject suggestions for {prop['name']} = {value}",
-                               {"property": prop["name"], "value": value, "ids": ids}):
-            return store.reject(self.db, store.group_key(prop["name"], value), set(found.values()))
+                               {"property": prop["name"], "value": value, "ids": ids}) as conn:
+            return suggestions_sql.reject(conn, suggestions_sql.group_key(prop["name"], value), set(found.values()))
 
     def _suggestion_group(self, property: str, value) -> tuple[dict, list[int]]:
         """The group's property and its images; an error when the group has none."""

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import IO, Callable, ContextManager, Iterator, NamedTuple
 
 from ..errors import InvalidInput, NotFound
-from ..store.annotations import Annotations
+from ..operations.annotations import Annotations
+from ..operations.oplog import OpLog
 from ..store.files import Files
-from ..store.oplog import OpLog
 from ..store.query import Querying
 from ..store.types import BUILTINS, canonical_type, coerce
 

@@ -23,10 +23,10 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
 from ..errors import Conflict, ImagierError, NotFound
+from ..operations.oplog import OpLog
 from ..store import imports as sql
 from ..store import jobs as job_rows
 from ..store.db import Database, storable
-from ..store.oplog import OpLog
 from .decode import Decoded, DecodeError, decode
 from .scan import is_under, resolve_roots, scan
 

@@ -1,141 +1,49 @@
-"""The persistent operation log: undo and redo that survive a restart.
-
-Every change to annotations runs inside `OpLog.record`, which watches the annotation tables with
-SQLite's session extension and stores the resulting changeset in `ops`. Undo applies the inverse of
-the newest done operation's changeset; redo applies the oldest undone one again. Any new operation
-drops the undone ones, as in every editor.
-"""
+"""The SQL of the `ops` table: one row per operation in the history, with the SQLite changeset that undoes
+and redoes it (see operations/oplog.py for the undo and redo built on them)."""
 
 from __future__ import annotations
 
 import json
-import threading
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
 
 import apsw
-
-from ..errors import Conflict
-from .db import Database
-
-# The tables whose changes are undoable. Files, contents and thumbnails come from import, not from
-# annotation, and are not recorded (they would make the log as big as the corpus).
-TRACKED_TABLES = ("properties", "property_values", "tags", "tag_parents", "tag_values", "rejected_suggestions")
 
 
 def now() -> str:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()
 
 
-def _conflict(reason: int, change) -> int:
-    # The log is linear, so a conflict means something outside it changed the rows: keep the
-    # operation's version of a row, skip rows that are already gone, refuse anything else.
-    if reason in (apsw.SQLITE_CHANGESET_DATA, apsw.SQLITE_CHANGESET_CONFLICT):
-        return apsw.SQLITE_CHANGESET_REPLACE
-    if reason == apsw.SQLITE_CHANGESET_NOTFOUND:
-        return apsw.SQLITE_CHANGESET_OMIT
-    return apsw.SQLITE_CHANGESET_ABORT
+def add_op(conn: apsw.Connection, kind: str, label: str, params: dict | None,
+           changeset: bytes | None = None) -> None:
+    """A new done operation; without a changeset it is only noted in the history (it cannot be undone)."""
+    conn.execute("INSERT INTO ops(kind, label, created, params, changeset) VALUES (?, ?, ?, ?, ?)",
+                 (kind, label, now(), json.dumps(params or {}, default=str), changeset))
 
 
-class _RolledBack(Exception):
-    """Ends a `capture` transaction by rolling it back."""
+def drop_undone(conn: apsw.Connection) -> None:
+    """Forget the undone operations (a new operation makes them unreachable by redo)."""
+    conn.execute("DELETE FROM ops WHERE state = 'undone'")
 
 
-class OpLog:
-    def __init__(self, db: Database):
-        self.db = db
-        self._local = threading.local()
+def newest_undoable(conn: apsw.Connection) -> tuple[int, str, str, bytes] | None:
+    """(id, kind, label, changeset) of the newest done operation with a changeset, or None."""
+    return conn.execute("SELECT id, kind, label, changeset FROM ops WHERE state = 'done' AND changeset IS NOT NULL "
+                        "ORDER BY id DESC LIMIT 1").fetchone()
 
-    @contextmanager
-    def record(self, kind: str, label: str, params: dict | None = None) -> Iterator[apsw.Connection]:
-        """Run the body as one undoable operation in one transaction. Nested calls join the outer one."""
-        if getattr(self._local, "recording", False):
-            with self.db.write() as conn:
-                yield conn
-            return
-        with self.db.write() as conn:
-            session = apsw.Session(conn, "main")
-            for table in TRACKED_TABLES:
-                session.attach(table)
-            self._local.recording = True
-            try:
-                yield conn
-                changeset = session.changeset()
-            finally:
-                self._local.recording = False
-                session.close()
-            if changeset:
-                conn.execute("DELETE FROM ops WHERE state = 'undone'")
-                conn.execute(
-                    "INSERT INTO ops(kind, label, created, params, changeset) VALUES (?, ?, ?, ?, ?)",
-                    (kind, label, now(), json.dumps(params or {}, default=str), changeset),
-                )
 
-    @contextmanager
-    def capture(self, extra_tables: tuple[str, ...] = ()) -> Iterator[dict]:
-        """Run the body in one transaction that is always rolled back, and put the changeset of what it did
-        to the undoable tables (and `extra_tables`) in the yielded dict's "changeset". A plugin's worker
-        runs in it: its writes reach the project only through `apply_recorded`, after its result is checked."""
-        captured: dict = {"changeset": None}
-        try:
-            # Deferred: an action that only reads (a grouping, a search) must not stop every other writer for
-            # as long as it runs, and one that writes takes the lock at its first write.
-            with self.db.write(immediate=False) as conn:
-                session = apsw.Session(conn, "main")
-                for table in TRACKED_TABLES + tuple(extra_tables):
-                    session.attach(table)
-                self._local.recording = True  # operations inside join this transaction
-                try:
-                    yield captured
-                    captured["changeset"] = session.changeset() or None
-                finally:
-                    self._local.recording = False
-                    session.close()
-                raise _RolledBack
-        except _RolledBack:
-            pass
+def oldest_undone(conn: apsw.Connection) -> tuple[int, str, str, bytes] | None:
+    """(id, kind, label, changeset) of the oldest undone operation, or None."""
+    return conn.execute("SELECT id, kind, label, changeset FROM ops WHERE state = 'undone' ORDER BY id LIMIT 1"
+                        ).fetchone()
 
-    def apply_recorded(self, kind: str, label: str, params: dict, changeset: bytes) -> None:
-        """Apply a changeset made by `capture` (in this process or another) as one undoable operation."""
-        with self.record(kind, label, params) as conn:
-            self._apply(conn, changeset, label)
 
-    def log(self, kind: str, label: str, params: dict | None = None) -> None:
-        """Note an operation that cannot be undone (an import) in the history."""
-        with self.db.write() as conn:
-            conn.execute("INSERT INTO ops(kind, label, created, params) VALUES (?, ?, ?, ?)",
-                         (kind, label, now(), json.dumps(params or {}, default=str)))
+def set_state(conn: apsw.Connection, op_id: int, state: str) -> None:
+    conn.execute("UPDATE ops SET state = ? WHERE id = ?", (state, op_id))
 
-    def undo(self) -> dict:
-        return self._step(undo=True)
 
-    def redo(self) -> dict:
-        return self._step(undo=False)
-
-    def _step(self, undo: bool) -> dict:
-        """Undo the newest done operation, or redo the oldest undone one."""
-        where = ("state = 'done' AND changeset IS NOT NULL ORDER BY id DESC" if undo
-                 else "state = 'undone' ORDER BY id")
-        with self.db.write() as conn:
-            row = conn.execute(f"SELECT id, kind, label, changeset FROM ops WHERE {where} LIMIT 1").fetchone()
-            if row is None:
-                raise Conflict(f"nothing to {'undo' if undo else 'redo'}")
-            op_id, kind, label, changeset = row
-            self._apply(conn, apsw.Changeset.invert(changeset) if undo else changeset, label)
-            conn.execute("UPDATE ops SET state = ? WHERE id = ?", ("undone" if undo else "done", op_id))
-        return {"id": op_id, "kind": kind, "label": label}
-
-    @staticmethod
-    def _apply(conn: apsw.Connection, changeset: bytes, label: str) -> None:
-        try:
-            apsw.Changeset.apply(changeset, conn, conflict=_conflict)
-        except apsw.AbortError:
-            raise Conflict(f"cannot replay {label!r}: the project changed in a way that conflicts with it") from None
-
-    def history(self, limit: int = 100) -> list[dict]:
-        rows = self.db.reader.execute(
-            "SELECT id, kind, label, created, params, changeset IS NOT NULL, state FROM ops "
-            "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [{"id": r[0], "kind": r[1], "label": r[2], "created": r[3], "params": json.loads(r[4]),
-                 "undoable": bool(r[5]), "state": r[6]} for r in rows]
+def history(conn: apsw.Connection, limit: int) -> list[dict]:
+    """The newest `limit` operations, newest first."""
+    rows = conn.execute("SELECT id, kind, label, created, params, changeset IS NOT NULL, state FROM ops "
+                        "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    return [{"id": r[0], "kind": r[1], "label": r[2], "created": r[3], "params": json.loads(r[4]),
+             "undoable": bool(r[5]), "state": r[6]} for r in rows]

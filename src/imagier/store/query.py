@@ -26,7 +26,6 @@ import apsw
 import numpy as np
 
 from ..errors import InvalidInput
-from .annotations import Annotations
 from .compiler import MAX_FILTER_DEPTH, CompiledView, Key, Schema, Tag, compile_view, expect, regex
 from .db import Database
 from .files import Files
@@ -57,7 +56,8 @@ def prepare(conn: apsw.Connection) -> apsw.Connection:
 
 class Querying:
     """Views compiled and run on one project file. Property names are read through `annotations`
-    (store.annotations.Annotations); the ids of a selection are checked through `files` (store.files.Files)."""
+    (operations.annotations.Annotations, not imported: store/ may not import operations/); the ids of a
+    selection are checked through `files` (store.files.Files)."""
 
     def __init__(self, db: Database, annotations: Annotations, files: Files):
         self.db = db

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 
-from .db import Database
+import apsw
+
 from .oplog import now
 
 
@@ -18,16 +19,15 @@ def group_key(property_name: str, value) -> str:
                       ensure_ascii=False)
 
 
-def reject(db: Database, key: str, content_ids) -> int:
+def reject(conn: apsw.Connection, key: str, content_ids) -> int:
     """Remember these contents as rejected for the group; returns how many were new."""
-    with db.write() as conn:
-        before = conn.total_changes()
-        conn.executemany("INSERT OR IGNORE INTO rejected_suggestions(group_key, content_id, rejected) VALUES (?, ?, ?)",
-                         [(key, int(c), now()) for c in content_ids])
-        return conn.total_changes() - before
+    before = conn.total_changes()
+    conn.executemany("INSERT OR IGNORE INTO rejected_suggestions(group_key, content_id, rejected) VALUES (?, ?, ?)",
+                     [(key, int(c), now()) for c in content_ids])
+    return conn.total_changes() - before
 
 
-def rejected(db: Database, key: str) -> list[int]:
+def rejected(conn: apsw.Connection, key: str) -> list[int]:
     """The contents rejected for the group."""
-    return [r[0] for r in db.reader.execute(
+    return [r[0] for r in conn.execute(
         "SELECT content_id FROM rejected_suggestions WHERE group_key = ? ORDER BY content_id", (key,))]

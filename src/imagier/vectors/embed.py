@@ -18,10 +18,10 @@ from PIL import Image
 from ..checks import whole_number
 from ..errors import InvalidInput, NotFound
 from ..ingest.decode import DecodeError, decode
+from ..operations.oplog import OpLog
+from ..operations.settings import Settings
 from ..store.db import Database
 from ..store.files import Files
-from ..store.oplog import OpLog
-from ..store.settings import Settings
 from ..store.vectors import VectorStore
 from .base import Embedder
 from .registry import get_embedder, names
