@@ -23,10 +23,10 @@ from .analysis.textsearch import SearchResults, TextSearch
 from .errors import Conflict
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importer
+from .operations.files import Files
 from .plugins.runner import PluginRunner
 from .store.annotations import Annotations, TagRef
 from .store.db import Database
-from .store.files import Files
 from .store.oplog import OpLog
 from .store.query import CompiledView, Querying
 from .store.settings import Settings

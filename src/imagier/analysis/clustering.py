@@ -29,8 +29,8 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import Conflict, InvalidInput, NotFound
+from ..operations.files import Files
 from ..store.annotations import Annotations
-from ..store.files import Files
 from ..store.oplog import OpLog
 from ..store.query import Querying
 from ..store.types import TAG_TYPES

@@ -15,10 +15,10 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import InvalidInput
+from ..operations.files import Files
 from ..store import suggestions as store
 from ..store.annotations import Annotations
 from ..store.db import Database
-from ..store.files import Files
 from ..store.oplog import OpLog
 from ..store.query import Querying
 from ..store.types import TAG_TYPES

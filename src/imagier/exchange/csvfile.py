@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import IO, Callable, ContextManager, Iterator, NamedTuple
 
 from ..errors import InvalidInput, NotFound
+from ..operations.files import Files
 from ..store.annotations import Annotations
-from ..store.files import Files
 from ..store.oplog import OpLog
 from ..store.query import Querying
 from ..store.types import BUILTINS, canonical_type, coerce

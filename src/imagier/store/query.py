@@ -29,7 +29,6 @@ from ..errors import InvalidInput
 from .annotations import Annotations
 from .compiler import MAX_FILTER_DEPTH, CompiledView, Key, Schema, Tag, compile_view, expect, regex
 from .db import Database
-from .files import Files
 
 __all__ = ["MAX_FILTER_DEPTH", "CompiledView", "Querying", "prepare"]
 
@@ -57,9 +56,9 @@ def prepare(conn: apsw.Connection) -> apsw.Connection:
 
 class Querying:
     """Views compiled and run on one project file. Property names are read through `annotations`
-    (store.annotations.Annotations); the ids of a selection are checked through `files` (store.files.Files)."""
+    (store.annotations.Annotations); the ids of a selection are checked through `files` (operations.files.Files)."""
 
-    def __init__(self, db: Database, annotations: Annotations, files: Files):
+    def __init__(self, db: Database, annotations: Annotations, files):
         self.db = db
         self.annotations = annotations
         self.files = files

@@ -18,8 +18,8 @@ from PIL import Image
 from ..checks import whole_number
 from ..errors import InvalidInput, NotFound
 from ..ingest.decode import DecodeError, decode
+from ..operations.files import Files
 from ..store.db import Database
-from ..store.files import Files
 from ..store.oplog import OpLog
 from ..store.settings import Settings
 from ..store.vectors import VectorStore
