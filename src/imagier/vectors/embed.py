@@ -19,10 +19,10 @@ from ..checks import whole_number
 from ..errors import InvalidInput, NotFound
 from ..ingest.decode import DecodeError, decode
 from ..operations.files import Files
+from ..operations.vectors import VectorStore
 from ..store.db import Database
 from ..store.oplog import OpLog
 from ..store.settings import Settings
-from ..store.vectors import VectorStore
 from .base import Embedder
 from .registry import get_embedder, names
 
