@@ -24,12 +24,13 @@ from .errors import Conflict
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importer
 from .operations.files import Files
+from .operations.query import Querying
 from .operations.vectors import VectorStore
 from .plugins.runner import PluginRunner
 from .store.annotations import Annotations, TagRef
+from .store.compiler import CompiledView
 from .store.db import Database
 from .store.oplog import OpLog
-from .store.query import CompiledView, Querying
 from .store.settings import Settings
 from .store.views import Views
 from .vectors.base import Embedder

@@ -30,9 +30,9 @@ import numpy as np
 from ..checks import whole_number
 from ..errors import Conflict, InvalidInput, NotFound
 from ..operations.files import Files
+from ..operations.query import Querying
 from ..store.annotations import Annotations
 from ..store.oplog import OpLog
-from ..store.query import Querying
 from ..store.types import TAG_TYPES
 from ..vectors.space import VectorSpace
 from .similarity import Similarity

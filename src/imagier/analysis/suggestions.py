@@ -16,11 +16,11 @@ import numpy as np
 from ..checks import whole_number
 from ..errors import InvalidInput
 from ..operations.files import Files
+from ..operations.query import Querying
 from ..store import suggestions as store
 from ..store.annotations import Annotations
 from ..store.db import Database
 from ..store.oplog import OpLog
-from ..store.query import Querying
 from ..store.types import TAG_TYPES
 from ..vectors.space import VectorSpace
 from .similarity import Similarity

@@ -27,7 +27,7 @@ import numpy as np
 from ..checks import whole_number
 from ..errors import InvalidInput, NotFound
 from ..operations.files import Files
-from ..store.query import Querying
+from ..operations.query import Querying
 from ..vectors import clip, multilingual
 from ..vectors.space import VectorSpace
 

@@ -22,9 +22,9 @@ from typing import IO, Callable, ContextManager, Iterator, NamedTuple
 
 from ..errors import InvalidInput, NotFound
 from ..operations.files import Files
+from ..operations.query import Querying
 from ..store.annotations import Annotations
 from ..store.oplog import OpLog
-from ..store.query import Querying
 from ..store.types import BUILTINS, canonical_type, coerce
 
 KEY_COLUMNS = ("path", "id", "key")

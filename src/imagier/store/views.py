@@ -7,13 +7,12 @@ import json
 from ..checks import non_empty_name
 from ..errors import InvalidInput, NotFound
 from .db import Database, storable
-from .query import Querying
 
 
 class Views:
     """The saved views of one project file; a view's filter, sort and group are checked by `querying`."""
 
-    def __init__(self, db: Database, querying: Querying):
+    def __init__(self, db: Database, querying):
         self.db = db
         self.querying = querying
 
