@@ -44,7 +44,7 @@ import imagier  # noqa: E402
 from common import HERE, machine, write_results  # noqa: E402
 from imagier.analysis import duplicates as dup  # noqa: E402
 from imagier.analysis import matching  # noqa: E402
-from imagier.store.vectors import Matrix  # noqa: E402
+from imagier.operations.vectors import Matrix  # noqa: E402
 
 HEADING = "## Near-duplicates"
 PHASH_THRESHOLD = 10

@@ -46,7 +46,7 @@ def vectors(n: int, seed: int = 0) -> np.ndarray:
 
 
 def index_of(rows: np.ndarray, ann_threshold: int):
-    from imagier.store.vectors import Matrix
+    from imagier.operations.vectors import Matrix
     from imagier.vectors.index import SearchIndex
     vtype = {"id": 1, "name": "bench", "model": "random", "dim": DIM, "metric": "cosine", "version": 1,
              "dtype": "float32"}

@@ -24,7 +24,7 @@ from imagier.analysis import matching
 from imagier.cli import main
 from imagier.errors import InvalidInput, NotFound
 from imagier.server.app import create_app
-from imagier.store.vectors import Matrix
+from imagier.operations.vectors import Matrix
 from imagier.vectors import index as index_module
 
 EDITED = ("astronaut", "chelsea", "coffee")

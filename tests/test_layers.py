@@ -175,8 +175,6 @@ def test_the_architecture_page_names_every_module():
 OWNS_CONNECTIONS = {"imagier.store.db"}
 PURE_STORE = {"imagier.store.compiler", "imagier.store.types"}
 REFUSALS = {"InvalidInput", "NotFound", "Conflict", "Forbidden"}
-# Issue 11: the modules whose rules have not moved to operations/ yet. Empty when the move is done.
-STILL_TO_MOVE = {"imagier.store.files", "imagier.store.query", "imagier.store.vectors"}
 
 
 def _store_style_problems(name: str, tree: ast.Module) -> list[str]:
@@ -195,7 +193,7 @@ def _store_style_problems(name: str, tree: ast.Module) -> list[str]:
 
 def test_store_is_persistence_over_a_connection():
     found = [problem for name, path in MODULES.items()
-             if name.startswith("imagier.store.") and name not in OWNS_CONNECTIONS | PURE_STORE | STILL_TO_MOVE
+             if name.startswith("imagier.store.") and name not in OWNS_CONNECTIONS | PURE_STORE
              for problem in _store_style_problems(name, ast.parse(path.read_text(encoding="utf-8")))]
     assert found == []
 

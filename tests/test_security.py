@@ -25,7 +25,7 @@ import imagier
 from conftest import sample_pixels
 from imagier.errors import InvalidInput
 from imagier.server.app import create_app
-from imagier.store.query import MAX_FILTER_DEPTH
+from imagier.store.compiler import MAX_FILTER_DEPTH
 from live import LiveServer, finished_job
 
 # Python's re backtracks on this for minutes over a name of a dozen letters; RE2 answers at once.

@@ -15,8 +15,8 @@ from PIL import Image
 
 from imagier.cli import main
 from imagier.errors import Forbidden, InvalidInput, NotFound
+from imagier.operations.vectors import Matrix
 from imagier.server.app import create_app
-from imagier.store.vectors import Matrix
 from imagier.vectors.calibration import calibrate
 from imagier.vectors.index import SearchIndex
 

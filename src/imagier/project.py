@@ -24,14 +24,15 @@ from .errors import Conflict
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importer
 from .operations.annotations import Annotations, TagRef
+from .operations.files import Files
 from .operations.oplog import OpLog
+from .operations.query import Querying
 from .operations.settings import Settings
+from .operations.vectors import VectorStore
 from .operations.views import Views
 from .plugins.runner import PluginRunner
+from .store.compiler import CompiledView
 from .store.db import Database
-from .store.files import Files
-from .store.query import CompiledView, Querying
-from .store.vectors import VectorStore
 from .vectors.base import Embedder
 from .vectors.embed import Embedding
 from .vectors.space import VectorSpace

@@ -30,9 +30,9 @@ import numpy as np
 from ..checks import whole_number
 from ..errors import Conflict, InvalidInput, NotFound
 from ..operations.annotations import Annotations
+from ..operations.files import Files
 from ..operations.oplog import OpLog
-from ..store.files import Files
-from ..store.query import Querying
+from ..operations.query import Querying
 from ..store.types import TAG_TYPES
 from ..vectors.space import VectorSpace
 from .similarity import Similarity

@@ -28,8 +28,8 @@ from PIL import Image
 
 from ..checks import number_between, whole_number
 from ..errors import InvalidInput
-from ..store.files import Files
-from ..store.query import Querying
+from ..operations.files import Files
+from ..operations.query import Querying
 from ..vectors.index import nearest_rows, unit_rows
 from ..vectors.space import VectorSpace
 from . import matching

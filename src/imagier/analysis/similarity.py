@@ -20,9 +20,9 @@ import numpy as np
 
 from ..checks import number_between, whole_number
 from ..errors import InvalidInput, NotFound
+from ..operations.files import Files
+from ..operations.query import Querying
 from ..vectors.embed import embed_file
-from ..store.files import Files
-from ..store.query import Querying
 from ..vectors.index import SearchIndex, unit_rows
 from ..vectors.space import VectorSpace
 from .duplicates import CLOSEST_SIMILARITY, Duplicates

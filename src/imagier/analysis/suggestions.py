@@ -16,11 +16,11 @@ import numpy as np
 from ..checks import whole_number
 from ..errors import InvalidInput
 from ..operations.annotations import Annotations
+from ..operations.files import Files
 from ..operations.oplog import OpLog
+from ..operations.query import Querying
 from ..store import suggestions as suggestions_sql
 from ..store.db import Database
-from ..store.files import Files
-from ..store.query import Querying
 from ..store.types import TAG_TYPES
 from ..vectors.space import VectorSpace
 from .similarity import Similarity

@@ -26,8 +26,8 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import InvalidInput, NotFound
-from ..store.files import Files
-from ..store.query import Querying
+from ..operations.files import Files
+from ..operations.query import Querying
 from ..vectors import clip, multilingual
 from ..vectors.space import VectorSpace
 

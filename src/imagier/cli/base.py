@@ -17,7 +17,7 @@ import click
 
 from .. import Project
 from ..errors import ImagierError, InvalidInput
-from ..store.query import MAX_FILTER_DEPTH
+from ..store.compiler import MAX_FILTER_DEPTH
 from ..vectors import models as catalogue
 
 # Set by --json (an eager option, so it is known before any other argument is parsed): errors then

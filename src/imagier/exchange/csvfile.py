@@ -22,9 +22,9 @@ from typing import IO, Callable, ContextManager, Iterator, NamedTuple
 
 from ..errors import InvalidInput, NotFound
 from ..operations.annotations import Annotations
+from ..operations.files import Files
 from ..operations.oplog import OpLog
-from ..store.files import Files
-from ..store.query import Querying
+from ..operations.query import Querying
 from ..store.types import BUILTINS, canonical_type, coerce
 
 KEY_COLUMNS = ("path", "id", "key")

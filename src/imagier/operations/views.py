@@ -6,7 +6,7 @@ from ..checks import non_empty_name
 from ..errors import InvalidInput, NotFound
 from ..store import views as views_sql
 from ..store.db import Database, storable
-from ..store.query import Querying
+from .query import Querying
 
 
 class Views:

@@ -1,5 +1,6 @@
-"""The query engine: a view (filter tree, sort keys, group keys), compiled to one SQL statement by
-store/compiler.py against a snapshot of the project's properties and tags, run here.
+"""The query engine's SQL: a view (filter tree, sort keys, group keys), compiled to one SQL statement by
+store/compiler.py against a snapshot of the project's properties and tags (operations/query.py checks the
+view, keeps the snapshot and refuses what fails), run here and its rows ordered and grouped.
 
 SQLite filters, and sorts by text keys; the statement returns a single row holding the ids of the
 matching images as one text and, per group key and numeric sort key, the rows' values (numbers as text
@@ -25,12 +26,7 @@ from bisect import bisect_left, bisect_right
 import apsw
 import numpy as np
 
-from ..errors import InvalidInput
-from .compiler import MAX_FILTER_DEPTH, CompiledView, Key, Schema, Tag, compile_view, expect, regex
-from .db import Database
-from .files import Files
-
-__all__ = ["MAX_FILTER_DEPTH", "CompiledView", "Querying", "prepare"]
+from .compiler import CompiledView, Key, Tag, regex
 
 
 def _regexp(pattern, value) -> bool:
@@ -54,88 +50,33 @@ def prepare(conn: apsw.Connection) -> apsw.Connection:
     return conn
 
 
-class Querying:
-    """Views compiled and run on one project file. Property names are read through `annotations`
-    (operations.annotations.Annotations, not imported: store/ may not import operations/); the ids of a
-    selection are checked through `files` (store.files.Files)."""
+def tags(conn: apsw.Connection) -> dict[int, list[Tag]]:
+    """Every tag, by property id, each with the parents it had at the same moment (one statement)."""
+    found: dict[int, list[Tag]] = {}
+    for tag_id, property_id, name, parents in conn.execute(
+            "SELECT t.id, t.property_id, t.name, "
+            "(SELECT json_group_array(parent_id) FROM tag_parents WHERE tag_id = t.id) FROM tags t"):
+        found.setdefault(property_id, []).append(Tag(tag_id, name, tuple(json.loads(parents))))
+    return found
 
-    def __init__(self, db: Database, annotations: Annotations, files: Files):
-        self.db = db
-        self.annotations = annotations
-        self.files = files
-        self._schema: tuple[int, Schema] | None = None  # (the file's data_version when read, the snapshot)
 
-    def check_selection(self, filter=None, ids=None) -> None:
-        """Refuse, before a background job starts, the images it would refuse once running: a filter that
-        does not compile (InvalidInput or NotFound naming the bad part), or ids that are no image (NotFound).
-        The filter is compiled, not run: checking it takes no time on any corpus."""
-        if filter is not None:
-            self.compile_view(filter)
-        if ids is not None:
-            self.files.existing_files(ids)
-
-    def compile_view(self, filter=None, sort=None, group=None) -> CompiledView:
-        """Check a view and compile it to SQL; raises InvalidInput or NotFound naming the bad part."""
-        return compile_view(self.schema(), filter, sort, group)
-
-    def schema(self) -> Schema:
-        """The properties and tags a view is compiled against, read again only after a commit to the file."""
-        # The version is read before the tables: a commit in between makes the next call read them again.
-        version = self.db.data_version()
-        cached = self._schema
-        if cached is None or cached[0] != version:
-            cached = self._schema = (version, self._read_schema())
-        return cached[1]
-
-    def _read_schema(self) -> Schema:
-        properties = [p for p in self.annotations.properties() if not p["builtin"]]
-        tags: dict[int, list[Tag]] = {}
-        # One statement, so each tag comes with the parents it had at the same moment.
-        for tag_id, property_id, name, parents in self.db.reader.execute(
-                "SELECT t.id, t.property_id, t.name, "
-                "(SELECT json_group_array(parent_id) FROM tag_parents WHERE tag_id = t.id) FROM tags t"):
-            tags.setdefault(property_id, []).append(Tag(tag_id, name, tuple(json.loads(parents))))
-        return Schema(tuple(properties), tags)
-
-    def query(self, filter=None, sort=None, group=None, *, limit: int | None = None, offset: int = 0) -> dict:
-        """The images of a view, in order: {"total", "rows", "ids", "groups"?}.
-
-        `total` is the number of images matching the filter, `rows` the length of the whole ordered list
-        (larger than `total` only when a multi-tag grouping repeats images), `ids` the file ids of the
-        window [offset, offset + limit) of that list. When grouped, `groups` is a tree of
-        {"key", "count", "start", "end", "groups"} whose start/end (end exclusive) index the whole
-        ordered list, so a client fetches values only for the window it shows.
-        """
-        expect(isinstance(offset, int) and not isinstance(offset, bool) and offset >= 0,
-               f"offset must be a non-negative integer, not {offset!r}")
-        expect(limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0),
-               f"limit must be a non-negative integer, not {limit!r}")
-        view = self.compile_view(filter, sort, group)
-        try:
-            ids_text, *columns = prepare(self.db.reader).execute(view.sql, view.params).fetchone()
-        except apsw.SQLError as e:
-            # A long list of conditions in one and/or nests as deep in SQL as it is long.
-            if "too large" not in str(e) and "too many" not in str(e):
-                raise
-            raise InvalidInput(f"the filter is too large for SQLite ({e}): use fewer conditions, or has_any "
-                               "with a list of tags instead of one condition per tag") from None
-        ids = _numbers(ids_text, np.int64)
-        values = [_numbers(column, float) if key.numeric else json.loads(column)
-                  for key, column in zip(view.groups + view.sort, columns)]
-        codes = [_codes(key, column) for key, column in zip(view.groups + view.sort, values)]
-        # np.lexsort is stable and sorts by its last key first: the group keys, then the numeric sort keys,
-        # keeping the order SQLite gave to rows that tie on them.
-        order = np.lexsort(codes[::-1]) if codes else np.arange(len(ids))
-        result = {"total": _distinct(ids) if view.repeats else len(ids), "rows": len(ids),
-                  "ids": ids[order][offset:None if limit is None else offset + limit].tolist()}
-        if view.groups:
-            levels = [(key, column, code[order]) for key, column, code in zip(view.groups, values, codes)]
-            result["groups"] = _tree(levels, order)
-        return result
-
-    def query_ids(self, filter=None, sort=None) -> list[int]:
-        """The ids of the images matching `filter`, in `sort` order, each once."""
-        return self.query(filter, sort)["ids"]
+def run_view(conn: apsw.Connection, view: CompiledView, offset: int, limit: int | None) -> dict:
+    """The images of a compiled view, in order: {"total", "rows", "ids", "groups"?} (see Querying.query).
+    An apsw.SQLError when SQLite cannot run it."""
+    ids_text, *columns = prepare(conn).execute(view.sql, view.params).fetchone()
+    ids = _numbers(ids_text, np.int64)
+    values = [_numbers(column, float) if key.numeric else json.loads(column)
+              for key, column in zip(view.groups + view.sort, columns)]
+    codes = [_codes(key, column) for key, column in zip(view.groups + view.sort, values)]
+    # np.lexsort is stable and sorts by its last key first: the group keys, then the numeric sort keys,
+    # keeping the order SQLite gave to rows that tie on them.
+    order = np.lexsort(codes[::-1]) if codes else np.arange(len(ids))
+    result = {"total": _distinct(ids) if view.repeats else len(ids), "rows": len(ids),
+              "ids": ids[order][offset:None if limit is None else offset + limit].tolist()}
+    if view.groups:
+        levels = [(key, column, code[order]) for key, column, code in zip(view.groups, values, codes)]
+        result["groups"] = _tree(levels, order)
+    return result
 
 
 def _codes(key: Key, values) -> np.ndarray:

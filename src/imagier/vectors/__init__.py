@@ -9,7 +9,7 @@
 - torchfile.py: reading PyTorch checkpoints without PyTorch;
 - embed.py: the `Embedding` part of a Project;
 - index.py: top-k search over a matrix of vectors.
-Vector storage itself is in store/vectors.py.
+Vector storage itself is in operations/vectors.py (its SQL in store/vectors.py).
 """
 
 # The downloadable models join the catalogue when their modules are imported.

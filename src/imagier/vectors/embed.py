@@ -18,11 +18,11 @@ from PIL import Image
 from ..checks import whole_number
 from ..errors import InvalidInput, NotFound
 from ..ingest.decode import DecodeError, decode
+from ..operations.files import Files
 from ..operations.oplog import OpLog
 from ..operations.settings import Settings
+from ..operations.vectors import VectorStore
 from ..store.db import Database
-from ..store.files import Files
-from ..store.vectors import VectorStore
 from .base import Embedder
 from .registry import get_embedder, names
 

@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from ..store.vectors import Matrix
+from ..operations.vectors import Matrix
 
 # Exact search reads every row once per query: about 150 ms at 1M 512-d rows on a laptop core pair.
 # Beyond this many candidates an approximate index answers in a few milliseconds instead.

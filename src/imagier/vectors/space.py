@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import NotFound
-from ..store.vectors import Matrix, VectorStore
+from ..operations.vectors import Matrix, VectorStore
 from .calibration import Calibration, calibrate
 from .index import ANN_THRESHOLD, SearchIndex
 

@@ -13,7 +13,7 @@ from ...errors import InvalidInput
 from ...ingest.browse import FolderRoots
 from ...jobs import JobRunner
 from ...project import Project
-from ...store.query import MAX_FILTER_DEPTH
+from ...store.compiler import MAX_FILTER_DEPTH
 from ..state import Served
 
 
