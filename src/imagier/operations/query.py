@@ -8,15 +8,15 @@ import apsw
 
 from ..errors import InvalidInput
 from ..store import query as query_sql
-from .annotations import Annotations
 from ..store.compiler import CompiledView, Schema, compile_view, expect
 from ..store.db import Database
+from .annotations import Annotations
 from .files import Files
 
 
 class Querying:
     """Views compiled and run on one project file. Property names are read through `annotations`
-    (store.annotations.Annotations); the ids of a selection are checked through `files` (operations.files.Files)."""
+    (operations.annotations.Annotations); the ids of a selection are checked through `files` (operations.files.Files)."""
 
     def __init__(self, db: Database, annotations: Annotations, files: Files):
         self.db = db

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..checks import non_empty_name, whole_number
 from ..errors import Conflict, InvalidInput, NotFound
+from ..store import annotations as annotations_sql
 from ..store import vectors as vectors_sql
 from ..store.db import Database
 from ..store.oplog import now
@@ -138,19 +139,20 @@ class VectorStore:
         the undo log (a log entry per batch of a 500,000-image corpus would bury the user's own steps).
         It joins the caller's transaction when there is one, so vectors and their guesses land together."""
         with self.db.write() as conn:
-            found = vectors_sql.property_made_by_machine(conn, property_name)
+            found = annotations_sql.property_named(conn, property_name)
             if found is None:
                 prop_id = vectors_sql.insert_machine_property(conn, property_name)
-            elif not found[1]:
+            elif not found["machine"]:
                 raise Conflict(f"the project has a property {property_name!r} of its own, so the model's "
                                f"guesses cannot be written; rename that property first", property=property_name)
             else:
-                prop_id = found[0]
+                prop_id = found["id"]
             known = vectors_sql.tag_ids(conn, prop_id)
             for name in sorted({n for names in tags.values() for n in names} - set(known)):
-                known[name] = vectors_sql.insert_tag(conn, prop_id, name, PALETTE[len(known) % len(PALETTE)])
-            vectors_sql.replace_tag_values(conn, prop_id, {int(c): [known[n] for n in dict.fromkeys(names)]
-                                                           for c, names in tags.items()})
+                known[name] = annotations_sql.add_tag(conn, prop_id, name, PALETTE[len(known) % len(PALETTE)])
+            annotations_sql.delete_tag_values(conn, prop_id, [int(c) for c in tags])
+            annotations_sql.add_each_tag_value(conn, prop_id, [(int(c), known[n]) for c, names in tags.items()
+                                                               for n in dict.fromkeys(names)])
 
     def prune_machine_tags(self, property_name: str) -> None:
         """Delete the tags of a machine-made property that no image has any more (classes guessed under an
@@ -162,13 +164,13 @@ class VectorStore:
         """Delete a machine-made property with its tags and values, outside the undo log like its writes;
         whether there was one. A user's property of that name is a Conflict."""
         with self.db.write() as conn:
-            found = vectors_sql.property_made_by_machine(conn, property_name)
+            found = annotations_sql.property_named(conn, property_name)
             if found is None:
                 return False
-            if not found[1]:
+            if not found["machine"]:
                 raise Conflict(f"{property_name!r} is a property of the user's, not the model's guesses: "
                                "delete it as any other property", property=property_name)
-            vectors_sql.delete_property(conn, found[0])
+            annotations_sql.delete_property(conn, found["id"])
             return True
 
     def stored_vectors(self, vtype: dict) -> tuple[np.ndarray, np.ndarray]:

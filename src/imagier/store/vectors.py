@@ -115,12 +115,6 @@ def stored_vectors(conn: apsw.Connection, vtype: dict) -> tuple[np.ndarray, np.n
     return ids, as_rows(vtype, [r[1] for r in rows])
 
 
-def property_made_by_machine(conn: apsw.Connection, name: str) -> tuple[int, bool] | None:
-    """(id, whether a model made it) of the property of this name; None when there is none."""
-    row = conn.execute("SELECT id, machine FROM properties WHERE name = ?", (name,)).fetchone()
-    return (row[0], bool(row[1])) if row else None
-
-
 def insert_machine_property(conn: apsw.Connection, name: str) -> int:
     """A new per-content multi-tag property marked machine-made, after the others; its id."""
     position = conn.execute("SELECT coalesce(max(position), 0) + 1 FROM properties").fetchone()[0]
@@ -134,25 +128,7 @@ def tag_ids(conn: apsw.Connection, property_id: int) -> dict[str, int]:
     return dict(conn.execute("SELECT name, id FROM tags WHERE property_id = ?", (property_id,)).fetchall())
 
 
-def insert_tag(conn: apsw.Connection, property_id: int, name: str, colour: str) -> int:
-    conn.execute("INSERT INTO tags(property_id, name, colour) VALUES (?, ?, ?)", (property_id, name, colour))
-    return conn.last_insert_rowid()
-
-
-def replace_tag_values(conn: apsw.Connection, property_id: int, tags: dict[int, list[int]]) -> None:
-    """Replace the tags of these targets in a property: {target id: [tag ids]}."""
-    conn.execute("DELETE FROM tag_values WHERE property_id = ? AND target_id IN (SELECT value FROM json_each(?))",
-                 (property_id, json.dumps(list(tags))))
-    conn.executemany("INSERT INTO tag_values(property_id, target_id, tag_id) VALUES (?, ?, ?)",
-                     [(property_id, target, tag) for target, tag_list in tags.items() for tag in tag_list])
-
-
 def prune_machine_tags(conn: apsw.Connection, property_name: str) -> None:
     """Delete the tags no target has any more from the machine-made property of this name."""
     conn.execute("DELETE FROM tags WHERE property_id = (SELECT id FROM properties WHERE name = ? AND machine) "
                  "AND NOT EXISTS (SELECT 1 FROM tag_values v WHERE v.tag_id = tags.id)", (property_name,))
-
-
-def delete_property(conn: apsw.Connection, property_id: int) -> None:
-    """Delete a property; its tags and values go with it (foreign keys)."""
-    conn.execute("DELETE FROM properties WHERE id = ?", (property_id,))
