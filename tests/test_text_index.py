@@ -219,3 +219,29 @@ def test_the_cli_and_http_reach_the_search(captioned, tmp_path):
 def test_a_deeply_nested_query_is_refused_not_a_crash(captioned):
     with pytest.raises(InvalidInput, match="levels of parentheses"):
         search(captioned, "(" * 5000 + "boat" + ")" * 5000)
+
+
+@pytest.mark.browser
+def test_the_top_bar_finds_the_images_whose_text_contains_the_words(captioned, chromium):
+    from live import served_page
+    with served_page(chromium, captioned) as (page, server):
+        page.wait_for_selector(f"[data-testid=view-count]:text-is('{captioned.file_count()} images')")
+        page.get_by_test_id("search-input").fill("election besancon")
+        page.get_by_test_id("search-text-run").click()
+        page.wait_for_selector("[data-testid=view-count]:text-is('1 image')")
+        page.wait_for_selector("[data-testid=tile]")
+        shown = page.eval_on_selector_all("[data-testid=tile]", "els => els.map(e => Number(e.dataset.id))")
+        assert shown == ids_named(captioned, "2019/astronaut.jpg")
+        # The words are a condition of the view's filter, on any text, which the filter editor shows.
+        condition = page.get_by_test_id("filter-condition")
+        assert condition.get_by_test_id("filter-property").input_value() == ""
+        assert condition.get_by_test_id("filter-op").input_value() == "search"
+        assert condition.get_by_test_id("filter-value").input_value() == "election besancon"
+        # Other words replace the box's condition rather than adding to it.
+        page.get_by_test_id("search-input").fill("boat* OR harbour")
+        page.get_by_test_id("search-text-run").click()
+        expected = search(captioned, "boat* OR harbour")
+        page.wait_for_selector(f"[data-testid=view-count]:text-is('{len(expected)} images')")
+        shown = page.eval_on_selector_all("[data-testid=tile]", "els => els.map(e => Number(e.dataset.id))")
+        assert sorted(shown) == expected
+        assert page.get_by_test_id("filter-condition").count() == 1
