@@ -1,9 +1,9 @@
 """The full-text index at scale: text on 30% of a 500,000-image project, searched alone and with other conditions.
 
-    python benchmarks/bench_text_index.py [--files N] [--runs R] [--write-results]
+    python benchmarks/bench_text_index.py [--source PROJECT] [--files N] [--runs R] [--write-results]
 
-It copies the cached project of bench_scale.py (built there when missing; the original is never written),
-brings the copy to the schema before the text index, writes generated French and English sentences into a
+It copies the cached project of bench_scale.py (built there when missing; or --source, a project made
+before migration 0006; the original is never written), brings the copy to the schema before the text index, writes generated French and English sentences into a
 text property on 30% of the images, and then times: the migration that fills the index, a word query, a
 phrase, a prefix, and a query combined with a date filter and a grouping. With --write-results the table
 goes into benchmarks/RESULTS.md under "## Full-text search at 500,000 images".
@@ -71,6 +71,9 @@ def prepare(source: Path, copy: Path, seed: int = 0) -> int:
     shutil.copyfile(source, copy)
     conn = apsw.Connection(str(copy))
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= INDEX_MIGRATION:
+        sys.exit(f"{source} already has the text index (schema {version}): pass --source, a project made before "
+                 f"migration {INDEX_MIGRATION:04d}, or rebuild it with an imagier of that time")
     with conn:
         for number, sql in migrations()[version:INDEX_MIGRATION - 1]:
             conn.execute(sql)
@@ -123,11 +126,12 @@ def measure(path: Path, runs: int, described: int) -> list[tuple[str, float, str
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, help="the project to copy (default: bench_scale.py's cached one)")
     parser.add_argument("--files", type=int, default=500_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write-results", action="store_true", help="write the table into RESULTS.md")
     args = parser.parse_args(argv)
-    source, _ = ensure_project(args.files)
+    source = args.source or ensure_project(args.files)[0]
     with tempfile.TemporaryDirectory(dir=source.parent) as folder:
         copy = Path(folder) / "text.imagier"
         started = time.perf_counter()
@@ -142,7 +146,7 @@ def main(argv=None) -> None:
         write_results(f"## Full-text search at {args.files:,} images\n\nMachine: "
                       f"{machine(f'SQLite {apsw.sqlite_lib_version()}')}; `uptime` at the end: {uptime}. "
                       f"Run: `python benchmarks/bench_text_index.py --write-results` ({args.runs} runs, median; "
-                      f"the 500,000-image project of bench_scale.py with a `description` on 30% of the files: "
+                      f"a copy of the {args.files:,}-image project of bench_scale.py with a `description` on 30% of the files: "
                       f"generated sentences of 6 to 20 words, half English, half French).\n\n{text}\n")
 
 
