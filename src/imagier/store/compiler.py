@@ -216,7 +216,6 @@ class _SearchParser:
         return '"' + text.replace('"', '""') + '"' + ("*" if prefix else "")
 
 
-
 _COMPARE = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TEXT_SEARCH = {"contains": ("instr(imagier_fold({v}), ?) > 0", _folded),
                 "startswith": ("instr(imagier_fold({v}), ?) = 1", _folded),
