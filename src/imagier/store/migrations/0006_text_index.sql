@@ -72,3 +72,7 @@ SELECT pv.property_id * 4294967296 + pv.target_id, pv.value
 FROM property_values pv JOIN properties p ON p.id = pv.property_id
 WHERE p.type = 'text' AND pv.target_id BETWEEN 0 AND 4294967295 AND pv.property_id BETWEEN 0 AND 2147483647
 ORDER BY pv.property_id, pv.target_id;
+
+-- One segment rather than the many the bulk insert wrote: searches read one, and later writes do not start
+-- by merging them.
+INSERT INTO text_index(text_index) VALUES ('optimize');
