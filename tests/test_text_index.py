@@ -295,3 +295,19 @@ def test_the_index_holds_exactly_the_words_of_the_values_after_edits_undos_and_r
                 if word in folded_words(value):
                     expected.add((prop["id"], target))
         assert index_rows(captioned, word) == expected, word
+
+
+def test_values_written_before_their_property_are_indexed_when_it_comes(captioned):
+    # A changeset's rows may come in any order of tables, foreign keys deferred (apsw applies it so): the
+    # property's own triggers index its values when it arrives and remove them before it goes.
+    retina = captioned.file("retina.jpg")["id"]
+    with captioned.db.write() as conn:
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute("INSERT INTO property_values(property_id, target_id, value) VALUES (999, ?, 'Un phare breton')",
+                     (retina,))
+        conn.execute("INSERT INTO properties(id, name, type, scope) VALUES (999, 'late', 'text', 'file')")
+    assert search(captioned, "phare") == [retina] == search(captioned, "breton", "late")
+    captioned.delete_property("late")
+    assert search(captioned, "phare") == [] and index_rows(captioned, "phare") == set()
+    captioned.undo()
+    assert search(captioned, "phare", "late") == [retina]
