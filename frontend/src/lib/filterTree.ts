@@ -18,6 +18,9 @@ const ORDER_OPS = (before: string, after: string): [string, string][] => [
 const TEXT_OPS: [string, string][] = [
   ["eq", "is"], ["ne", "is not"], ["contains", "contains"], ["startswith", "starts with"],
   ["matches", "matches (regular expression)"], ...ORDER_OPS("before (A–Z)", "after (A–Z)"), ...SET_OPS];
+/** The full-text search, which looks in text properties (`any text` when the condition names none). */
+export const SEARCH_OP: [string, string] = ["search", "has the words (full text)"];
+export const ANY_TEXT = "";
 const OPS: Record<string, [string, string][]> = {
   text: TEXT_OPS,
   number: [["eq", "="], ["ne", "≠"], ["lt", "<"], ["le", "≤"], ["gt", ">"], ["ge", "≥"], ...SET_OPS],
@@ -36,8 +39,9 @@ export function family(type: PropertyType | undefined): string {
   return type;
 }
 
-export function opsFor(type: PropertyType | undefined): [string, string][] {
-  return OPS[family(type)];
+export function opsFor(type: PropertyType | undefined, property?: string): [string, string][] {
+  if (property === ANY_TEXT) return [SEARCH_OP];
+  return type === "text" ? [...OPS.text, SEARCH_OP] : OPS[family(type)];
 }
 
 export function needsValue(op: string): boolean {
@@ -87,11 +91,12 @@ function parse(filter: Filter): FilterNode {
     const inner = parse(filter.not);
     return { ...inner, negate: !inner.negate };
   }
-  return { id: newId(), kind: "condition", property: filter.property, op: filter.op, value: filter.value ?? null, negate: false };
+  return { id: newId(), kind: "condition", property: filter.property ?? ANY_TEXT, op: filter.op, value: filter.value ?? null,
+    negate: false };
 }
 
 function complete(condition: Condition): boolean {
-  if (!condition.property) return false;
+  if (!condition.property && condition.op !== SEARCH_OP[0]) return false;
   if (!needsValue(condition.op)) return true;
   const value = condition.value;
   if (Array.isArray(value)) return value.length > 0;
@@ -103,7 +108,8 @@ export function toFilter(node: FilterNode): Filter | null {
   let filter: Filter | null;
   if (node.kind === "condition") {
     if (!complete(node)) return null;
-    filter = needsValue(node.op) ? { property: node.property, op: node.op, value: node.value }
+    filter = node.property === ANY_TEXT ? { op: node.op, value: node.value }
+      : needsValue(node.op) ? { property: node.property, op: node.op, value: node.value }
       : { property: node.property, op: node.op };
   } else {
     const children = node.children.map(toFilter).filter((f): f is Filter => f !== null);
@@ -112,4 +118,13 @@ export function toFilter(node: FilterNode): Filter | null {
     filter = children.length === 1 ? children[0] : node.combinator === "and" ? { and: children } : { or: children };
   }
   return node.negate ? { not: filter } : filter;
+}
+
+/** The filter with the top bar's text search set to `words` (an empty text removes it): a condition on any
+ * text, put beside the other conditions of the view, in place of the one the box set before. */
+export function withTextSearch(filter: Filter | null, words: string): Filter | null {
+  const isSearch = (f: Filter) => "op" in f && f.op === SEARCH_OP[0] && f.property === undefined;
+  const others = !filter || isSearch(filter) ? [] : "and" in filter ? filter.and.filter((f) => !isSearch(f)) : [filter];
+  const all = words ? [...others, { op: SEARCH_OP[0], value: words }] : others;
+  return all.length === 0 ? null : all.length === 1 ? all[0] : { and: all };
 }

@@ -29,7 +29,7 @@ export interface Tag {
 
 /** A condition, or an AND / OR / NOT of filters. */
 export type Filter =
-  | { property: string; op: string; value?: unknown }
+  | { property?: string; op: string; value?: unknown }  // no property: a `search` in every text
   | { and: Filter[] }
   | { or: Filter[] }
   | { not: Filter };

@@ -14,6 +14,9 @@ Semantics a user relies on:
   the text: Python's `re` backtracks, so one pattern such as `^(([a-z]*)*)*X$` could hold the server for
   minutes. Backreferences and lookarounds, which need backtracking, are refused with InvalidInput.
 - A filter nests at most MAX_FILTER_DEPTH levels of and/or/not, checked before it is compiled.
+- `search` looks for words in the full-text index of text properties (store/textindex.py), in one text
+  property or, with no property, in every one: words, "phrases", prefix*, OR, NOT (`search_query` reads
+  them); case and accents are folded. All the words must be in one value.
 - Tag ops match an image tagged with the tag or with any of its descendants in the parent DAG.
 - Sorting puts images without a value last, in either direction; ties go by file id. Text and paths
   sort ignoring ASCII case; dates by time, a partial date as the start of its period; an image with
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field as dataclass_field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -34,9 +38,10 @@ from typing import Mapping, Sequence
 import re2
 
 from ..errors import InvalidInput, NotFound
+from . import textindex
 from .types import BUILTINS, coerce, no_property, normalise_date
 
-OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "startswith", "matches", "is_set", "is_empty",
+OPS = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "startswith", "matches", "search", "is_set", "is_empty",
        "has_any", "has_all", "has_none")
 # Each negated op is compiled as NOT of its positive twin, which is what makes missing values match it.
 NEGATIONS = {"ne": "eq", "is_empty": "is_set", "has_none": "has_any"}
@@ -118,6 +123,97 @@ def period(value) -> tuple[str, str]:
     if len(start) == 10:
         return start, (date.fromisoformat(start) + timedelta(days=1)).isoformat()
     return start, (datetime.fromisoformat(start) + timedelta(seconds=1)).isoformat()
+
+
+# ---- the text search: a user's query read into FTS5's ---------------------------------------------
+# The syntax a user types: words (all of them must be in one value), "a phrase", a prefix (`boat*`), `OR`,
+# `NOT` (`a NOT b`: a without b), `AND` (the default) and parentheses; the operators are written in
+# capitals, like FTS5's. Each word and phrase is handed to FTS5 as a quoted string, so punctuation inside a
+# word (`l'élection`, `jean-pierre`) separates words instead of being read as FTS5's own syntax (columns,
+# `^`, `+`), and a stray quote is refused by name here rather than failing in SQLite.
+
+# A quoted phrase (its closing quote, optional, checked below), a parenthesis, or a run of anything else.
+_SEARCH_TOKEN = re.compile(r'"[^"]*"?\*?|[()]|[^\s()"]+')
+_SEARCH_OPERATORS = ("AND", "OR", "NOT")
+
+
+def search_query(query) -> str:
+    """The FTS5 query of a user's search; InvalidInput naming the query when it cannot be read."""
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput(f"a text search needs words to look for, not {query!r}")
+    parser = _SearchParser(query, _SEARCH_TOKEN.findall(query))
+    expression = parser.disjunction()
+    if parser.position < len(parser.tokens):
+        parser.refuse(f"unexpected {parser.tokens[parser.position]!r}")
+    return expression
+
+
+class _SearchParser:
+    """Recursive descent over the search's tokens: OR over AND over NOT over words, phrases and groups;
+    the result is fully parenthesised FTS5."""
+
+    def __init__(self, query: str, tokens: list[str]):
+        self.query, self.tokens, self.position = query, tokens, 0
+        self.depth = 0  # of parentheses: each level is a level of recursion
+
+    def refuse(self, reason: str):
+        raise InvalidInput(f"cannot read the text search {self.query!r}: {reason} (search words, \"a phrase\", "
+                           "a prefix like boat*, OR, a NOT b, parentheses)", query=self.query)
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def disjunction(self) -> str:
+        terms = [self.conjunction()]
+        while self.peek() == "OR":
+            self.position += 1
+            terms.append(self.conjunction())
+        return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+    def conjunction(self) -> str:
+        terms = [self.negation()]
+        while self.peek() not in (None, ")", "OR"):
+            if self.peek() == "AND":
+                self.position += 1
+            terms.append(self.negation())
+        return terms[0] if len(terms) == 1 else "(" + " AND ".join(terms) + ")"
+
+    def negation(self) -> str:
+        term = self.primary()
+        while self.peek() == "NOT":
+            self.position += 1
+            term = f"({term} NOT {self.primary()})"
+        return term
+
+    def primary(self) -> str:
+        token = self.peek()
+        if token is None:
+            self.refuse("it ends where a word was expected")
+        if token in _SEARCH_OPERATORS or token == ")":
+            self.refuse(f"{token!r} where a word was expected")
+        self.position += 1
+        if token == "(":
+            self.depth += 1
+            if self.depth > MAX_FILTER_DEPTH:
+                self.refuse(f"it nests more than {MAX_FILTER_DEPTH} levels of parentheses")
+            inner = self.disjunction()
+            self.depth -= 1
+            if self.peek() != ")":
+                self.refuse("a parenthesis is not closed")
+            self.position += 1
+            return inner
+        return self.phrase(token)
+
+    def phrase(self, token: str) -> str:
+        prefix = token.endswith("*")
+        text = token[:-1] if prefix else token
+        if text.startswith('"'):
+            if len(text) < 2 or not text.endswith('"'):
+                self.refuse("a quote is not closed")
+            text = text[1:-1]
+        if not any(c.isalnum() for c in text):
+            self.refuse(f"{token!r} has no letter or digit to look for")
+        return '"' + text.replace('"', '""') + '"' + ("*" if prefix else "")
 
 
 _COMPARE = {"eq": "=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
@@ -367,6 +463,8 @@ class _Compiler:
 
     def _condition(self, node: dict, builder: _Builder, params: list) -> str:
         _spec_keys(node, "filter condition", {"property", "op", "value"})
+        if node.get("op") == "search":
+            return self._search(node, params)
         expect("property" in node and "op" in node,
                f"a filter condition needs 'property' and 'op': {_show(node)}")
         field = self._field(node["property"], "filter")
@@ -389,6 +487,25 @@ class _Compiler:
         except InvalidInput as e:
             raise InvalidInput(f"{where}: {e.message}", property=field.name, op=node["op"]) from None
         return f"NOT ({sql})" if negate else sql
+
+    def _search(self, node: dict, params: list) -> str:
+        """The images with a text value matching the search: in one text property, or in any of them."""
+        if "property" in node:
+            field = self._field(node["property"], "filter")
+            expect(field.type == "text" and field.id is not None,
+                   f"filter on {field.name}: op 'search' looks in text properties (their full-text index), "
+                   f"and {field.name} is a {'built-in ' if field.id is None else ''}{field.type} property")
+            texts = [prop for prop in self.schema.properties if prop["id"] == field.id]
+        else:
+            texts = [prop for prop in self.schema.properties if prop["type"] == "text"]
+        params_of_search = [search_query(node.get("value"))]
+        conditions = []
+        for scope, key in (("file", "f.id"), ("content", "f.content_id")):
+            ids = [prop["id"] for prop in texts if prop["scope"] == scope]
+            if ids:
+                conditions.append(textindex.match_sql(key, ids))
+                params.extend(params_of_search)
+        return " OR ".join(conditions) or "0"
 
     def _scalar_condition(self, field: Field, op: str, value, builder: _Builder, params: list) -> str:
         if op == "is_set":
