@@ -32,7 +32,7 @@ from ..store.files import Files
 from ..store.query import Querying
 from ..vectors.index import nearest_rows, unit_rows
 from ..vectors.space import VectorSpace
-from . import matching
+from . import crop_windows, matching
 
 NEIGHBOURS = 10
 # Candidates less similar than this are not verified: for a cosine type the cosine, for a hash
@@ -105,8 +105,10 @@ class Duplicates:
     def _duplicate_candidates(self, matrix, contents: np.ndarray, k: int, threshold: float,
                               closest: float) -> set[tuple[int, int]]:
         """The pairs of contents worth verifying: neighbours in `matrix` (the k nearest at `threshold`,
-        the CLOSEST nearest at `closest`) and in the perceptual hash."""
+        the CLOSEST nearest at `closest`), in the perceptual hash, and each picture with the one it
+        looks most like a crop of (crop_windows.py)."""
         candidates = _neighbour_pairs(matrix, contents, k, threshold)
+        candidates |= crop_windows.crop_pairs(contents, self.files.thumbnails_of)
         if closest < threshold:
             candidates |= _neighbour_pairs(matrix, contents, min(k, CLOSEST), closest)
         for other in self.vectors.store.vector_types():
