@@ -457,6 +457,32 @@ def test_a_crop_between_two_scales_of_the_search_is_found_where_it_was_cut(textu
             assert np.abs(found - np.array([box[:2], box[2:]])).max() < 0.035 * w, (name, share, found, box)
 
 
+def with_colours_of(img: Image.Image, other: Image.Image) -> Image.Image:
+    """A picture with img's light and dark (CIELAB L) and other's colours (a and b, laid over it)."""
+    lab = np.asarray(img.convert("LAB")).copy()
+    lab[..., 1:] = np.asarray(other.convert("RGB").resize(img.size).convert("LAB"))[..., 1:]
+    return Image.fromarray(lab, "LAB").convert("RGB")
+
+
+def test_a_crop_is_refused_where_the_light_and_dark_agree_but_the_colours_do_not(textureless):
+    # Two smooth pictures whose grey levels fall alike (a gradient inside another's sky): here a painting's
+    # or a gradient's light and dark in the colours of a photograph (of a bird, of a sunset).
+    for name, other in (("stripes", "kleiber"), ("fossa", "sunset")):
+        img = textureless[name]["original"]
+        w, h = img.size
+        crop = thumbnail_features(img.crop((w // 5, h // 4, w // 5 + int(w * 0.55), h // 4 + int(h * 0.55))))
+        original = thumbnail_features(img)
+        recoloured = thumbnail_features(with_colours_of(img, wallpaper(other)))
+        assert matching.verify(original, crop, lambda: crop).relation == "crop of", name
+        similarity, transform = matching.crop_signal(recoloured, crop)
+        assert similarity >= matching.CROP_SSIM, (name, similarity)   # the grey levels alone would take it
+        assert matching.colour_gap(recoloured, crop, transform) > matching.COLOUR_GAP, name
+        assert matching.verify(recoloured, crop, lambda: crop) is None, (name, other)
+        # A greyscale copy has no colours to compare: the crop is still found in it.
+        grey = thumbnail_features(ImageOps.grayscale(img))
+        assert matching.verify(grey, crop, lambda: crop) is not None, name
+
+
 # ---- crops far from their original in every embedding: the crop-window candidates -------------------------
 # All of lomiri-wallpapers' pictures (photographs, paintings, gradients), and 45% crops of four of them cut
 # where the crop moves its EfficientNet embedding furthest (a cosine of 0.36 to 0.50 to its original: below
@@ -518,12 +544,13 @@ def test_a_45_percent_crop_far_from_its_original_in_the_embedding_is_a_candidate
     contents = contents_named(far_crops)
     matrix = far_crops.vectors.matrix("efficientnet-lite0")
     ids = matrix.content_ids
-    embedding_pairs = (duplicates_module._neighbour_pairs(matrix, ids, duplicates_module.NEIGHBOURS, 0.75)
-                       | duplicates_module._neighbour_pairs(matrix, ids, duplicates_module.CLOSEST, 0.5))
+    neighbour_pairs = far_crops.duplicate_finder._neighbour_candidates(  # the embedding's and the pHash's
+        matrix, ids, duplicates_module.NEIGHBOURS, duplicates_module.MIN_SIMILARITY["cosine"],
+        duplicates_module.CLOSEST_SIMILARITY["cosine"])
     window_pairs = duplicates_module.crop_windows.crop_pairs(ids, far_crops.images.thumbnails_of)
     for name in FAR_CROPS:
         pair = tuple(sorted((contents[name], contents[f"{name}-crop"])))
-        assert pair not in embedding_pairs, name   # what this signal is for: the embedding does not reach it
+        assert pair not in neighbour_pairs, name   # what this signal is for: the neighbours do not reach it
         assert pair in window_pairs, name
     # At most one pair per picture: each with the picture it looks most like a crop of.
     assert len(window_pairs) <= len(ids)

@@ -104,11 +104,16 @@ class Duplicates:
 
     def _duplicate_candidates(self, matrix, contents: np.ndarray, k: int, threshold: float,
                               closest: float) -> set[tuple[int, int]]:
-        """The pairs of contents worth verifying: neighbours in `matrix` (the k nearest at `threshold`,
-        the CLOSEST nearest at `closest`), in the perceptual hash, and each picture with the one it
-        looks most like a crop of (crop_windows.py)."""
+        """The pairs of contents worth verifying: the neighbours of each in the vectors, and each with
+        the picture it looks most like a crop of (crop_windows.py)."""
+        return (self._neighbour_candidates(matrix, contents, k, threshold, closest)
+                | crop_windows.crop_pairs(contents, self.files.thumbnails_of))
+
+    def _neighbour_candidates(self, matrix, contents: np.ndarray, k: int, threshold: float,
+                              closest: float) -> set[tuple[int, int]]:
+        """Neighbours in `matrix` (the k nearest at `threshold`, the CLOSEST nearest at `closest`) and
+        in the perceptual hash."""
         candidates = _neighbour_pairs(matrix, contents, k, threshold)
-        candidates |= crop_windows.crop_pairs(contents, self.files.thumbnails_of)
         if closest < threshold:
             candidates |= _neighbour_pairs(matrix, contents, min(k, CLOSEST), closest)
         for other in self.vectors.store.vector_types():
