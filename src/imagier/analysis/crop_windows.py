@@ -15,6 +15,7 @@ becomes a candidate pair: one more pair per picture, at most, checked by matchin
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import cv2
@@ -83,15 +84,21 @@ def layouts(grids: np.ndarray, windows: list[tuple[int, int, int]]) -> np.ndarra
     return flat / (np.linalg.norm(flat, axis=2, keepdims=True) + 1e-3)
 
 
-def crop_pairs(contents: np.ndarray, thumbnails_of: Callable[[list[int]], dict[int, bytes]]) -> set[tuple[int, int]]:
+def crop_pairs(contents: np.ndarray, thumbnails_of: Callable[[list[int]], dict[int, bytes]],
+               workers: int = 1) -> set[tuple[int, int]]:
     """(content, content) pairs, smaller id first: each content with the other content one of whose
     windows its whole layout matches best. Contents without a thumbnail are left out. Two passes over
     the thumbnails (the whole layouts first, then the windows chunk by chunk) keep the memory to
-    one chunk's windows."""
+    one chunk's windows; `workers` threads decode them."""
+    with ThreadPoolExecutor(workers) as pool:
+        return _crop_pairs(contents, lambda chunk: _grids(chunk, thumbnails_of, pool))
+
+
+def _crop_pairs(contents: np.ndarray, grids_of) -> set[tuple[int, int]]:
     chunks = [contents[i:i + CHUNK].tolist() for i in range(0, len(contents), CHUNK)]
     ids, wholes = [], []
     for chunk in chunks:
-        found, grids = _grids(chunk, thumbnails_of)
+        found, grids = grids_of(chunk)
         ids += found
         if found:
             wholes.append(layouts(grids, WINDOWS[:1])[:, 0])
@@ -103,7 +110,7 @@ def crop_pairs(contents: np.ndarray, thumbnails_of: Callable[[list[int]], dict[i
     best_partner = np.full(len(ids), -1, np.int64)
     row_of = {c: i for i, c in enumerate(ids.tolist())}
     for chunk in chunks:
-        found, grids = _grids(chunk, thumbnails_of)
+        found, grids = grids_of(chunk)
         if not found:
             continue
         windows = layouts(grids, WINDOWS[1:])
@@ -115,11 +122,12 @@ def crop_pairs(contents: np.ndarray, thumbnails_of: Callable[[list[int]], dict[i
     return set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))
 
 
-def _grids(chunk: list[int], thumbnails_of) -> tuple[list[int], np.ndarray]:
+def _grids(chunk: list[int], thumbnails_of, pool: ThreadPoolExecutor) -> tuple[list[int], np.ndarray]:
     """The contents of the chunk that have a thumbnail, and their CIELAB grids."""
     thumbnails = thumbnails_of(chunk)
     found = [c for c in chunk if c in thumbnails]
-    return found, np.array([lab_grid(thumbnails[c]) for c in found], dtype=np.uint8).reshape(-1, GRID, GRID, 3)
+    grids = list(pool.map(lab_grid, (thumbnails[c] for c in found)))
+    return found, np.array(grids, dtype=np.uint8).reshape(-1, GRID, GRID, 3)
 
 
 def _keep_best(best_score: np.ndarray, best_partner: np.ndarray, rows: np.ndarray, owners: np.ndarray,
