@@ -61,8 +61,8 @@ per image, and most of them stop at the keypoint check (a pair of copies) or go 
 signals (a pair of different pictures, the costlier case, included in the measured mean). Candidates are
 each image's 10 nearest neighbours at cosine >= 0.75 and its 3 nearest at cosine >= 0.5 (crops and
 borders of paintings and gradients move their embedding further), plus pHash neighbours, plus each
-image with the one whose window its colour layout matches best (crop_windows.py: crops that every
-embedding moves too far). Misses left: crops of pictures whose crop has little of the original's
+image with the one whose window its colour layout matches best and the one whose layout matches one
+of its windows best (crop_windows.py: crops that every embedding moves too far). Misses left: crops of pictures whose crop has little of the original's
 structure (a page of text, a corner of a gradient), text over smooth pictures (the lettering is most of
 their detail), and the few copies whose candidates never met their family."""
 

@@ -8,8 +8,11 @@ from. So each picture is described by its colour layout: its thumbnail in CIELAB
 CELLS x CELLS cells, brightness taken out; and so is each of its windows, squares of half to seven
 eighths of its sides at every eighth of its width and height (WINDOW_SIDES, STRIDE), which is where a
 crop of 45% to 90% of each side lies give or take a few percent. Each picture's layout is matched
-against the other pictures' windows, and each picture with the picture whose window it matches best
-becomes a candidate pair: one more pair per picture, at most, checked by matching.py like any other.
+against the other pictures' windows. Each picture with the picture whose window it matches best, and
+each picture with the picture that best matches one of its windows (a crop's best match may be a
+recoloured copy of its original, which the colours then refuse; its original's best match is the
+crop), become candidate pairs: two more pairs per picture, at most, checked by matching.py like any
+other.
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ def layouts(grids: np.ndarray, windows: list[tuple[int, int, int]]) -> np.ndarra
 def crop_pairs(contents: np.ndarray, thumbnails_of: Callable[[list[int]], dict[int, bytes]],
                workers: int = 1) -> set[tuple[int, int]]:
     """(content, content) pairs, smaller id first: each content with the other content one of whose
-    windows its whole layout matches best. Contents without a thumbnail are left out. Two passes over
+    windows its whole layout matches best, and with the other content whose whole layout matches one
+    of its windows best. Contents without a thumbnail are left out. Two passes over
     the thumbnails (the whole layouts first, then the windows chunk by chunk) keep the memory to
     one chunk's windows; `workers` threads decode them."""
     with ThreadPoolExecutor(workers) as pool:
@@ -108,6 +112,8 @@ def _crop_pairs(contents: np.ndarray, grids_of) -> set[tuple[int, int]]:
     nearest = NearestRows(np.vstack(wholes), EXACT)
     best_score = np.full(len(ids), -np.inf, np.float32)
     best_partner = np.full(len(ids), -1, np.int64)
+    best_crop_score = np.full(len(ids), -np.inf, np.float32)
+    best_crop = np.full(len(ids), -1, np.int64)
     row_of = {c: i for i, c in enumerate(ids.tolist())}
     for chunk in chunks:
         found, grids = grids_of(chunk)
@@ -117,9 +123,13 @@ def _crop_pairs(contents: np.ndarray, grids_of) -> set[tuple[int, int]]:
         scores, rows = nearest.search(windows.reshape(-1, windows.shape[2]), min(NEAREST, len(ids)))
         owners = np.repeat([row_of[c] for c in found], (len(WINDOWS) - 1) * rows.shape[1])
         _keep_best(best_score, best_partner, rows.ravel(), owners, scores.ravel())
-    have = best_partner >= 0
-    a, b = ids[have], ids[best_partner[have]]
-    return set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))
+        _keep_best(best_crop_score, best_crop, owners, rows.ravel(), scores.ravel())
+    pairs = set()
+    for partner in (best_partner, best_crop):
+        have = partner >= 0
+        a, b = ids[have], ids[partner[have]]
+        pairs |= set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))
+    return pairs
 
 
 def _grids(chunk: list[int], thumbnails_of, pool: ThreadPoolExecutor) -> tuple[list[int], np.ndarray]:
@@ -132,9 +142,9 @@ def _grids(chunk: list[int], thumbnails_of, pool: ThreadPoolExecutor) -> tuple[l
 
 def _keep_best(best_score: np.ndarray, best_partner: np.ndarray, rows: np.ndarray, owners: np.ndarray,
                scores: np.ndarray) -> None:
-    """For each picture (row) whose layout matched a window of another (owner), keep the owner of the
-    best-matching window seen so far."""
-    valid = (rows >= 0) & (rows != owners) & np.isfinite(scores)
+    """For each of `rows` matched with one of `owners` at `scores` (pictures as rows of the index),
+    keep the best-matching owner seen so far (-1 for a missing answer of the index)."""
+    valid = (rows >= 0) & (owners >= 0) & (rows != owners) & np.isfinite(scores)
     rows, owners, scores = rows[valid], owners[valid], scores[valid]
     order = np.lexsort((-scores, rows))
     first = np.ones(len(order), bool)

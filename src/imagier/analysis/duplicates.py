@@ -3,8 +3,8 @@ mirror or border.
 
 Never an n x n comparison: candidate pairs are the k nearest neighbours of every image (FAISS) in the
 chosen vector type (vectors/index.py) and, when the project has one, in its perceptual hash, kept when they are similar
-enough to be worth a look; and each image with the one it looks most like a crop of, by the colour
-layout of its windows (crop_windows.py: a crop of a painting or a page moves every embedding too far). Each candidate is then verified on the two pictures (matching.py): local
+enough to be worth a look; and each image with the one it looks most like a crop of and the one that
+looks most like a crop of it, by the colour layout of its windows (crop_windows.py: a crop of a painting or a page moves every embedding too far). Each candidate is then verified on the two pictures (matching.py): local
 features, which find crops and captions that global signatures miss and reject distinct photos of
 similar scenes, then, for pictures with little texture (paintings, gradients, soft focus), the
 structural agreement of the whole frames (also mirrored) and of the smaller picture found inside the
@@ -72,7 +72,8 @@ class Duplicates:
         Candidates are the `k` nearest neighbours of each image in `vector_type` (the default one when
         None) with at least `min_similarity` (by default, also the 3 nearest down to a cosine of 0.5),
         plus those of the project's perceptual hash ("phash") when it has one, plus each image with the
-        one whose window its colour layout matches best (a crop); `filter` restricts the images looked at. `cancel` stops between chunks of pairs (checked pairs are remembered: asking
+        one whose window its colour layout matches best (a crop) and the one whose colour layout
+        matches one of its windows best; `filter` restricts the images looked at. `cancel` stops between chunks of pairs (checked pairs are remembered: asking
         again resumes); progress gets {"stage", "done", "total"}."""
         matrix = self._checked_matrix(vector_type, k, workers)
         file_ids = self.querying.query_ids(filter) if filter is not None else [i for i, _ in self.files.all_paths()]
