@@ -29,7 +29,7 @@ from ..vectors.index import NearestRows
 
 GRID = 64                         # side of the CIELAB grid a thumbnail is averaged down to
 CELLS = 4                         # a layout is CELLS x CELLS cells of L, a and b: 48 numbers
-WINDOW_SIDES = (32, 40, 48, 56)   # sides of the windows, in cells of the grid: 1/2 to 7/8 of the picture
+WINDOW_SIDES = (32, 40, 48, 56)   # sides of the windows, in pixels of the grid: 1/2 to 7/8 of the picture
 STRIDE = 8                        # between two windows' corners: an eighth of the picture
 NEAREST = 3                       # layouts asked per window (the nearest may be the window's own picture)
 CHUNK = 2048                      # thumbnails decoded at once
@@ -99,6 +99,7 @@ def crop_pairs(contents: np.ndarray, thumbnails_of: Callable[[list[int]], dict[i
 
 
 def _crop_pairs(contents: np.ndarray, grids_of) -> set[tuple[int, int]]:
+    """crop_pairs, with `grids_of(chunk)` giving the contents of a chunk that have a thumbnail and their grids."""
     chunks = [contents[i:i + CHUNK].tolist() for i in range(0, len(contents), CHUNK)]
     ids, wholes = [], []
     for chunk in chunks:
