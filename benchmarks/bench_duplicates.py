@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dup_corpus  # noqa: E402
 import imagier  # noqa: E402
 from common import HERE, machine, write_results  # noqa: E402
+from imagier.analysis import crop_windows  # noqa: E402
 from imagier.analysis import duplicates as dup  # noqa: E402
 from imagier.analysis import matching  # noqa: E402
 from imagier.operations.vectors import Matrix  # noqa: E402
@@ -59,10 +60,11 @@ thumbnails, on the two threads duplicates() uses. A collection with fewer copies
 per image, and most of them stop at the keypoint check (a pair of copies) or go through all three
 signals (a pair of different pictures, the costlier case, included in the measured mean). Candidates are
 each image's 10 nearest neighbours at cosine >= 0.75 and its 3 nearest at cosine >= 0.5 (crops and
-borders of paintings and gradients move their embedding further), plus pHash neighbours. Misses left:
-crops of pictures whose crop has little of the original's structure (a page of text, a corner of a
-gradient), text over smooth pictures (the lettering is most of their detail), and the few copies whose
-candidates never met their family."""
+borders of paintings and gradients move their embedding further), plus pHash neighbours, plus each
+image with the one whose window its colour layout matches best and the one whose layout matches one
+of its windows best (crop_windows.py: crops that every embedding moves too far). Misses left: crops of pictures whose crop has little of the original's
+structure (a page of text, a corner of a gradient), text over smooth pictures (the lettering is most of
+their detail), and the few copies whose candidates never met their family."""
 
 
 def corpus(workdir: Path, seed: int) -> dict[str, dict]:
@@ -260,6 +262,7 @@ def verification_costs(workdir: Path, seed: int, truth: dict[str, dict]) -> dict
     def full(a, b):
         return matching.verify(feats[a], feats[b], lambda: mirrored[b])
     different = [(a, b) for a, b in pairs if family[a] != family[b]]
+    windows = crop_window_costs(project_of(workdir, seed, "report"))
     # The two checks pair by pair, in turn, so that a change of the machine's load weighs on both alike.
     seconds = {(name, label): 0.0 for name in ("keypoints", "full") for label in ("all", "different")}
     for a, b in pairs:
@@ -275,7 +278,23 @@ def verification_costs(workdir: Path, seed: int, truth: dict[str, dict]) -> dict
     return {"image_ms": per_image * 1000, "pair_ms": per_pair["full", "all"],
             "keypoint_pair_ms": per_pair["keypoints", "all"], "different_ms": per_pair["full", "different"],
             "keypoint_different_ms": per_pair["keypoints", "different"], "different": len(different),
-            "pairs_per_image": len(pairs) / len(ids)}
+            "pairs_per_image": len(pairs) / len(ids), **windows}
+
+
+def crop_window_costs(path: Path) -> dict:
+    """The crop-window candidates (crop_windows.py) on a project: their process CPU time per image
+    (decoding the thumbnails twice, the layouts, the search) and the pairs per image that no other
+    candidate signal gives."""
+    with imagier.open(path) as project:
+        matrix = project.vectors.matrix("efficientnet-lite0")
+        ids = matrix.content_ids
+        start = time.process_time()
+        windows = crop_windows.crop_pairs(ids, project.images.thumbnails_of)
+        seconds = time.process_time() - start
+        only = windows - project.duplicate_finder._neighbour_candidates(
+            matrix, ids, dup.NEIGHBOURS, dup.MIN_SIMILARITY["cosine"], dup.CLOSEST_SIMILARITY["cosine"])
+    return {"window_ms": seconds / len(ids) * 1000, "window_pairs_per_image": len(windows) / len(ids),
+            "window_only_per_image": len(only) / len(ids)}
 
 
 def half_section(name: str, q: dict) -> list[str]:
@@ -347,7 +366,9 @@ def main() -> None:
         f"on the {costs['different']} candidate pairs of different pictures, which go through every signal, "
         f"{costs['different_ms']:.2f} ms against {costs['keypoint_different_ms']:.2f} ms "
         f"({costs['different_ms'] / costs['keypoint_different_ms']:.2f}x); "
-        f"{costs['pairs_per_image']:.1f} candidate pairs per image.", "",
+        f"{costs['pairs_per_image']:.1f} candidate pairs per image, of which the crop windows give "
+        f"{costs['window_pairs_per_image']:.2f} ({costs['window_only_per_image']:.2f} that no other signal gives), "
+        f"at {costs['window_ms']:.1f} ms of CPU per image.", "",
         "At scale: the candidate stage measured on N vectors (the report half's real EfficientNet-Lite0 vectors "
         "plus random ones drawn from the same per-dimension distributions); the verification per image modelled "
         "from the costs above for a corpus as dense in copies as this one (every image with its candidate pairs), "

@@ -4,11 +4,14 @@
 
 For every candidate pair of the calibration half (the pairs `duplicates()` would verify), the signals of
 matching.py: whether the keypoint check accepts it, the whole-frame SSIM (as is and mirrored) and the
-crop SSIM (each picture searched in the other). Copies of one picture are positives, everything else
+crop SSIM (each picture searched in the other) and, for the crop, the gap between the median colours of
+the two pictures where they overlap. Copies of one picture are positives, everything else
 negatives. A false pair merges two families into one group (with 11 pictures each, 121 false pairs), so
 each threshold is set well above the highest negative: halfway to the median positive; the figures
-printed say what recall each signal adds at that threshold. Copy the thresholds printed into
-matching.py (FRAME_SSIM, CROP_SSIM), then run bench_duplicates.py, which reports the other half.
+printed say what recall each signal adds at that threshold. The colour gap is an upper bound: halfway
+between the pairs of one picture whose colours were not edited and the pairs of different pictures that
+the crop signal nearly accepts. Copy the thresholds printed into matching.py (FRAME_SSIM, CROP_SSIM,
+COLOUR_GAP), then run bench_duplicates.py, which reports the other half.
 """
 
 from __future__ import annotations
@@ -46,9 +49,11 @@ def signals(project, truth: dict[str, dict]) -> list[dict]:
         same, mirrored = matching.frame_similarity(fa, fb)
         corr = matching.coarse_correlation(fa.frame, fb.frame)
         corr_m = matching.coarse_correlation(fa.frame, fb.frame[:, ::-1])
+        crop, b_to_a = matching.crop_signal(fa, fb)
         rows.append({"a": names[files_of[a][0]], "b": names[files_of[b][0]], "positive": family[a] == family[b],
                      "keypoints": matching._aligned(fa, fb) is not None, "frame": same, "mirrored": mirrored, "corr": corr, "corr_m": corr_m,
-                     "crop": matching.crop_signal(fa, fb)[0]})
+                     "crop": crop, "colour_gap": None if b_to_a is None else matching.colour_gap(fa, fb, b_to_a),
+                     "colours_edited": any(truth[names[files_of[c][0]]]["edit"] == "colour" for c in (a, b))})
     return rows
 
 
@@ -65,6 +70,21 @@ def threshold(rows: list[dict], signal, name: str) -> float:
     print(f"{name}: highest negatives {[(round(v, 3), a, b) for v, a, b in negatives[:3]]}")
     print(f"{name}: threshold {chosen}; of the {len(positives)} pairs of one picture that keypoints miss, "
           f"it accepts {added} ({len(above)} lie above the highest negative)")
+    return chosen
+
+
+def colour_threshold(rows: list[dict], crop: float, near: float = 0.6) -> float:
+    """The largest colour gap the crop signal accepts: halfway between the largest gap of a pair of one
+    picture whose colours no edit changed among those the crop signal accepts, and the smallest gap of
+    a pair of different pictures that the crop signal comes near to accepting (at `near` or above)."""
+    same = [r["colour_gap"] for r in rows if r["positive"] and not r["colours_edited"] and r["crop"] >= crop]
+    different = [r["colour_gap"] for r in rows if not r["positive"] and r["crop"] >= near and r["colour_gap"]]
+    chosen = round((max(same) + min(different)) / 2, 1)
+    recoloured = [r for r in rows if r["positive"] and r["colours_edited"] and r["crop"] >= crop and not r["keypoints"]]
+    print(f"COLOUR_GAP: largest gap of one picture's crops, colours unedited: {max(same):.1f}; smallest of different "
+          f"pictures with a crop signal of {near} or more: {min(different):.1f}; threshold {chosen} (of the "
+          f"{len(recoloured)} pairs with a recoloured copy that the crop signal accepts, it refuses "
+          f"{sum(r['colour_gap'] > chosen for r in recoloured)}: their copies join through the others)")
     return chosen
 
 
@@ -86,7 +106,8 @@ def main() -> None:
     print(f"positives no signal accepts: {len(missed)}")
     for r in missed:
         print(f"  {r['a']} ~ {r['b']}: frame {r['frame']:.3f} mirrored {r['mirrored']:.3f} crop {r['crop']:.3f}")
-    print(f"FRAME_SSIM = {frame}\nCROP_SSIM = {crop}")
+    colour = colour_threshold(rows, crop)
+    print(f"FRAME_SSIM = {frame}\nCROP_SSIM = {crop}\nCOLOUR_GAP = {colour}")
 
 
 if __name__ == "__main__":

@@ -23,12 +23,12 @@ def run(seed, half, verbose=True):
     w = bench.HERE / "out" / "duplicates"
     truth = bench.corpus(w, seed)["files"]
     with imagier.open(bench.project_of(w, seed, half)) as p:
-        m = p.matrix("efficientnet-lite0")
+        m = p.vectors.matrix("efficientnet-lite0")
         names = {i: Path(x).name for i, x in p.all_paths()}
-        files_of = p.file_ids_of_contents(m.content_ids.tolist())
-        pairs = sorted(p._duplicate_candidates(m, m.content_ids, dup.NEIGHBOURS, dup.MIN_SIMILARITY["cosine"], dup.CLOSEST_SIMILARITY["cosine"]))
+        files_of = p.images.file_ids_of_contents(m.content_ids.tolist())
+        pairs = sorted(p.duplicate_finder._duplicate_candidates(m, m.content_ids, dup.NEIGHBOURS, dup.MIN_SIMILARITY["cosine"], dup.CLOSEST_SIMILARITY["cosine"]))
         facts = {f["content_id"]: f for f in p.files([fs[0] for fs in files_of.values()])}
-        thumbs = p.thumbnails_of(list(files_of))
+        thumbs = p.images.thumbnails_of(list(files_of))
     t = time.perf_counter()
     feats = {c: matching.features(Image.open(io.BytesIO(thumbs[c])), (facts[c]["width"], facts[c]["height"])) for c in files_of}
     mir = {}

@@ -455,3 +455,152 @@ def test_a_crop_between_two_scales_of_the_search_is_found_where_it_was_cut(textu
             corners = np.array([[0, 0, 1], [inner.size[0], inner.size[1], 1]], float).T
             found = (transform @ corners)[:2].T / (np.array(outer.size) / np.array(img.size))
             assert np.abs(found - np.array([box[:2], box[2:]])).max() < 0.035 * w, (name, share, found, box)
+
+
+def with_colours_of(img: Image.Image, other: Image.Image) -> Image.Image:
+    """A picture with img's light and dark (CIELAB L) and other's colours (a and b, laid over it)."""
+    lab = np.asarray(img.convert("LAB")).copy()
+    lab[..., 1:] = np.asarray(other.convert("RGB").resize(img.size).convert("LAB"))[..., 1:]
+    return Image.fromarray(lab, "LAB").convert("RGB")
+
+
+def test_a_crop_is_refused_where_the_light_and_dark_agree_but_the_colours_do_not(textureless):
+    # Two smooth pictures whose grey levels fall alike (a gradient inside another's sky): here a painting's
+    # or a gradient's light and dark in the colours of a photograph (of a bird, of a sunset).
+    for name, other in (("stripes", "kleiber"), ("fossa", "sunset")):
+        img = textureless[name]["original"]
+        w, h = img.size
+        crop = thumbnail_features(img.crop((w // 5, h // 4, w // 5 + int(w * 0.55), h // 4 + int(h * 0.55))))
+        original = thumbnail_features(img)
+        recoloured = thumbnail_features(with_colours_of(img, wallpaper(other)))
+        assert matching.verify(original, crop, lambda: crop).relation == "crop of", name
+        similarity, transform = matching.crop_signal(recoloured, crop)
+        assert similarity >= matching.CROP_SSIM, (name, similarity)   # the grey levels alone would take it
+        assert matching.colour_gap(recoloured, crop, transform) > matching.COLOUR_GAP, name
+        assert matching.verify(recoloured, crop, lambda: crop) is None, (name, other)
+        # A greyscale copy has no colours to compare: the crop is still found in it.
+        grey = thumbnail_features(ImageOps.grayscale(img))
+        assert matching.verify(grey, crop, lambda: crop) is not None, name
+
+
+# ---- crops far from their original in every embedding: the crop-window candidates -------------------------
+# All of lomiri-wallpapers' pictures (photographs, paintings, gradients), and 45% crops of four of them cut
+# where the crop moves its EfficientNet embedding furthest (a cosine of 0.36 to 0.50 to its original: below
+# what the nearest-neighbour candidates reach) and of the pictures of the pairs that must not match.
+
+FAR_CROPS = {"Kleiber_by_Lukas_Baubkus": (0.5, 0.1), "friends_by_Aitzol_Berasategi": (0.05, 0.5),
+             "Dragonfly_by_Bolly": (0.5, 0.1), "greentock_by_Peter_Nerlich": (0.05, 0.5)}
+# Pairs of different pictures: two paintings of one series of purple Ubuntu gradients, two sunsets (a painted
+# one and a photograph), one artist's two pictures; the first of each is cropped to 45% at these corners.
+NOT_COPIES = [("Fossa_by_Jasper_Roks", "lomiri-default-background"),
+              ("Infinite-Sea_by_Aury88", "sunset_by_Aitzol_Berasategi"),
+              ("Picture_0B_by_freespace", "Picture_1A_by_freespace")]
+CORNERS = ((0.0, 0.0), (0.55, 0.55), (0.3, 0.25))
+SHIPPED_TWICE = {"warty-final-ubuntu": "lomiri-default-background"}   # one picture under two names
+
+
+def crop_of(img: Image.Image, corner: tuple[float, float], share: float = 0.45) -> Image.Image:
+    w, h = img.size
+    x, y = int(w * corner[0]), int(h * corner[1])
+    return img.crop((x, y, x + int(w * share), y + int(h * share)))
+
+
+def lomiri_wallpapers() -> dict[str, Image.Image]:
+    paths = sorted(p for p in WALLPAPERS.iterdir() if p.suffix in (".jpg", ".png"))
+    assert len(paths) >= 20, "apt-get install lomiri-wallpapers"
+    pictures = {}
+    for path in paths:
+        img = Image.open(path).convert("RGB")
+        img.thumbnail((1024, 1024))
+        pictures[path.stem] = img
+    return pictures
+
+
+@pytest.fixture(scope="module")
+def far_crops_template(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("far-crops")
+    for name, img in lomiri_wallpapers().items():
+        img.save(folder / f"{name}.jpg", quality=90)
+        if name in FAR_CROPS:
+            crop_of(img, FAR_CROPS[name]).save(folder / f"{name}-crop.jpg", quality=90)
+        if name in dict(NOT_COPIES):
+            for i, corner in enumerate(CORNERS):
+                crop_of(img, corner).save(folder / f"{name}-crop{i}.jpg", quality=90)
+    return embedded_template(folder, tmp_path_factory.mktemp("far-crops-project") / "far-crops.imagier")
+
+
+@pytest.fixture
+def far_crops(far_crops_template, tmp_path):
+    with open_copy(far_crops_template, tmp_path / "far-crops.imagier") as p:
+        yield p
+
+
+def contents_named(project) -> dict[str, int]:
+    files_of = project.images.file_ids_of_contents(project.vectors.matrix("efficientnet-lite0").content_ids.tolist())
+    return {Path(project.file(files[0])["path"]).stem: c for c, files in files_of.items()}
+
+
+def test_a_45_percent_crop_far_from_its_original_in_the_embedding_is_a_candidate_and_grouped(far_crops):
+    contents = contents_named(far_crops)
+    matrix = far_crops.vectors.matrix("efficientnet-lite0")
+    ids = matrix.content_ids
+    neighbour_pairs = far_crops.duplicate_finder._neighbour_candidates(  # the embedding's and the pHash's
+        matrix, ids, duplicates_module.NEIGHBOURS, duplicates_module.MIN_SIMILARITY["cosine"],
+        duplicates_module.CLOSEST_SIMILARITY["cosine"])
+    window_pairs = duplicates_module.crop_windows.crop_pairs(ids, far_crops.images.thumbnails_of)
+    for name in FAR_CROPS:
+        pair = tuple(sorted((contents[name], contents[f"{name}-crop"])))
+        assert pair not in neighbour_pairs, name   # what this signal is for: the neighbours do not reach it
+        assert pair in window_pairs, name
+    # At most two pairs per picture: with the picture it looks most like a crop of, and with the picture
+    # that looks most like a crop of it.
+    assert len(window_pairs) <= 2 * len(ids)
+    groups = far_crops.duplicates()
+    names, sets = named(far_crops, groups)
+    relations = {(names[p["a"]], names[p["b"]]): p["relation"] for g in groups for p in g["pairs"]}
+    for name in FAR_CROPS:
+        assert {name, f"{name}-crop"} in sets, (name, [s for s in sets if name in s])
+        assert relations[f"{name}-crop", name] == "crop of"
+
+
+def test_crops_of_pictures_that_look_alike_are_not_grouped_with_the_other_picture(far_crops):
+    groups = far_crops.duplicates()
+    names, sets = named(far_crops, groups)
+    for group in sets:
+        pictures = {SHIPPED_TWICE.get(n.split("-crop")[0], n.split("-crop")[0]) for n in group}
+        assert len(pictures) == 1, group
+    # Nor when the two are checked directly: a 45% crop of one is not found in the other.
+    for one, other in NOT_COPIES:
+        original = thumbnail_features(wallpaper_named(other))
+        for corner in CORNERS:
+            crop = thumbnail_features(crop_of(wallpaper_named(one), corner))
+            assert matching.verify(original, crop, lambda: crop) is None, (one, other, corner)
+
+
+def test_queries_of_another_set_find_their_rows_in_the_inverted_index_as_in_the_exact_search():
+    # The crop windows' search: many queries (windows) against the rows of the whole pictures' layouts.
+    # Rows that all point roughly one way, as layouts and embeddings do; queries near some of them.
+    rng = np.random.default_rng(1)
+    rows = np.abs(rng.standard_normal((6000, 48))).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    planted = rng.choice(len(rows), size=300, replace=False)
+    queries = rows[planted] + 0.05 * rng.standard_normal((300, 48)).astype(np.float32)
+    exact_scores, exact_rows = index_module.NearestRows(rows, exact_up_to=10_000).search(queries, 3)
+    scores, found = index_module.NearestRows(rows, exact_up_to=1000).search(queries, 3)
+    assert (exact_rows[:, 0] == planted).all()
+    assert (found[:, 0] == planted).mean() >= 0.95
+    hit = found[:, 0] == planted
+    assert np.allclose(scores[hit, 0], exact_scores[hit, 0], atol=1e-5)  # the kept scores are the exact ones
+
+
+def wallpaper_named(stem: str) -> Image.Image:
+    return lomiri_wallpapers_cache()[stem]
+
+
+_WALLPAPERS: dict[str, Image.Image] = {}
+
+
+def lomiri_wallpapers_cache() -> dict[str, Image.Image]:
+    if not _WALLPAPERS:
+        _WALLPAPERS.update(lomiri_wallpapers())
+    return _WALLPAPERS

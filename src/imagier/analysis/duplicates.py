@@ -3,7 +3,8 @@ mirror or border.
 
 Never an n x n comparison: candidate pairs are the k nearest neighbours of every image (FAISS) in the
 chosen vector type (vectors/index.py) and, when the project has one, in its perceptual hash, kept when they are similar
-enough to be worth a look. Each candidate is then verified on the two pictures (matching.py): local
+enough to be worth a look; and each image with the one it looks most like a crop of and the one that
+looks most like a crop of it, by the colour layout of its windows (crop_windows.py: a crop of a painting or a page moves every embedding too far). Each candidate is then verified on the two pictures (matching.py): local
 features, which find crops and captions that global signatures miss and reject distinct photos of
 similar scenes, then, for pictures with little texture (paintings, gradients, soft focus), the
 structural agreement of the whole frames (also mirrored) and of the smaller picture found inside the
@@ -32,7 +33,7 @@ from ..operations.files import Files
 from ..operations.query import Querying
 from ..vectors.index import nearest_rows, unit_rows
 from ..vectors.space import VectorSpace
-from . import matching
+from . import crop_windows, matching
 
 NEIGHBOURS = 10
 # Candidates less similar than this are not verified: for a cosine type the cosine, for a hash
@@ -70,8 +71,9 @@ class Duplicates:
 
         Candidates are the `k` nearest neighbours of each image in `vector_type` (the default one when
         None) with at least `min_similarity` (by default, also the 3 nearest down to a cosine of 0.5),
-        plus those of the project's perceptual hash ("phash") when it has one; `filter` restricts the
-        images looked at. `cancel` stops between chunks of pairs (checked pairs are remembered: asking
+        plus those of the project's perceptual hash ("phash") when it has one, plus each image with the
+        one whose window its colour layout matches best (a crop) and the one whose colour layout
+        matches one of its windows best; `filter` restricts the images looked at. `cancel` stops between chunks of pairs (checked pairs are remembered: asking
         again resumes); progress gets {"stage", "done", "total"}."""
         matrix = self._checked_matrix(vector_type, k, workers)
         file_ids = self.querying.query_ids(filter) if filter is not None else [i for i, _ in self.files.all_paths()]
@@ -81,7 +83,7 @@ class Duplicates:
         contents = np.array(sorted(files_of), dtype=np.int64)
         threshold = _threshold(matrix, min_similarity)
         closest = CLOSEST_SIMILARITY[matrix.type["metric"]] if min_similarity is None else threshold
-        candidates = self._duplicate_candidates(matrix, contents, k, threshold, closest)
+        candidates = self._duplicate_candidates(matrix, contents, k, threshold, closest, workers)
         verified = self._verify(sorted(candidates), files_of, workers, progress, cancel)
         return _groups(files_of, verified)
 
@@ -103,9 +105,17 @@ class Duplicates:
         return matrix
 
     def _duplicate_candidates(self, matrix, contents: np.ndarray, k: int, threshold: float,
+                              closest: float, workers: int = 1) -> set[tuple[int, int]]:
+        """The pairs of contents worth verifying: the neighbours of each in the vectors, and each with
+        the picture it looks most like a crop of (crop_windows.py, its thumbnails decoded by `workers`
+        threads)."""
+        return (self._neighbour_candidates(matrix, contents, k, threshold, closest)
+                | crop_windows.crop_pairs(contents, self.files.thumbnails_of, workers))
+
+    def _neighbour_candidates(self, matrix, contents: np.ndarray, k: int, threshold: float,
                               closest: float) -> set[tuple[int, int]]:
-        """The pairs of contents worth verifying: neighbours in `matrix` (the k nearest at `threshold`,
-        the CLOSEST nearest at `closest`) and in the perceptual hash."""
+        """Neighbours in `matrix` (the k nearest at `threshold`, the CLOSEST nearest at `closest`) and
+        in the perceptual hash."""
         candidates = _neighbour_pairs(matrix, contents, k, threshold)
         if closest < threshold:
             candidates |= _neighbour_pairs(matrix, contents, min(k, CLOSEST), closest)

@@ -10,7 +10,8 @@
   with their colours, but their aligned pixels still agree;
 - the copy inside the other: the smaller picture searched for in the larger by normalised
   cross-correlation at eleven scales, coarse to fine, the best refined halfway to its neighbours (crops
-  of textureless pictures).
+  of textureless pictures), whose typical colour must be that of the part of the larger it was found on
+  (unless one of them is greyscale).
 
 For the last two, "agreeing" is two scales at once: a low quantile of the SSIM map over the windows with
 detail (a caption or a line of text spoils a band of the map without letting a different picture
@@ -67,8 +68,10 @@ MIN_DETAILED_SHARE = 0.05  # of the windows: below, a pair is too plain for the 
 # Calibrated on the calibration half of the benchmark corpus (benchmarks/calibrate_duplicates.py):
 FRAME_SSIM = 0.52         # the whole frames (or one mirrored) agree at least this well: the same picture
 CROP_SSIM = 0.81          # the smaller picture and the part of the larger where it is found
+COLOUR_GAP = 7.9          # CIELAB units between the median colours of a crop and of the part it was found on
 MIN_CROP_CORRELATION = 0.5   # normalised cross-correlation of a placement worth asking its agreement
 CROP_TRIES = 2            # scales (the best-correlating at half size) searched at full size
+COLOUR_STEP = 4           # pixels of the check image per cell of a picture's colours
 
 
 @dataclass
@@ -83,6 +86,7 @@ class Features:
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1): the picture inside plain borders, in `grey`
     frame: np.ndarray               # float32 FRAME x FRAME grey of the box
     whole: np.ndarray               # float32 FRAME x FRAME grey of the whole picture, borders and all
+    colour: np.ndarray              # uint8 (h, w, 2) CIELAB a and b of `grey`'s pixels, COLOUR_STEP apart
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,16 @@ def features(img: Image.Image, pixels: tuple[int, int] | None = None, mirror: bo
     box = _without_caption(small, _content_box(small))
     frame = cv2.resize(_cut(small, box), (FRAME, FRAME), interpolation=cv2.INTER_AREA).astype(np.float32)
     whole = cv2.resize(small, (FRAME, FRAME), interpolation=cv2.INTER_AREA).astype(np.float32)
-    return Features(pixels or img.size, size, points, descriptors, small, chroma, box, frame, whole)
+    return Features(pixels or img.size, size, points, descriptors, small, chroma, box, frame, whole,
+                    _colour(array, small.shape))
+
+
+def _colour(rgb: np.ndarray, check: tuple[int, int]) -> np.ndarray:
+    """The a and b of CIELAB (OpenCV's scale: grey at 128) averaged over cells of COLOUR_STEP pixels of
+    the check image."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    size = (max(1, check[1] // COLOUR_STEP), max(1, check[0] // COLOUR_STEP))
+    return cv2.resize(lab, size, interpolation=cv2.INTER_AREA)[..., 1:]
 
 
 def _cut(grey: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -341,6 +354,40 @@ def _box_transform(a_box: tuple, b_box: tuple, a: Features, b: Features) -> np.n
     return _to_size(a) @ check @ np.linalg.inv(_to_size(b))
 
 
+@dataclass(frozen=True)
+class _Rectangle:
+    """An axis-aligned rectangle (x0, y0, x1, y1) in a keypoint image's coordinates."""
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def __and__(self, other: "_Rectangle") -> "_Rectangle | None":
+        x0, y0 = max(self.x0, other.x0), max(self.y0, other.y0)
+        x1, y1 = min(self.x1, other.x1), min(self.y1, other.y1)
+        return _Rectangle(x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+    def mapped(self, transform: np.ndarray) -> "_Rectangle":
+        (x0, x1), (y0, y1) = (transform @ np.array([[self.x0, self.x1], [self.y0, self.y1], [1.0, 1.0]]))[:2]
+        return _Rectangle(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def _rectangle(box: tuple[int, int, int, int], transform: np.ndarray) -> _Rectangle:
+    """A box of a check image, in the keypoint image's coordinates that `transform` maps it to."""
+    return _Rectangle(*box).mapped(transform)
+
+
+def _typical_colour(f: Features, region: _Rectangle) -> np.ndarray:
+    """The median CIELAB (a, b) of a region of f's keypoint image: lettering in yellow or white over a
+    part of it, a copy's overlay, does not move it."""
+    to_cells = np.linalg.inv(_to_size(f)) / COLOUR_STEP
+    cells = region.mapped(np.diag([to_cells[0, 0], to_cells[1, 1], 1.0]))
+    h, w = f.colour.shape[:2]
+    x0, y0 = min(int(cells.x0), w - 1), min(int(cells.y0), h - 1)
+    x1, y1 = max(x0 + 1, min(w, int(np.ceil(cells.x1)))), max(y0 + 1, min(h, int(np.ceil(cells.y1))))
+    return np.median(f.colour[y0:y1, x0:x1].reshape(-1, 2).astype(np.float32), axis=0)
+
+
 def _shift(x: float, y: float) -> np.ndarray:
     return np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
 
@@ -437,9 +484,25 @@ def crop_signal(a: Features, b: Features, needed: float | None = None) -> tuple[
 
 
 def _crop_match(a: Features, b: Features):
-    """(transform from b to a, agreement) when one of the two pictures lies inside the other."""
+    """(transform from b to a, agreement) when one of the two pictures lies inside the other, with the
+    colours of the part they share: two smooth pictures whose grey levels fall alike (a gradient of
+    one inside another's sky) are told apart by their colours, which a crop keeps."""
     similarity, b_to_a = crop_signal(a, b, CROP_SSIM)
-    return None if similarity < CROP_SSIM else (b_to_a, similarity)
+    if similarity < CROP_SSIM or colour_gap(a, b, b_to_a) > COLOUR_GAP:
+        return None
+    return b_to_a, similarity
+
+
+def colour_gap(a: Features, b: Features, b_to_a: np.ndarray) -> float:
+    """How far apart the colours of the part the two pictures share (b laid on a by `b_to_a`) are: the
+    distance between their median CIELAB a and b there. 0 when one of them is greyscale."""
+    if min(a.chroma, b.chroma) < GREY_CHROMA:
+        return 0.0
+    shared_a = _rectangle(a.box, _to_size(a)) & _rectangle(b.box, b_to_a @ _to_size(b))
+    if shared_a is None:
+        return float("inf")
+    shared_b = shared_a.mapped(np.linalg.inv(b_to_a))
+    return float(np.linalg.norm(_typical_colour(a, shared_a) - _typical_colour(b, shared_b)))
 
 
 def _aligned(a: Features, b: Features):

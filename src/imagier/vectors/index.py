@@ -131,37 +131,59 @@ def _top(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[np
 
 
 def nearest_rows(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inner products and rows of each row's k nearest rows (itself among them).
+    """Inner products and rows of each row's k nearest rows (itself among them)."""
+    return NearestRows(vectors).search(vectors, k)
 
-    Exact for small sets. Beyond, an inverted file index over the rows centred and reduced by PCA:
+
+class NearestRows:
+    """The k nearest rows of a set of vectors for many queries at once, asked in as many batches as the
+    caller likes (the index is built once).
+
+    Exact for small sets (up to `exact_up_to` rows: fewer when each row is asked about many times). Beyond, an inverted file index over the rows centred and reduced by PCA:
     embeddings of photos all point roughly one way (their cosines are rarely below 0.5), so without
     centring k-means puts most rows in a few lists and every probe reads them all. Near copies stay
     nearest in the reduced space; their inner products are then computed exactly from the rows."""
-    import faiss
-    n, dim = vectors.shape
-    if n <= EXACT_KNN:
-        index = faiss.IndexFlatIP(dim)
-        index.add(vectors)
-        return index.search(vectors, k)
-    rng = np.random.default_rng(0)
-    lists = int(4 * np.sqrt(n))
-    sample = vectors[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))]
-    pca = faiss.PCAMatrix(dim, min(dim, KNN_REDUCED_DIM))
-    pca.train(sample)
-    reduced = np.vstack([pca.apply(vectors[i:i + 65536]) for i in range(0, n, 65536)])
-    faiss.normalize_L2(reduced)
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(reduced.shape[1]), reduced.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
-    index.train(reduced[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))])
-    index.add(reduced)
-    index.nprobe = KNN_NPROBE
-    _, neighbours = index.search(reduced, k)
-    scores = np.full(neighbours.shape, -np.inf, dtype=np.float32)
-    for i in range(0, n, 4096):
-        block = neighbours[i:i + 4096]
-        found = block >= 0
-        scores[i:i + 4096][found] = np.einsum("ij,ij->i", np.repeat(vectors[i:i + 4096], k, axis=0)[found.ravel()],
-                                             vectors[block[found]])
-    return scores, neighbours
+
+    def __init__(self, vectors: np.ndarray, exact_up_to: int = EXACT_KNN):
+        import faiss
+        self.vectors = vectors
+        n, dim = vectors.shape
+        self.pca = None
+        if n <= exact_up_to:
+            self.index = faiss.IndexFlatIP(dim)
+            self.index.add(vectors)
+            return
+        rng = np.random.default_rng(0)
+        lists = int(max(1, min(4 * np.sqrt(n), n // 39)))   # FAISS wants 39 points a list to train
+        sample = vectors[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))]
+        self.pca = faiss.PCAMatrix(dim, min(dim, KNN_REDUCED_DIM))
+        self.pca.train(sample)
+        reduced = self._reduced(vectors)
+        self.index = faiss.IndexIVFFlat(faiss.IndexFlatIP(reduced.shape[1]), reduced.shape[1], lists,
+                                        faiss.METRIC_INNER_PRODUCT)
+        self.index.train(reduced[np.sort(rng.choice(n, size=min(n, lists * 40), replace=False))])
+        self.index.add(reduced)
+        self.index.nprobe = KNN_NPROBE
+
+    def _reduced(self, rows: np.ndarray) -> np.ndarray:
+        import faiss
+        reduced = np.vstack([self.pca.apply(rows[i:i + 65536]) for i in range(0, len(rows), 65536)])
+        faiss.normalize_L2(reduced)
+        return reduced
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inner products and rows of each query's k nearest rows."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if self.pca is None:
+            return self.index.search(queries, k)
+        _, neighbours = self.index.search(self._reduced(queries), k)
+        scores = np.full(neighbours.shape, -np.inf, dtype=np.float32)
+        for i in range(0, len(queries), 4096):
+            block = neighbours[i:i + 4096]
+            found = block >= 0
+            scores[i:i + 4096][found] = np.einsum("ij,ij->i", np.repeat(queries[i:i + 4096], k, axis=0)[found.ravel()],
+                                                 self.vectors[block[found]])
+        return scores, neighbours
 
 
 def _build_ivf(vectors: np.ndarray):
