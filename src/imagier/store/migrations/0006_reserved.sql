@@ -1,0 +1,2 @@
+-- Number 0006 is the full-text search's migration (branch fts); this empty file only keeps the numbering
+-- whole on the ocr branch until the two are merged, when fts's 0006 replaces it.
