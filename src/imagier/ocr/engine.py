@@ -25,6 +25,9 @@ DETECTION_SIDE = 960
 # Lines the recogniser is less sure of than this are dropped: on photographs without text, what the detector
 # mistakes for text (foliage, fences) is read with low confidence.
 MIN_CONFIDENCE = 0.5
+# A line of a single letter or digit is dropped too: on photographs, a lone glyph is a cat's whiskers or a
+# leaf read as "9" far more often than text (and captions are never one character long).
+MIN_LINE_CHARACTERS = 2
 _MODELS = {"Det": "PP-OCRv6_det_small.onnx", "Rec": "PP-OCRv6_rec_small.onnx"}
 
 
@@ -75,8 +78,9 @@ class TextReader:
             return []
         height, width = pixels.shape[:2]
         words = []
-        for line, (text, score, box, parts) in enumerate(zip(result.txts, result.scores, result.boxes,
-                                                             result.word_results)):
+        lines = [found for found in zip(result.txts, result.scores, result.boxes, result.word_results)
+                 if sum(c.isalnum() for c in found[0]) >= MIN_LINE_CHARACTERS]
+        for line, (text, score, box, parts) in enumerate(lines):
             # A line the recogniser could not split into words is one word.
             parts = [p for p in parts if p[0].strip() and p[2] is not None] or [(text, score, box)]
             for word_text, confidence, corners in parts:
