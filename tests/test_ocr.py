@@ -198,3 +198,40 @@ def test_imagier_ocr_command(read_template, tmp_path, captions):
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["read"] == 0  # every image read already
+
+
+@pytest.mark.browser
+def test_the_detail_shows_the_words_and_draws_their_boxes(read, chromium):
+    from live import screenshot, served_page
+    ids = read.query()["ids"]
+    row = [f["name"] for f in read.files(ids)].index("french.jpg")
+    with served_page(chromium, read) as (page, server):
+        page.click("[data-testid=mode-table]")
+        page.dblclick(f"[data-testid=table-row] >> nth={row} >> [data-testid=table-thumb]")
+        page.wait_for_selector("[data-testid=detail-name]:text-is('french.jpg')")
+        page.wait_for_selector("[data-testid=detail-text-line]")
+        shown = " ".join(page.locator("[data-testid=detail-text-line]").all_inner_texts())
+        assert bench.word_recall(FRENCH, shown) == 1.0, shown
+        value = page.inner_text(f"[data-testid=detail-property][data-property='{reading.TEXT_PROPERTY}']")
+        assert "Québec" in value
+        assert page.locator("[data-testid=detail-word-box]").count() == 0
+        page.check("[data-testid=detail-text-boxes]")
+        page.wait_for_selector("[data-testid=detail-image]")
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=detail-word-box]').length > 0")
+        words = read.image_text(read.files(ids)[row]["id"])["words"]
+        assert page.locator("[data-testid=detail-word-box]").count() == len(words)
+        # each box lies over its word: inside the picture, in the same place relative to it
+        picture = page.locator("[data-testid=detail-image]").bounding_box()
+        first = page.locator("[data-testid=detail-word-box]").first.bounding_box()
+        assert abs(first["x"] - (picture["x"] + words[0]["x"] * picture["width"])) < 4
+        assert abs(first["y"] - (picture["y"] + words[0]["y"] * picture["height"])) < 4
+        assert abs(first["width"] - words[0]["w"] * picture["width"]) < 4
+        screenshot(page, "detail-ocr-boxes")
+        page.uncheck("[data-testid=detail-text-boxes]")
+        page.wait_for_selector("[data-testid=detail-word-box]", state="detached")
+        # an image without text says so
+        plain = [f["name"] for f in read.files(ids)].index("plain.jpg")
+        for _ in range(abs(plain - row)):
+            page.click("[data-testid=detail-next]" if plain > row else "[data-testid=detail-prev]")
+        page.wait_for_selector("[data-testid=detail-name]:text-is('plain.jpg')")
+        page.wait_for_selector("[data-testid=detail-text]:has-text('No text found')")
