@@ -149,7 +149,7 @@ class _Workers:
 
     def read(self, sources: list[tuple]) -> list[list[Word] | str]:
         """The words of each source (bytes, path) in order, or why it could not be read."""
-        if self.workers == 1 or len(sources) < 2:
+        if self.workers == 1:
             return [_read_one(source) for source in sources]
         if self.pool is None:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=process_context(ocr_engine.__name__),
