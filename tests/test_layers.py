@@ -18,7 +18,8 @@ PACKAGE = Path(imagier.__file__).parent
 # server/) and the table of their contract (contract.py, which imports nothing). `imagier` is the
 # package's __init__, the public names of the doors.
 BASE = {"errors", "checks"}
-BELOW_PROJECT = BASE | {"_version", "store", "operations", "ingest", "exchange", "vectors", "analysis", "plugins"}
+BELOW_PROJECT = BASE | {"_version", "store", "operations", "ingest", "exchange", "vectors", "ocr", "analysis",
+                        "plugins"}
 MAY_IMPORT = {
     "errors": set(),
     "checks": {"errors"},
@@ -29,6 +30,7 @@ MAY_IMPORT = {
     "ingest": BASE | {"operations", "store"},
     "exchange": BASE | {"operations", "store"},
     "vectors": BASE | {"ingest", "operations", "store"},  # a query image from outside is decoded as the import decodes
+    "ocr": BASE | {"ingest", "operations", "store"},  # its workers start as the import's do
     "analysis": BASE | {"vectors", "operations", "store"},
     "plugins": BASE | {"analysis", "vectors", "exchange", "ingest", "operations", "store", "_version"},
     "project": BELOW_PROJECT,

@@ -7,7 +7,8 @@ may see (None from Python or the command line), which path parameters must lie i
 `run(project, params, progress, cancel, job_id)` does the work and returns the job's result.
 
 `resumes` says what resuming a stopped job of the kind does: "continues" (it skips the work already
-written: an import its files, an embedding the images that have vectors, duplicates the pairs checked) or
+written: an import its files, an embedding the images that have vectors, duplicates the pairs checked, OCR
+the images read) or
 "restarts" (it runs again from the start with the same parameters).
 """
 
@@ -17,6 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .checks import whole_number
 from .errors import InvalidInput
 from .plugins.schema import KIND as FIELD_KIND
 from .vectors import models as catalogue
@@ -216,3 +218,19 @@ def _run_labels(project, params, progress, cancel, job_id):
 
 
 _register("labels", _check_labels, _run_labels, RESTARTS)
+
+
+# ---- ocr: the text in the images, read from their originals; a resume reads only the images not read yet ----
+
+def _check_ocr(project, params, roots) -> dict:
+    p = _only("ocr", params, {"workers": None})
+    if p["workers"] is not None:
+        whole_number("workers", p["workers"])
+    return p
+
+
+def _run_ocr(project, params, progress, cancel, job_id):
+    return project.read_text(workers=params["workers"], progress=progress, cancel=cancel)
+
+
+_register("ocr", _check_ocr, _run_ocr, CONTINUES)

@@ -23,6 +23,7 @@ from .analysis.textsearch import SearchResults, TextSearch
 from .errors import Conflict
 from .exchange.csvfile import CsvExchange
 from .ingest.importer import Importer
+from .ocr.reading import TextReading
 from .operations.annotations import Annotations, TagRef
 from .operations.files import Files
 from .operations.oplog import OpLog
@@ -55,6 +56,7 @@ class Project:
         self.importer = Importer(self.db, self.oplog)
         self.csv = CsvExchange(self.oplog, self.annotations, self.images, self.querying)
         self.embedding = Embedding(self.db, self.oplog, self.vector_store, self.images, self.settings)
+        self.text_reading = TextReading(self.db, self.oplog, self.vector_store, self.images)
         self.duplicate_finder = Duplicates(self.vectors, self.images, self.querying)
         self.similarity = Similarity(self.vectors, self.images, self.querying, self.duplicate_finder)
         self.clustering = Clustering(self.vectors, self.similarity, self.images, self.querying, self.annotations,
@@ -463,6 +465,24 @@ class Project:
         """
         return self.embedding.embed(model, model_path=model_path, batch_size=batch_size, progress=progress,
                                     cancel=cancel)
+
+    def read_text(self, *, workers: int | None = None, progress: Callable[[dict], None] | None = None,
+                  cancel: threading.Event | None = None) -> dict:
+        """Read the text in every image not read yet (OCR, offline: RapidOCR's PP-OCRv6 models), from its
+        original, in `workers` processes (default: one per core; 1 reads in this process). Writes the
+        machine-made `text in image` property (lines of words; outside the undo log, recomputed by a new
+        reading) and the words with their confidences and boxes (`image_text`). Commits every few images, so
+        an interrupted run resumes where it stopped; `cancel` stops it between batches. An image whose
+        original is missing or cannot be decoded is reported by path and skipped.
+        Returns {"engine", "read": images read now, "with_text", "total": images read so far,
+        "failed": [{"content", "path", "error"}]}; progress gets {"done", "total"}."""
+        return self.text_reading.read_text(workers=workers, progress=progress, cancel=cancel)
+
+    def image_text(self, image: int | str) -> dict:
+        """The text read in an image (by id or path): {"id", "read": when (None before any reading),
+        "engine", "text", "words": [{"text", "confidence", "line", "x", "y", "w", "h"}]}, each box as
+        fractions of the upright picture's width and height (for plugins and the detail view's boxes)."""
+        return self.text_reading.image_text(self.images.file(image)["id"])
 
     def machine_labels_enabled(self) -> bool:
         """Whether embedding with EfficientNet-Lite0 writes the `ImageNet guess` property (until

@@ -8,7 +8,7 @@
 import type { paths } from "./schema";
 import type { PluginList } from "./plugins";
 import type {
-  CsvPreview, FileDetail, FolderListing, Guess, Info, Item, Job, ModelOffer, Operation, Property, QueryResult,
+  CsvPreview, FileDetail, FolderListing, Guess, ImageText, Info, Item, Job, ModelOffer, Operation, Property, QueryResult,
   SavedView, Scored, SearchAnswer, Similar, Tag,
 } from "./types";
 
@@ -117,6 +117,7 @@ export const api = {
   query: (body: Body<"post", "/api/query">) => as<QueryResult>(call("post", "/api/query", { body })),
   values: (ids: number[]) => as<{ items: Item[] }>(call("post", "/api/values", { body: { ids } })),
   file: (id: number) => as<FileDetail>(call("get", "/api/files/{file_id}", { path: { file_id: id } })),
+  imageText: (id: number) => as<ImageText>(call("get", "/api/files/{file_id}/text", { path: { file_id: id } })),
   setValues: (body: Body<"post", "/api/values/set">) => call("post", "/api/values/set", { body }),
   addTags: (body: Body<"post", "/api/values/add">) => call("post", "/api/values/add", { body }),
   removeTags: (body: Body<"post", "/api/values/remove">) => call("post", "/api/values/remove", { body }),

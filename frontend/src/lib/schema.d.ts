@@ -157,6 +157,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/files/{file_id}/text": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The text read in an image (OCR): its lines and its words, each with its confidence and its box as fractions of the picture's width and height */
+        get: operations["image_text_api_files__file_id__text_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/folders": {
         parameters: {
             query?: never;
@@ -1142,7 +1159,7 @@ export interface components {
         JobRequest: {
             /**
              * Kind
-             * @description the kind of job: cluster, download, duplicates, embed, import, labels, layout, plugin
+             * @description the kind of job: cluster, download, duplicates, embed, import, labels, layout, ocr, plugin
              */
             kind: string;
             /**
@@ -1730,6 +1747,39 @@ export interface operations {
         };
     };
     get_file_api_files__file_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    image_text_api_files__file_id__text_get: {
         parameters: {
             query?: never;
             header?: never;

@@ -122,6 +122,12 @@ export type FileDetail = Item & { same_content: number[] };
 
 export interface Similar { id: number; path: string; score: number; similarity: number }
 
+/** A word read in an image (OCR), its box as fractions of the upright picture's width and height. */
+export interface WordBox { text: string; confidence: number; line: number; x: number; y: number; w: number; h: number }
+
+/** The text read in an image: `read` is null before any reading. */
+export interface ImageText { id: number; read: string | null; engine: string | null; text: string; words: WordBox[] }
+
 /** A text search's answer: the images found, best first, and why nothing was found (or which words it did
  * not understand). */
 export interface SearchAnswer { results: Scored[]; message: string | null }

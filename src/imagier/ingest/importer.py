@@ -338,7 +338,7 @@ def _submit(pool: ProcessPoolExecutor, path: str, keep_bytes: bool) -> Future:
 def _new_pool(old: ProcessPoolExecutor | None, workers: int) -> ProcessPoolExecutor:
     if old is not None:
         old.shutdown(wait=True, cancel_futures=True)
-    pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_exit_with,
+    pool = ProcessPoolExecutor(workers, mp_context=process_context(decode.__module__), initializer=exit_with,
                                initargs=(os.getpid(),))
     try:
         # A pool that cannot run a trivial task is broken by its surroundings, not by an image.
@@ -352,7 +352,7 @@ def _new_pool(old: ProcessPoolExecutor | None, workers: int) -> ProcessPoolExecu
     return pool
 
 
-def _exit_with(importer: int) -> None:
+def exit_with(importer: int) -> None:
     """Run first in each worker: end it once the importing process `importer` has ended. An import
     killed outright (kill -9, the kernel out of memory) never shuts its pool down, and its workers would
     wait for work for good. The importer is not always their parent (under a fork server it is the
@@ -384,7 +384,9 @@ def _attempt(path: str, keep_bytes: bool) -> Decoded | str:
         return f"unexpected error while reading the image: {type(e).__name__}: {e}"
 
 
-def _process_context():
+def process_context(preload: str):
+    """The way to start worker processes (`preload`: the module a fork server loads once for them all); also
+    the OCR's workers'."""
     if not sys.platform.startswith("linux"):
         return None
     # A plain script has one thread: forking it is safe and needs no `if __name__ == "__main__":` guard.
@@ -393,7 +395,7 @@ def _process_context():
     # Forking a process that has threads (a web server, a notebook kernel) can deadlock the child;
     # a fork server is started once, before any of that, and forks clean children with the decoder loaded.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([decode.__module__])
+    context.set_forkserver_preload([preload])
     return context
 
 

@@ -139,20 +139,23 @@ class VectorStore:
         the undo log (a log entry per batch of a 500,000-image corpus would bury the user's own steps).
         It joins the caller's transaction when there is one, so vectors and their guesses land together."""
         with self.db.write() as conn:
-            found = annotations_sql.property_named(conn, property_name)
-            if found is None:
-                prop_id = vectors_sql.insert_machine_property(conn, property_name)
-            elif not found["machine"]:
-                raise Conflict(f"the project has a property {property_name!r} of its own, so the model's "
-                               f"guesses cannot be written; rename that property first", property=property_name)
-            else:
-                prop_id = found["id"]
+            prop_id = _machine_property(conn, property_name, "multi-tag")
             known = vectors_sql.tag_ids(conn, prop_id)
             for name in sorted({n for names in tags.values() for n in names} - set(known)):
                 known[name] = annotations_sql.add_tag(conn, prop_id, name, PALETTE[len(known) % len(PALETTE)])
             annotations_sql.delete_tag_values(conn, prop_id, [int(c) for c in tags])
             annotations_sql.add_each_tag_value(conn, prop_id, [(int(c), known[n]) for c, names in tags.items()
                                                                for n in dict.fromkeys(names)])
+
+    def write_machine_text(self, property_name: str, texts: dict[int, str]) -> None:
+        """Replace the values of these contents in a per-content text property made by a model (the text read
+        in images): {content id: text}, an empty text removing the value. Like `write_machine_tags`: the
+        property is created marked machine-made, the write is outside the undo log and joins the caller's
+        transaction."""
+        with self.db.write() as conn:
+            prop_id = _machine_property(conn, property_name, "text")
+            annotations_sql.delete_values(conn, prop_id, [int(c) for c, text in texts.items() if not text])
+            annotations_sql.set_each_value(conn, prop_id, [(int(c), text) for c, text in texts.items() if text])
 
     def prune_machine_tags(self, property_name: str) -> None:
         """Delete the tags of a machine-made property that no image has any more (classes guessed under an
@@ -176,3 +179,18 @@ class VectorStore:
     def stored_vectors(self, vtype: dict) -> tuple[np.ndarray, np.ndarray]:
         """Every vector of a type as stored, by content id: (content ids sorted, rows)."""
         return vectors_sql.stored_vectors(self.db.reader, vtype)
+
+
+def _machine_property(conn, property_name: str, type: str) -> int:
+    """The id of the machine-made property of this name and type, created when missing; Conflict when the
+    name is a user's property or a machine-made one of another type."""
+    found = annotations_sql.property_named(conn, property_name)
+    if found is None:
+        return vectors_sql.insert_machine_property(conn, property_name, type)
+    if not found["machine"]:
+        raise Conflict(f"the project has a property {property_name!r} of its own, so the model's "
+                       f"results cannot be written; rename that property first", property=property_name)
+    if found["type"] != type:
+        raise Conflict(f"the machine-made property {property_name!r} is a {found['type']} property, not a "
+                       f"{type} one; delete it first", property=property_name)
+    return found["id"]

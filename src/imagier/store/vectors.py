@@ -115,11 +115,11 @@ def stored_vectors(conn: apsw.Connection, vtype: dict) -> tuple[np.ndarray, np.n
     return ids, as_rows(vtype, [r[1] for r in rows])
 
 
-def insert_machine_property(conn: apsw.Connection, name: str) -> int:
-    """A new per-content multi-tag property marked machine-made, after the others; its id."""
+def insert_machine_property(conn: apsw.Connection, name: str, type: str = "multi-tag") -> int:
+    """A new per-content property of this type marked machine-made, after the others; its id."""
     position = conn.execute("SELECT coalesce(max(position), 0) + 1 FROM properties").fetchone()[0]
-    conn.execute("INSERT INTO properties(name, type, scope, position, machine) VALUES (?, 'multi-tag', 'content', ?, 1)",
-                 (name, position))
+    conn.execute("INSERT INTO properties(name, type, scope, position, machine) VALUES (?, ?, 'content', ?, 1)",
+                 (name, type, position))
     return conn.last_insert_rowid()
 
 

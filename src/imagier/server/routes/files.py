@@ -72,3 +72,9 @@ def _servable(request: Request, project: Project, path: Path) -> Path:
     if any(is_under(str(resolved), folder) for folder in project.imported_folders()):
         return resolved
     return request.app.state.server.roots.check(resolved)
+
+
+@router.get("/files/{file_id}/text", summary="The text read in an image (OCR): its lines and its words, each with "
+                                             "its confidence and its box as fractions of the picture's width and height")
+def image_text(project: ProjectDep, file_id: int) -> dict:
+    return project.image_text(file_id)

@@ -1,0 +1,1 @@
+"""Reading the text in images (OCR): the engine (`engine.py`) and the `TextReading` part (`reading.py`)."""

@@ -1,0 +1,178 @@
+"""The OCR job: read the text in every image not read yet, in worker processes, batch by batch.
+
+Each image is read from its original (the file on disk, or the bytes stored in the project), not from the
+thumbnail, which is far too small for captions. Each batch is committed with its text, so a cancelled or
+killed run keeps what it read and the next run reads only the rest. The text becomes the machine-made
+per-content property `text in image` (outside the undo log, like the model's guesses: a new reading
+recomputes it); the words, with their confidences and boxes, are kept in `ocr_words` (store/ocr.py).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Callable
+
+from ..checks import whole_number
+from ..errors import Conflict, NotFound
+from ..ingest.importer import exit_with, process_context
+from ..operations.files import Files
+from ..operations.oplog import OpLog
+from ..operations.vectors import VectorStore
+from ..store import ocr as ocr_sql
+from ..store.db import Database
+from . import engine as ocr_engine
+from .engine import TextReader, UnreadableImage, Word, engine_name, open_upright
+
+TEXT_PROPERTY = "text in image"
+# Images read between two commits (and two looks at `cancel`): a few seconds of work.
+BATCH = 8
+
+# The engine of this process (a worker's, or the caller's when reading without workers), made on first use.
+_reader: TextReader | None = None
+
+
+class TextReading:
+    """The text in the images: read from the originals of `files`, its property written through `vectors`
+    (the machine-made properties' writer), the job logged in `oplog`."""
+
+    def __init__(self, db: Database, oplog: OpLog, vectors: VectorStore, files: Files):
+        self.db = db
+        self.oplog = oplog
+        self.vectors = vectors
+        self.files = files
+
+    def read_text(self, *, workers: int | None = None, progress: Callable[[dict], None] | None = None,
+                  cancel: threading.Event | None = None) -> dict:
+        """Read the text in every image not read yet, from its original, in `workers` processes (default:
+        one per core; 1 reads in this process). Writes the machine-made `text in image` property (lines of
+        words, outside the undo log) and the words with their boxes (`image_text`). Commits every few
+        images, so an interrupted run resumes where it stopped; `cancel` stops it between batches. An image
+        whose original is missing or cannot be decoded is reported by path and skipped (read by a later
+        run once it is back). Returns {"engine", "read": images read now, "with_text": of which with
+        text, "total": images read so far, "failed": [{"content", "path", "error"}]}; progress gets
+        {"done", "total"}."""
+        workers = (os.cpu_count() or 1) if workers is None else workers
+        whole_number("workers", workers, minimum=1)
+        self.vectors.write_machine_text(TEXT_PROPERTY, {})  # a property of the user's in the way: refused first
+        todo = ocr_sql.unread_contents(self.db.reader)
+        total = self.files.content_count()
+        done, read, with_text, failed = total - len(todo), 0, 0, []
+
+        def report() -> None:
+            if progress is not None:
+                progress({"done": done, "total": total})
+
+        report()
+        with _Workers(workers) as pool:
+            for start in range(0, len(todo), BATCH):
+                if cancel is not None and cancel.is_set():
+                    break
+                batch = todo[start:start + BATCH]
+                sources, paths = self._originals(batch, failed)
+                readings = {}
+                for content_id, outcome in zip(sources, pool.read([sources[c] for c in sources])):
+                    if isinstance(outcome, str):
+                        failed.append({"content": content_id, "path": paths[content_id], "error": outcome})
+                    else:
+                        readings[content_id] = outcome
+                self._write(readings)
+                read += len(readings)
+                with_text += sum(1 for words in readings.values() if words)
+                done += len(batch)
+                report()
+        if read:
+            self.oplog.log("ocr", f"read the text in {read} images", {"read": read, "failed": len(failed)})
+        return {"engine": engine_name(), "read": read, "with_text": with_text,
+                "total": ocr_sql.read_count(self.db.reader), "failed": failed}
+
+    def image_text(self, file_id: int) -> dict:
+        """The text read in an image: {"id", "read": when (None before any reading), "engine", "text": its
+        lines, "words": [{"text", "confidence", "line", "x", "y", "w", "h"}]}, the box as fractions of the
+        upright picture's width and height."""
+        image = self.files.existing_files([file_id])[0]
+        found = ocr_sql.reading(self.db.reader, image["content_id"]) or {"engine": None, "read": None, "words": []}
+        return {"id": image["id"], **found, "text": _text([(w["line"], w["text"]) for w in found["words"]])}
+
+    def _originals(self, content_ids: list[int], failed: list[dict]) -> tuple[dict, dict]:
+        """({content id: (bytes, path)} of the originals found, {content id: a path of it}); the contents
+        whose original is not on this machine go to `failed`."""
+        first_file = {c: ids[0] for c, ids in self.files.file_ids_of_contents(content_ids).items() if ids}
+        images = {f["content_id"]: f for f in self.files.files(list(first_file.values()))}
+        sources, paths = {}, {}
+        for content_id in content_ids:
+            image = images[content_id]
+            paths[content_id] = image["path"]
+            try:
+                data, path, _ = self.files.original(image["hash"])
+            except (NotFound, Conflict) as e:
+                failed.append({"content": content_id, "path": image["path"], "error": e.message})
+                continue
+            sources[content_id] = (data, str(path) if path is not None else None)
+        return sources, paths
+
+    def _write(self, readings: dict[int, list[Word]]) -> None:
+        """The words and the text of a batch, in one transaction."""
+        name = engine_name()
+        with self.db.write() as conn:
+            for content_id, words in readings.items():
+                ocr_sql.save_reading(conn, content_id, name,
+                                     [(w.line, w.text, w.confidence, w.x, w.y, w.w, w.h) for w in words])
+            self.vectors.write_machine_text(TEXT_PROPERTY, {c: _text([(w.line, w.text) for w in words])
+                                                                 for c, words in readings.items()})
+
+
+def _text(words: list[tuple[int, str]]) -> str:
+    """(line, word) pairs as text: a line of the picture a line, its words separated by spaces."""
+    lines: dict[int, list[str]] = {}
+    for line, word in words:
+        lines.setdefault(line, []).append(word)
+    return "\n".join(" ".join(line) for line in lines.values())
+
+
+class _Workers:
+    """The processes that read images, or this process alone (one worker)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def read(self, sources: list[tuple]) -> list[list[Word] | str]:
+        """The words of each source (bytes, path) in order, or why it could not be read."""
+        if self.workers == 1:
+            return [_read_one(source) for source in sources]
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=process_context(ocr_engine.__name__),
+                                            initializer=exit_with, initargs=(os.getpid(),))
+        try:
+            return list(self.pool.map(_read_one, sources))
+        except BrokenProcessPool:
+            # A worker died (the kernel out of memory, a crash in a decoder): read this batch one by one here,
+            # so the image at fault is named, and start new workers for the next one.
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+            return [_read_one(source) for source in sources]
+
+
+def _read_one(source: tuple[bytes | None, str | None]) -> list[Word] | str:
+    """The words of one original, or why it cannot be read (a reason, not an exception, so that one bad file
+    never looks like a broken pool)."""
+    global _reader
+    data, path = source
+    try:
+        image = open_upright(data, Path(path) if path is not None else None)
+    except UnreadableImage as e:
+        return str(e)
+    if _reader is None:
+        _reader = TextReader(threads=1)
+    return _reader.read(image)
