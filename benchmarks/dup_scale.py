@@ -1,0 +1,231 @@
+"""The cost of `duplicates()` at 10,000 and 100,000 images, on real thumbnails and real vectors.
+
+    nice python benchmarks/dup_scale.py [--sizes 10000 30000 100000] [--build-only] [--profile N]
+    (or bench_duplicates.py --scale 10000,100000)
+
+The project (built once, under benchmarks/out/dup_scale/) holds, in chunks of CHUNK_FILES files:
+- first, the near-duplicate corpus of seed 0 (dup_corpus.py: 117 real pictures, each with ten edited
+  copies): the known share of copies;
+- then pictures that are not copies of each other nor of the corpus: tiles of the installed wallpapers
+  and scikit-image's photographs at their full resolution (up to SOURCE_SIDE), side by side so that no
+  two tiles of one orientation overlap, in four orientations that the verification does not take for
+  one another (as they are and upside down at full scale, turned a quarter either way (none is
+  none is the mirror of another), nearly plain tiles left out. A tile is a few percent of its wallpaper's
+  width, far below the smallest crop the verification looks for (40%).
+Each chunk is written as JPEG files, imported by `import_folders` (so thumbnails are the real ones) and
+embedded with the real EfficientNet-Lite0 and pHash, then the next.
+
+A size N is the first N / CHUNK_FILES chunks, selected by a filter on the path, so the candidate stage
+and the verification see only them. Printed per size: the candidate stage, the pairs verified (per
+image), the verification time per pair and per image, the total time per image, and the groups found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dup_corpus  # noqa: E402
+import imagier  # noqa: E402
+from common import HERE  # noqa: E402
+from imagier.analysis import duplicates as dup  # noqa: E402
+
+OUT = HERE / "out" / "dup_scale"
+PROJECT = OUT / "scale.imagier"
+CHUNKS = OUT / "chunks.json"
+CHUNK_FILES = 5_000
+SEED = 0
+SOURCE_SIDE = 3840
+TILE = (160, 120)
+SCALES = (1.0, 0.9)     # tiles of every other large source are cut at 0.9 of its resolution
+SIZES = (10_000, 30_000, 100_000)
+
+
+def _tiles_of(image: Image.Image, scale: float) -> list[tuple[int, int, int, int]]:
+    """The boxes of the side-by-side tiles of `image` at `scale` (in its own pixels)."""
+    w, h = round(TILE[0] / scale), round(TILE[1] / scale)
+    return [(x, y, x + w, y + h) for y in range(0, image.height - h + 1, h) for x in range(0, image.width - w + 1, w)]
+
+
+ORIENTATIONS = {"as-is": None, "upside-down": Image.Transpose.FLIP_TOP_BOTTOM,
+                "quarter-left": Image.Transpose.ROTATE_90, "quarter-right": Image.Transpose.ROTATE_270}
+
+
+def filler_plan(sources: list[dup_corpus.Source]) -> list[tuple[int, str, bool, tuple]]:
+    """Every distinct tile as (source index, orientation, negative, box), in a seeded order that mixes
+    the sources."""
+    plan = [(i, name, negative, box) for i, s in enumerate(sources) for name in ORIENTATIONS
+            for negative in (False, True)
+            for box in _tiles_of(s.image, SCALES[i % 2] if max(s.image.size) > 1500 else 1.0)]
+    random.Random(SEED).shuffle(plan)
+    return plan
+
+
+def filler(source: dup_corpus.Source, orientation: str, negative: bool, box: tuple) -> Image.Image | None:
+    """One tile, turned, perhaps in negative, at TILE's size; None when it is nearly plain."""
+    turn = ORIENTATIONS[orientation]
+    tile = source.image.crop(box).resize(TILE, Image.Resampling.BILINEAR)
+    if turn is not None:
+        tile = tile.transpose(turn)
+    if negative:
+        tile = ImageOps.invert(tile)
+    return None if dup_corpus.plain(tile) else tile
+
+
+def full_resolution_sources() -> list[dup_corpus.Source]:
+    """The wallpapers and scikit-image photographs, up to SOURCE_SIDE, twins and plain ones left out."""
+    corpus_side, dup_corpus.SOURCE_SIDE = dup_corpus.SOURCE_SIDE, SOURCE_SIDE
+    try:
+        sources, _ = dup_corpus.distinct_sources(dup_corpus.skimage_photos() + dup_corpus.wallpapers())
+    finally:
+        dup_corpus.SOURCE_SIDE = corpus_side  # the corpus itself stays the one bench_duplicates.py scores
+    return sources
+
+
+def build(n: int) -> list[dict]:
+    """The project of the first n files (built once, resumed chunk by chunk): [{"folder", "files"}]."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    chunks = json.loads(CHUNKS.read_text()) if CHUNKS.exists() else []
+    if chunks and chunks[-1]["files"] >= n:
+        return chunks
+    sources = full_resolution_sources()
+    plan = filler_plan(sources)
+    print(f"{len(sources)} sources, {len(plan):,} tiles planned", flush=True)
+    used = sum(c["tiles_tried"] for c in chunks)
+    with imagier.open(PROJECT) as project:
+        while not chunks or chunks[-1]["files"] < n:
+            if used >= len(plan):
+                print(f"no more distinct tiles: the project stops at {chunks[-1]['files']:,} files")
+                break
+            start = time.perf_counter()
+            folder = OUT / "files" / f"chunk-{len(chunks):03d}"
+            shutil.rmtree(folder, ignore_errors=True)
+            count = 0
+            if not chunks:
+                truth, _ = dup_corpus.build(folder / "corpus", SEED)
+                (OUT / "truth.json").write_text(json.dumps(truth))
+                count = len(truth)
+            folder.mkdir(parents=True, exist_ok=True)
+            tried = 0
+            while count < CHUNK_FILES and used < len(plan):
+                i, orientation, negative, box = plan[used]
+                used += 1
+                tile = filler(sources[i], orientation, negative, box)
+                if tile is not None:
+                    tile.save(folder / f"{sources[i].name}-{orientation}{'-negative' * negative}-{box[0]}-{box[1]}.jpg",
+                              quality=90)
+                    count += 1
+                tried += 1
+            written = time.perf_counter()
+            project.import_folders([folder])
+            imported = time.perf_counter()
+            project.embed("efficientnet-lite0")
+            project.embed("phash")
+            chunks.append({"folder": str(folder), "files": project.file_count(), "tiles_tried": tried,
+                           "seconds": {"write": written - start, "import": imported - written,
+                                       "embed": time.perf_counter() - imported}})
+            CHUNKS.write_text(json.dumps(chunks, indent=1))
+            print(f"chunk {len(chunks) - 1}: {chunks[-1]['files']:,} files, {chunks[-1]['seconds']}", flush=True)
+    return chunks
+
+
+
+def selection(chunks: list[dict], n: int) -> tuple[dict | None, int]:
+    """The filter that selects the first chunks up to n files (None: all of them), and their files."""
+    taken = [c for c in chunks if c["files"] <= n] or chunks[:1]
+    if len(taken) == len(chunks):
+        return None, taken[-1]["files"]
+    return {"or": [{"property": "path", "op": "startswith", "value": c["folder"] + os.sep} for c in taken]}, \
+        taken[-1]["files"]
+
+
+def timed(chunks: list[dict], n: int, workers: int = 2) -> dict:
+    """duplicates() on the first n files, every pair verified afresh: the candidate stage, the
+    verification, and what they found."""
+    chosen, files = selection(chunks, n)
+    marks = {}
+
+    def progress(event):
+        if event["stage"] == "verify":
+            marks.setdefault("first", (time.perf_counter(), event["done"]))
+            marks.update(pairs=event["total"], prepared=event.get("prepared"))
+    with imagier.open(PROJECT) as project:
+        cpu, start = time.process_time(), time.perf_counter()
+        groups = project.duplicates(filter=chosen, workers=workers, progress=progress)
+        end, cpu = time.perf_counter(), time.process_time() - cpu
+    # The first event comes after the first chunk of pairs: the verification's time is extrapolated
+    # from the rest (at 10,000 images the first chunk is under 1% of the pairs).
+    first, done = marks.get("first", (end, 0))
+    pairs = marks.get("pairs", 0)
+    verify = (end - first) * pairs / (pairs - done) if pairs > done else 0.0
+    return {"files": files, "candidates_s": end - start - verify, "verify_s": verify,
+            "total_s": end - start, "cpu_s": cpu, "pairs": pairs, "prepared": marks.get("prepared"),
+            "groups": len(groups),
+            "grouped": sum(len(g["ids"]) for g in groups), "load": os.getloadavg()}
+
+
+def table(points: list[dict]) -> list[str]:
+    lines = ["| images | candidate search | pairs verified | pairs per image | features computed per image "
+             "| verification | per pair | total | per image | CPU per image | groups (images in them) | load (1 min) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in points:
+        prepared = f"{p['prepared'] / p['files']:.2f}" if p.get("prepared") is not None else "-"
+        lines.append(f"| {p['files']:,} | {p['candidates_s']:.1f} s | {p['pairs']:,} | {p['pairs'] / p['files']:.2f} "
+                     f"| {prepared} "
+                     f"| {p['verify_s']:.1f} s | {p['verify_s'] / max(1, p['pairs']) * 1000:.2f} ms "
+                     f"| {p['total_s']:.1f} s | {p['total_s'] / p['files'] * 1000:.1f} ms "
+                     f"| {p['cpu_s'] / p['files'] * 1000:.1f} ms | {p['groups']:,} ({p['grouped']:,}) "
+                     f"| {p['load'][0]:.1f} |")
+    return lines
+
+
+def profile(chunks: list[dict], n: int, out: Path) -> None:
+    """cProfile of duplicates() on the first n files, the 25 costliest functions (cumulative) printed."""
+    chosen, _ = selection(chunks, n)
+    with imagier.open(PROJECT) as project:
+        profiler = cProfile.Profile()
+        profiler.runcall(project.duplicates, filter=chosen)
+    profiler.dump_stats(out)
+    pstats.Stats(str(out)).sort_stats("tottime").print_stats(25)
+
+
+def run(sizes: list[int]) -> list[str]:
+    """Build (once) and time every size; the table's lines."""
+    chunks = build(max(sizes))
+    points = []
+    for n in sizes:
+        points.append(timed(chunks, n))
+        print(table(points)[-1], flush=True)
+    return table(points)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--profile", type=int, help="profile duplicates() on this many images instead")
+    args = parser.parse_args()
+    if args.build_only:
+        build(max(args.sizes))
+    elif args.profile:
+        profile(build(args.profile), args.profile, OUT / f"profile-{args.profile}.pstats")
+    else:
+        print("\n".join(run(args.sizes)))
+
+
+if __name__ == "__main__":
+    main()
