@@ -1,40 +1,40 @@
 """The cost of `duplicates()` at 10,000 and 100,000 images, on real thumbnails and real vectors.
 
     nice python benchmarks/dup_scale.py [--sizes 10000 30000 100000] [--build-only] [--profile N]
-    (or bench_duplicates.py --scale 10000,100000)
+    (or bench_duplicates.py --scale 10000,100000, which adds the table to RESULTS.md)
 
-The project (built once, under benchmarks/out/dup_scale/) holds, in chunks of CHUNK_FILES files:
+The project (built once under benchmarks/out/dup_scale/, resumed chunk by chunk) holds, in chunks of
+CHUNK_FILES files:
 - first, the near-duplicate corpus of seed 0 (dup_corpus.py: 117 real pictures, each with ten edited
   copies): the known share of copies;
-- then pictures that are not copies of each other nor of the corpus: tiles of the installed wallpapers
-  and scikit-image's photographs at their full resolution (up to SOURCE_SIDE), side by side so that no
-  two tiles of one orientation overlap, in four orientations that the verification does not take for
-  one another (as they are and upside down at full scale, turned a quarter either way (none is
-  none is the mirror of another), nearly plain tiles left out. A tile is a few percent of its wallpaper's
-  width, far below the smallest crop the verification looks for (40%).
-Each chunk is written as JPEG files, imported by `import_folders` (so thumbnails are the real ones) and
-embedded with the real EfficientNet-Lite0 and pHash, then the next.
+- then pictures that are neither copies of each other nor of the corpus's: tiles of the installed
+  wallpapers and scikit-image's photographs at their full resolution (up to SOURCE_SIDE, every other
+  large one at 0.9 of it), cut side by side so that no two tiles of one variant overlap, each in eight
+  variants the verification does not take for copies of one another (as it is, upside down, turned a
+  quarter either way, each also in negative: none is another's mirror or recolouring), nearly plain tiles
+  left out. A tile is a few percent of its wallpaper's width, far below the smallest crop the
+  verification looks for (40%).
+Each chunk is written as JPEG files, imported by `import_folders` (so the thumbnails are the real ones)
+and embedded with the real EfficientNet-Lite0 and pHash, then the next.
 
-A size N is the first N / CHUNK_FILES chunks, selected by a filter on the path, so the candidate stage
-and the verification see only them. Printed per size: the candidate stage, the pairs verified (per
-image), the verification time per pair and per image, the total time per image, and the groups found.
+A size N is the first N / CHUNK_FILES chunks, selected by a filter on the path, so that the candidate stage
+and the verification see only them; every pair is verified afresh (a new project object per size).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
 import os
 import pstats
 import random
+import re
 import shutil
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -42,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dup_corpus  # noqa: E402
 import imagier  # noqa: E402
 from common import HERE  # noqa: E402
-from imagier.analysis import duplicates as dup  # noqa: E402
 
 OUT = HERE / "out" / "dup_scale"
 PROJECT = OUT / "scale.imagier"
@@ -53,6 +52,16 @@ SOURCE_SIDE = 3840
 TILE = (160, 120)
 SCALES = (1.0, 0.9)     # tiles of every other large source are cut at 0.9 of its resolution
 SIZES = (10_000, 30_000, 100_000)
+DESCRIPTION = (
+    "Time per image at scale (`bench_duplicates.py --scale`, benchmarks/dup_scale.py): `duplicates()` on the "
+    "first N files of a project of real thumbnails and their real EfficientNet-Lite0 and pHash vectors: the "
+    "seed-0 corpus (1,287 files, 117 families of copies) and tiles of the wallpapers and scikit-image's "
+    "photographs, cut side by side, in eight variants the verification does not take for copies (turned a "
+    "quarter, upside down, in negative), nearly plain ones left out; two threads; every pair verified afresh. "
+    "The candidate search is the k nearest neighbours and the similarity prefilter; the verification time is "
+    "extrapolated from the progress events after the first 256 pairs; features computed per image counts the "
+    "thumbnails decoded and turned into keypoints and frames (once, and once mirrored, is the least); CPU is "
+    "the process's, both threads.")
 
 
 def _tiles_of(image: Image.Image, scale: float) -> list[tuple[int, int, int, int]]:
@@ -144,11 +153,10 @@ def build(n: int) -> list[dict]:
 
 
 
-def selection(chunks: list[dict], n: int) -> tuple[dict | None, int]:
-    """The filter that selects the first chunks up to n files (None: all of them), and their files."""
+def selection(chunks: list[dict], n: int) -> tuple[dict, int]:
+    """The filter that selects the first chunks up to n files (a chunk whose build was interrupted is
+    left out), and their files."""
     taken = [c for c in chunks if c["files"] <= n] or chunks[:1]
-    if len(taken) == len(chunks):
-        return None, taken[-1]["files"]
     return {"or": [{"property": "path", "op": "startswith", "value": c["folder"] + os.sep} for c in taken]}, \
         taken[-1]["files"]
 
@@ -167,6 +175,7 @@ def timed(chunks: list[dict], n: int, workers: int = 2) -> dict:
         cpu, start = time.process_time(), time.perf_counter()
         groups = project.duplicates(filter=chosen, workers=workers, progress=progress)
         end, cpu = time.perf_counter(), time.process_time() - cpu
+        paths = dict(project.all_paths())
     # The first event comes after the first chunk of pairs: the verification's time is extrapolated
     # from the rest (at 10,000 images the first chunk is under 1% of the pairs).
     first, done = marks.get("first", (end, 0))
@@ -175,7 +184,35 @@ def timed(chunks: list[dict], n: int, workers: int = 2) -> dict:
     return {"files": files, "candidates_s": end - start - verify, "verify_s": verify,
             "total_s": end - start, "cpu_s": cpu, "pairs": pairs, "prepared": marks.get("prepared"),
             "groups": len(groups),
-            "grouped": sum(len(g["ids"]) for g in groups), "load": os.getloadavg()}
+            "grouped": sum(len(g["ids"]) for g in groups), "joined": joined_pairs(groups, paths),
+            "load": os.getloadavg()}
+
+
+TILE_NAME = re.compile(rf"^(?P<source>.+)-(?P<variant>(?:{'|'.join(ORIENTATIONS)})(?:-negative)?)-\d+-\d+\.jpg$")
+
+
+def joined_pairs(groups: list[dict], paths: dict[int, str]) -> dict[str, int]:
+    """The verified pairs of the groups by what their two files are: copies of one corpus family, two
+    different corpus pictures, a tile and a corpus picture, two tiles of one wallpaper in one variant
+    (neighbours), in two variants, or of two wallpapers."""
+    truth = json.loads((OUT / "truth.json").read_text())
+    counts: dict[str, int] = {}
+
+    def kind(a: str, b: str) -> str:
+        (ta, tb), (fa, fb) = (truth.get(Path(a).name), truth.get(Path(b).name)), \
+            (TILE_NAME.match(Path(a).name), TILE_NAME.match(Path(b).name))
+        if ta and tb:
+            return "corpus copies" if ta["family"] == tb["family"] else "corpus, different pictures"
+        if ta or tb:
+            return "tile ~ corpus picture"
+        if fa["source"] != fb["source"]:
+            return "tiles of two wallpapers"
+        return "neighbouring tiles, one variant" if fa["variant"] == fb["variant"] else "tiles in two variants"
+    for group in groups:
+        for pair in group["pairs"]:
+            label = kind(paths[pair["a"]], paths[pair["b"]])
+            counts[label] = counts.get(label, 0) + 1
+    return counts
 
 
 def table(points: list[dict]) -> list[str]:
