@@ -154,11 +154,12 @@ class Duplicates:
 
 
 def _cache_friendly(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The pairs in an order that finds most pictures' features still in the cache: a depth-first walk
+    """The pairs in an order that finds more pictures' features still in the cache: a depth-first walk
     of the graph of candidate pairs, each pair checked when the walk reaches the later of its two
-    pictures. Checked in the order of their ids, a picture's pairs are spread over the whole run (its
-    neighbours are anywhere), and beyond FEATURE_CACHE pictures most of them would compute the
-    features again (at 10,000 images, twice as often as needed)."""
+    pictures. In the order of their ids, a picture's pairs are spread over the whole run (its
+    neighbours are anywhere), and beyond FEATURE_CACHE pictures most of them compute the features
+    again: at 25,000 images five times as often as the least, in this order 3.3 times
+    (benchmarks/RESULTS.md, near-duplicates at scale)."""
     neighbours: dict[int, list[int]] = {}
     for a, b in pairs:
         neighbours.setdefault(a, []).append(b)
