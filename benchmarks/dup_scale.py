@@ -7,13 +7,15 @@ The project (built once under benchmarks/out/dup_scale/, resumed chunk by chunk)
 CHUNK_FILES files:
 - first, the near-duplicate corpus of seed 0 (dup_corpus.py: 117 real pictures, each with ten edited
   copies): the known share of copies;
-- then pictures that are neither copies of each other nor of the corpus's: tiles of the installed
-  wallpapers and scikit-image's photographs at their full resolution (up to SOURCE_SIDE, every other
-  large one at 0.9 of it), cut side by side so that no two tiles of one variant overlap, each in eight
-  variants the verification does not take for copies of one another (as it is, upside down, turned a
-  quarter either way, each also in negative: none is another's mirror or recolouring), nearly plain tiles
-  left out. A tile is a few percent of its wallpaper's width, far below the smallest crop the
-  verification looks for (40%).
+- then tiles of the installed wallpapers and scikit-image's photographs at their full resolution (up
+  to SOURCE_SIDE, every other large one at 0.9 of it), cut side by side so that no two tiles of one
+  variant overlap, in eight variants (as it is, upside down, turned a quarter either way, each also in
+  negative), nearly plain tiles left out, in a seeded order. A tile is a few percent of its wallpaper's
+  width, far below the smallest crop the verification looks for (40%), and a negative is another
+  picture to it; but the keypoint check takes a tile turned a quarter or upside down for a rotated copy
+  (ORB is rotation-invariant and the transform may turn), so the tiles of one place in up to four
+  orientations are copies of each other: the pairs found are sorted by what their files are
+  (`joined_pairs`), which tells the copies planned (the corpus) from these.
 Each chunk is written as JPEG files, imported by `import_folders` (so the thumbnails are the real ones)
 and embedded with the real EfficientNet-Lite0 and pHash, then the next.
 
@@ -56,8 +58,9 @@ DESCRIPTION = (
     "Time per image at scale (`bench_duplicates.py --scale`, benchmarks/dup_scale.py): `duplicates()` on the "
     "first N files of a project of real thumbnails and their real EfficientNet-Lite0 and pHash vectors: the "
     "seed-0 corpus (1,287 files, 117 families of copies) and tiles of the wallpapers and scikit-image's "
-    "photographs, cut side by side, in eight variants the verification does not take for copies (turned a "
-    "quarter, upside down, in negative), nearly plain ones left out; two threads; every pair verified afresh. "
+    "photographs, cut side by side, in eight variants (turned a quarter, upside down, each also in negative: "
+    "the verification takes the turned ones for rotated copies of each other), nearly plain ones left out; "
+    "two threads; every pair verified afresh. "
     "The candidate search is the k nearest neighbours and the similarity prefilter; the verification time is "
     "extrapolated from the progress events after the first 256 pairs; features computed per image counts the "
     "thumbnails decoded and turned into keypoints and frames (once, and once mirrored, is the least); CPU is "
