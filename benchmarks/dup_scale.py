@@ -1,6 +1,6 @@
 """The cost of `duplicates()` at 10,000 and 100,000 images, on real thumbnails and real vectors.
 
-    nice python benchmarks/dup_scale.py [--sizes 10000 30000 100000] [--build-only] [--profile N]
+    nice python benchmarks/dup_scale.py [--sizes 10000 30000 100000] [--build-only]
     (or bench_duplicates.py --scale 10000,100000, which adds the table to RESULTS.md)
 
 The project (built once under benchmarks/out/dup_scale/, resumed chunk by chunk) holds, in chunks of
@@ -26,10 +26,8 @@ and the verification see only them; every pair is verified afresh (a new project
 from __future__ import annotations
 
 import argparse
-import cProfile
 import json
 import os
-import pstats
 import random
 import re
 import shutil
@@ -233,16 +231,6 @@ def table(points: list[dict]) -> list[str]:
     return lines
 
 
-def profile(chunks: list[dict], n: int, out: Path) -> None:
-    """cProfile of duplicates() on the first n files, the 25 costliest functions (cumulative) printed."""
-    chosen, _ = selection(chunks, n)
-    with imagier.open(PROJECT) as project:
-        profiler = cProfile.Profile()
-        profiler.runcall(project.duplicates, filter=chosen)
-    profiler.dump_stats(out)
-    pstats.Stats(str(out)).sort_stats("tottime").print_stats(25)
-
-
 def run(sizes: list[int]) -> list[str]:
     """Build (once) and time every size; the table's lines."""
     chunks = build(max(sizes))
@@ -257,12 +245,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--build-only", action="store_true")
-    parser.add_argument("--profile", type=int, help="profile duplicates() on this many images instead")
     args = parser.parse_args()
     if args.build_only:
         build(max(args.sizes))
-    elif args.profile:
-        profile(build(args.profile), args.profile, OUT / f"profile-{args.profile}.pstats")
     else:
         print("\n".join(run(args.sizes)))
 
