@@ -1,7 +1,7 @@
 """Near-duplicates: quality on a corpus of real pictures and edited copies, against a plain pHash; the
 similar-images figure; and the cost per image at scale.
 
-    nice python benchmarks/bench_duplicates.py [--seed 0] [--scale 10000 100000] [--timed 3861]
+    nice python benchmarks/bench_duplicates.py [--seed 0] [--scale 10000,100000] [--timed 3861]
         [--write-results]
 
 The corpus (dup_corpus.py) holds four kinds of real pictures (photographs, paintings and abstract or
@@ -12,10 +12,8 @@ built once per seed under benchmarks/out/duplicates/, in two halves by family: t
 which calibrate_duplicates.py sets matching.py's thresholds, and the report half. Another seed gives
 another corpus made the same way (other crops, captions, qualities, splits).
 
-The scale part runs the candidate stage of `duplicates()` (k nearest neighbours of every vector, FAISS,
-then the similarity prefilter) on N vectors: the corpus's real EfficientNet-Lite0 vectors plus random
-vectors drawn from the same per-dimension distributions (so their cosines to each other look like those of
-unrelated photos), and models the verification stage from its measured costs on real thumbnails. `--timed N` times
+`--scale N,N...` times `duplicates()` per stage on a project of N real thumbnails, most of them not copies
+of each other (dup_scale.py: the corpus and tiles of the wallpapers, imported and embedded once). `--timed N` times
 `duplicates()` itself on a project of about N real files (the corpus's pictures, slightly resized round
 after round, with their edited copies; built once), at one, two and all of its rounds.
 """
@@ -26,7 +24,6 @@ import argparse
 import io
 import json
 import os
-import resource
 import shutil
 import sys
 import time
@@ -40,31 +37,25 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dup_corpus  # noqa: E402
+import dup_scale  # noqa: E402
 import imagier  # noqa: E402
 from common import HERE, machine, write_results  # noqa: E402
 from imagier.analysis import crop_windows  # noqa: E402
 from imagier.analysis import duplicates as dup  # noqa: E402
 from imagier.analysis import matching  # noqa: E402
-from imagier.operations.vectors import Matrix  # noqa: E402
 
 HEADING = "## Near-duplicates"
 PHASH_THRESHOLD = 10
 SEED = 0
 SIMILAR_TOP = 6
 NOTES = """\
-Notes: at 10,000 and 100,000 the verification per image is modelled (importing that many pictures would
-take hours on this machine; `duplicates()` itself is timed below on a few thousand real files): the kNN
-stage is measured at each size, and each image
-costs its features once plus its share of the candidate pairs at the cost per pair measured above on real
-thumbnails, on the two threads duplicates() uses. A collection with fewer copies has fewer candidate pairs
-per image, and most of them stop at the keypoint check (a pair of copies) or go through all three
-signals (a pair of different pictures, the costlier case, included in the measured mean). Candidates are
-each image's 10 nearest neighbours at cosine >= 0.75 and its 3 nearest at cosine >= 0.5 (crops and
+Notes: candidates are each image's 10 nearest neighbours at cosine >= 0.75 and its 3 nearest at cosine >= 0.5 (crops and
 borders of paintings and gradients move their embedding further), plus pHash neighbours, plus each
 image with the one whose window its colour layout matches best and the one whose layout matches one
-of its windows best (crop_windows.py: crops that every embedding moves too far). Misses left: crops of pictures whose crop has little of the original's
-structure (a page of text, a corner of a gradient), text over smooth pictures (the lettering is most of
-their detail), and the few copies whose candidates never met their family."""
+of its windows best (crop_windows.py: crops that every embedding moves too far). Misses left: crops of
+pictures whose crop has little of the original's structure (a page of text, a corner of a gradient),
+text over smooth pictures (the lettering is most of their detail), and the few copies whose candidates
+never met their family."""
 
 
 def corpus(workdir: Path, seed: int) -> dict[str, dict]:
@@ -165,27 +156,6 @@ def similar_share(project, names: dict[int, str], truth: dict[str, dict]) -> flo
             top = project.similar(i, top_k=SIMILAR_TOP)
             shares.append(sum(truth[names[r["id"]]]["family"] == truth[name]["family"] for r in top) / SIMILAR_TOP)
     return float(np.mean(shares))
-
-
-def scale(real: Matrix, n: int) -> dict:
-    """The candidate stage on n vectors: the corpus's real ones plus per-dimension resamples of them."""
-    rng = np.random.default_rng(0)
-    extra = n - len(real.rows)
-    rows = np.empty((n, real.rows.shape[1]), dtype=np.float32)
-    rows[:len(real.rows)] = real.rows
-    for d in range(rows.shape[1]):  # each dimension drawn from the real rows' values of that dimension
-        rows[len(real.rows):, d] = real.rows[rng.integers(0, len(real.rows), size=extra), d]
-    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
-    ids = np.arange(1, n + 1, dtype=np.int64)
-    matrix = Matrix(real.type, ids, rows)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    start = time.perf_counter()
-    pairs = dup._neighbour_pairs(matrix, ids, dup.NEIGHBOURS, dup.MIN_SIMILARITY["cosine"])
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    real_pairs = sum(1 for a, b in pairs if a <= len(real.rows) and b <= len(real.rows))
-    return {"n": n, "seconds": seconds, "pairs": len(pairs), "real_pairs": real_pairs,
-            "images": len({c for p in pairs for c in p}), "peak_mb": peak, "before_mb": before}
 
 
 def scaled_project(workdir: Path, n: int) -> tuple[Path, list[int]]:
@@ -324,8 +294,8 @@ def half_section(name: str, q: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=SEED, help="the corpus (another seed: another held-out corpus)")
-    parser.add_argument("--scale", type=int, nargs="+", default=[10_000, 100_000],
-                        help="images for the modelled cost per image of duplicates()")
+    parser.add_argument("--scale", help="sizes (comma-separated: 10000,100000) at which duplicates() is timed on "
+                        "real thumbnails (dup_scale.py; the project is built once, which takes hours at 100,000)")
     parser.add_argument("--timed", type=int, nargs="*", default=[3_861],
                         help="files of the project on which duplicates() is timed (three rounds of the corpus: 3,861)")
     parser.add_argument("--write-results", action="store_true")
@@ -337,17 +307,9 @@ def main() -> None:
     truth = built["files"]
     halves = {half: quality(workdir, args.seed, half, truth) for half in ("calibration", "report")}
     costs = verification_costs(workdir, args.seed, truth)
-    points = [scale(halves["report"]["vectors"], n) for n in args.scale]
+    scale = dup_scale.run([int(n) for n in args.scale.split(",")]) if args.scale else []
     timed = [t for n in args.timed for t in timed_scale(workdir, n)]
     kinds = {k: sum(1 for t in truth.values() if t["kind"] == k and t["edit"] == "original") for k in dup_corpus.KINDS}
-    scale_table = ["| images | kNN + prefilter | kNN per image | duplicates() per image (modelled) | peak memory |",
-                   "|---:|---:|---:|---:|---:|"]
-    for s in points:
-        knn = s["seconds"] / s["n"] * 1000
-        # Each image: its features once, its share of the candidate pairs, on two threads.
-        per_image = knn + (costs["image_ms"] + costs["pairs_per_image"] * costs["pair_ms"]) / 2
-        scale_table.append(f"| {s['n']:,} | {s['seconds']:.1f} s | {knn:.2f} ms | {per_image:.1f} ms | "
-                           f"{s['peak_mb']:,.0f} MB |")
     section = "\n".join([
         HEADING, "",
         f"Machine: {machine('opencv ' + cv2.__version__, 'faiss ' + __import__('faiss').__version__)}; "
@@ -369,11 +331,7 @@ def main() -> None:
         f"{costs['pairs_per_image']:.1f} candidate pairs per image, of which the crop windows give "
         f"{costs['window_pairs_per_image']:.2f} ({costs['window_only_per_image']:.2f} that no other signal gives), "
         f"at {costs['window_ms']:.1f} ms of CPU per image.", "",
-        "At scale: the candidate stage measured on N vectors (the report half's real EfficientNet-Lite0 vectors "
-        "plus random ones drawn from the same per-dimension distributions); the verification per image modelled "
-        "from the costs above for a corpus as dense in copies as this one (every image with its candidate pairs), "
-        "two threads:", "",
-        *scale_table, "", NOTES, "",
+        *([dup_scale.DESCRIPTION, "", *scale, ""] if scale else []), NOTES, "",
         "Timed: `duplicates()` on a project of real files, the corpus's source pictures each slightly resized "
         "per round (2% smaller each round, so no file repeats) with their ten edited copies, round after round; "
         "the first rounds selected by a filter on the path (so the candidate stage and verification see only "

@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -73,8 +73,9 @@ class Duplicates:
         None) with at least `min_similarity` (by default, also the 3 nearest down to a cosine of 0.5),
         plus those of the project's perceptual hash ("phash") when it has one, plus each image with the
         one whose window its colour layout matches best (a crop) and the one whose colour layout
-        matches one of its windows best; `filter` restricts the images looked at. `cancel` stops between chunks of pairs (checked pairs are remembered: asking
-        again resumes); progress gets {"stage", "done", "total"}."""
+        matches one of its windows best; `filter` restricts the images looked at. `cancel` stops between
+        chunks of pairs (checked pairs are remembered: asking again resumes); progress gets {"stage",
+        "done", "total", "prepared"} (pairs verified of all, and pictures whose features were computed)."""
         matrix = self._checked_matrix(vector_type, k, workers)
         file_ids = self.querying.query_ids(filter) if filter is not None else [i for i, _ in self.files.all_paths()]
         files_of = self.files.file_ids_of_contents(self.files.content_ids_of_files(file_ids))
@@ -131,6 +132,7 @@ class Duplicates:
                 progress, cancel) -> list[tuple[int, int, matching.Match]]:
         """The candidate pairs (content ids) that show the same picture, with how they relate."""
         checker = _PairChecker(self.files, self.checked_pairs, {c for p in pairs for c in p}, files_of)
+        pairs = _cache_friendly(pairs)
         verified = []
         with ThreadPoolExecutor(workers) as pool:
             for start in range(0, len(pairs), CHUNK):
@@ -141,7 +143,8 @@ class Duplicates:
                     if match is not None:
                         verified.append((*pair, match))
                 if progress is not None:
-                    progress({"stage": "verify", "done": start + len(chunk), "total": len(pairs)})
+                    progress({"stage": "verify", "done": start + len(chunk), "total": len(pairs),
+                              "prepared": checker.prepared})
         return verified
 
     def copies_among(self, content_id: int, others: list[int]) -> dict[int, tuple[matching.Match, bool]]:
@@ -160,9 +163,32 @@ class Duplicates:
 
 
 
+def _cache_friendly(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The pairs in an order that finds more pictures' features still in the cache: a depth-first walk
+    of the graph of candidate pairs, each pair checked when the walk reaches the later of its two
+    pictures. In the order of their ids, a picture's pairs are spread over the whole run (its
+    neighbours are anywhere), and beyond FEATURE_CACHE pictures most of them compute the features
+    again: at 25,000 images five times as often as the least, in this order 3.3 times
+    (benchmarks/RESULTS.md, near-duplicates at scale)."""
+    neighbours: dict[int, list[int]] = {}
+    for a, b in pairs:
+        neighbours.setdefault(a, []).append(b)
+        neighbours.setdefault(b, []).append(a)
+    position: dict[int, int] = {}
+    for start in sorted(neighbours):
+        stack = [start]
+        while stack:
+            content = stack.pop()
+            if content not in position:
+                position[content] = len(position)
+                stack.extend(sorted((n for n in neighbours[content] if n not in position), reverse=True))
+    return sorted(pairs, key=lambda p: (max(position[p[0]], position[p[1]]), min(position[p[0]], position[p[1]])))
+
+
 class _PairChecker:
     """Verifies pairs of contents (thread-safe), computing each picture's features once (the last
-    FEATURE_CACHE kept) and remembering results in `remembered`, keyed by the two contents' hashes."""
+    FEATURE_CACHE kept; `prepared` counts the computations) and remembering results in `remembered`,
+    keyed by the two contents' hashes."""
 
     def __init__(self, files: Files, remembered: dict, contents, files_of: dict[int, list[int]]):
         self.files = files
@@ -170,6 +196,8 @@ class _PairChecker:
         self.remembered = remembered
         self.features: OrderedDict[tuple[int, bool], matching.Features] = OrderedDict()
         self.lock = threading.Lock()
+        self.pending: dict[tuple[int, bool], Future] = {}
+        self.prepared = 0
 
     def features_of(self, content_id: int, mirror: bool = False) -> matching.Features:
         key = (content_id, mirror)
@@ -177,11 +205,31 @@ class _PairChecker:
             if key in self.features:
                 self.features.move_to_end(key)
                 return self.features[key]
+            # Pairs checked one after the other share pictures: a thread that needs a picture another
+            # is preparing waits for it instead of computing the same features a second time.
+            pending, mine = self.pending.get(key), False
+            if pending is None:
+                pending, mine = self.pending.setdefault(key, Future()), True
+        if not mine:
+            return pending.result()
+        try:
+            found = self._prepare(content_id, mirror)
+        except BaseException as error:
+            pending.set_exception(error)
+            raise
+        finally:
+            with self.lock:
+                del self.pending[key]
+        pending.set_result(found)
+        return found
+
+    def _prepare(self, content_id: int, mirror: bool) -> matching.Features:
         fact = self.facts[content_id]
         image = Image.open(io.BytesIO(self.files.thumbnails_of([content_id])[content_id]))
         found = matching.features(image, (fact["width"], fact["height"]), mirror=mirror)
         with self.lock:
-            self.features[key] = found
+            self.prepared += 1
+            self.features[(content_id, mirror)] = found
             while len(self.features) > FEATURE_CACHE:
                 self.features.popitem(last=False)
         return found

@@ -1,0 +1,256 @@
+"""The cost of `duplicates()` at 10,000 and 100,000 images, on real thumbnails and real vectors.
+
+    nice python benchmarks/dup_scale.py [--sizes 10000 30000 100000] [--build-only]
+    (or bench_duplicates.py --scale 10000,100000, which adds the table to RESULTS.md)
+
+The project (built once under benchmarks/out/dup_scale/, resumed chunk by chunk) holds, in chunks of
+CHUNK_FILES files:
+- first, the near-duplicate corpus of seed 0 (dup_corpus.py: 117 real pictures, each with ten edited
+  copies): the known share of copies;
+- then tiles of the installed wallpapers and scikit-image's photographs at their full resolution (up
+  to SOURCE_SIDE, every other large one at 0.9 of it), cut side by side so that no two tiles of one
+  variant overlap, in eight variants (as it is, upside down, turned a quarter either way, each also in
+  negative), nearly plain tiles left out, in a seeded order. A tile is a few percent of its wallpaper's
+  width, far below the smallest crop the verification looks for (40%), and a negative is another
+  picture to it; but the keypoint check takes a tile turned a quarter or upside down for a rotated copy
+  (ORB is rotation-invariant and the transform may turn), so the tiles of one place in up to four
+  orientations are copies of each other: the pairs found are sorted by what their files are
+  (`joined_pairs`), which tells the copies planned (the corpus) from these.
+Each chunk is written as JPEG files, imported by `import_folders` (so the thumbnails are the real ones)
+and embedded with the real EfficientNet-Lite0 and pHash, then the next.
+
+A size N is the first N / CHUNK_FILES chunks, selected by a filter on the path, so that the candidate stage
+and the verification see only them; every pair is verified afresh (a new project object per size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dup_corpus  # noqa: E402
+import imagier  # noqa: E402
+from common import HERE  # noqa: E402
+
+OUT = HERE / "out" / "dup_scale"
+PROJECT = OUT / "scale.imagier"
+CHUNKS = OUT / "chunks.json"
+CHUNK_FILES = 5_000
+SEED = 0
+SOURCE_SIDE = 3840
+TILE = (160, 120)
+SCALES = (1.0, 0.9)     # tiles of every other large source are cut at 0.9 of its resolution
+SIZES = (10_000, 30_000, 100_000)
+DESCRIPTION = (
+    "Time per image at scale (`bench_duplicates.py --scale`, benchmarks/dup_scale.py): `duplicates()` on the "
+    "first N files of a project of real thumbnails and their real EfficientNet-Lite0 and pHash vectors: the "
+    "seed-0 corpus (1,287 files, 117 families of copies) and tiles of the wallpapers and scikit-image's "
+    "photographs, cut side by side, in eight variants (turned a quarter, upside down, each also in negative: "
+    "the verification takes the turned ones for rotated copies of each other), nearly plain ones left out; "
+    "two threads; every pair verified afresh. "
+    "The candidate search is the k nearest neighbours and the similarity prefilter; the verification time is "
+    "extrapolated from the progress events after the first 256 pairs; features computed per image counts the "
+    "thumbnails decoded and turned into keypoints and frames (once, and once mirrored, is the least); CPU is "
+    "the process's, both threads.")
+
+
+def _tiles_of(image: Image.Image, scale: float) -> list[tuple[int, int, int, int]]:
+    """The boxes of the side-by-side tiles of `image` at `scale` (in its own pixels)."""
+    w, h = round(TILE[0] / scale), round(TILE[1] / scale)
+    return [(x, y, x + w, y + h) for y in range(0, image.height - h + 1, h) for x in range(0, image.width - w + 1, w)]
+
+
+ORIENTATIONS = {"as-is": None, "upside-down": Image.Transpose.FLIP_TOP_BOTTOM,
+                "quarter-left": Image.Transpose.ROTATE_90, "quarter-right": Image.Transpose.ROTATE_270}
+
+
+def filler_plan(sources: list[dup_corpus.Source]) -> list[tuple[int, str, bool, tuple]]:
+    """Every distinct tile as (source index, orientation, negative, box), in a seeded order that mixes
+    the sources."""
+    plan = [(i, name, negative, box) for i, s in enumerate(sources) for name in ORIENTATIONS
+            for negative in (False, True)
+            for box in _tiles_of(s.image, SCALES[i % 2] if max(s.image.size) > 1500 else 1.0)]
+    random.Random(SEED).shuffle(plan)
+    return plan
+
+
+def filler(source: dup_corpus.Source, orientation: str, negative: bool, box: tuple) -> Image.Image | None:
+    """One tile, turned, perhaps in negative, at TILE's size; None when it is nearly plain."""
+    turn = ORIENTATIONS[orientation]
+    tile = source.image.crop(box).resize(TILE, Image.Resampling.BILINEAR)
+    if turn is not None:
+        tile = tile.transpose(turn)
+    if negative:
+        tile = ImageOps.invert(tile)
+    return None if dup_corpus.plain(tile) else tile
+
+
+def full_resolution_sources() -> list[dup_corpus.Source]:
+    """The wallpapers and scikit-image photographs, up to SOURCE_SIDE, twins and plain ones left out."""
+    corpus_side, dup_corpus.SOURCE_SIDE = dup_corpus.SOURCE_SIDE, SOURCE_SIDE
+    try:
+        sources, _ = dup_corpus.distinct_sources(dup_corpus.skimage_photos() + dup_corpus.wallpapers())
+    finally:
+        dup_corpus.SOURCE_SIDE = corpus_side  # the corpus itself stays the one bench_duplicates.py scores
+    return sources
+
+
+def build(n: int) -> list[dict]:
+    """The project of the first n files (built once, resumed chunk by chunk): [{"folder", "files"}]."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    chunks = json.loads(CHUNKS.read_text()) if CHUNKS.exists() else []
+    if chunks and chunks[-1]["files"] >= n:
+        return chunks
+    sources = full_resolution_sources()
+    plan = filler_plan(sources)
+    print(f"{len(sources)} sources, {len(plan):,} tiles planned", flush=True)
+    used = sum(c["tiles_tried"] for c in chunks)
+    with imagier.open(PROJECT) as project:
+        while not chunks or chunks[-1]["files"] < n:
+            if used >= len(plan):
+                print(f"no more distinct tiles: the project stops at {chunks[-1]['files']:,} files")
+                break
+            start = time.perf_counter()
+            folder = OUT / "files" / f"chunk-{len(chunks):03d}"
+            shutil.rmtree(folder, ignore_errors=True)
+            count = 0
+            if not chunks:
+                truth, _ = dup_corpus.build(folder / "corpus", SEED)
+                (OUT / "truth.json").write_text(json.dumps(truth))
+                count = len(truth)
+            folder.mkdir(parents=True, exist_ok=True)
+            tried = 0
+            while count < CHUNK_FILES and used < len(plan):
+                i, orientation, negative, box = plan[used]
+                used += 1
+                tile = filler(sources[i], orientation, negative, box)
+                if tile is not None:
+                    tile.save(folder / f"{sources[i].name}-{orientation}{'-negative' * negative}-{box[0]}-{box[1]}.jpg",
+                              quality=90)
+                    count += 1
+                tried += 1
+            written = time.perf_counter()
+            project.import_folders([folder])
+            imported = time.perf_counter()
+            project.embed("efficientnet-lite0")
+            project.embed("phash")
+            chunks.append({"folder": str(folder), "files": project.file_count(), "tiles_tried": tried,
+                           "seconds": {"write": written - start, "import": imported - written,
+                                       "embed": time.perf_counter() - imported}})
+            CHUNKS.write_text(json.dumps(chunks, indent=1))
+            print(f"chunk {len(chunks) - 1}: {chunks[-1]['files']:,} files, {chunks[-1]['seconds']}", flush=True)
+    return chunks
+
+
+
+def selection(chunks: list[dict], n: int) -> tuple[dict, int]:
+    """The filter that selects the first chunks up to n files (a chunk whose build was interrupted is
+    left out), and their files."""
+    taken = [c for c in chunks if c["files"] <= n] or chunks[:1]
+    return {"or": [{"property": "path", "op": "startswith", "value": c["folder"] + os.sep} for c in taken]}, \
+        taken[-1]["files"]
+
+
+def timed(chunks: list[dict], n: int, workers: int = 2) -> dict:
+    """duplicates() on the first n files, every pair verified afresh: the candidate stage, the
+    verification, and what they found."""
+    chosen, files = selection(chunks, n)
+    marks = {}
+
+    def progress(event):
+        if event["stage"] == "verify":
+            marks.setdefault("first", (time.perf_counter(), event["done"]))
+            marks.update(pairs=event["total"], prepared=event.get("prepared"))
+    with imagier.open(PROJECT) as project:
+        cpu, start = time.process_time(), time.perf_counter()
+        groups = project.duplicates(filter=chosen, workers=workers, progress=progress)
+        end, cpu = time.perf_counter(), time.process_time() - cpu
+        paths = dict(project.all_paths())
+    # The first event comes after the first chunk of pairs: the verification's time is extrapolated
+    # from the rest (at 10,000 images the first chunk is under 1% of the pairs).
+    first, done = marks.get("first", (end, 0))
+    pairs = marks.get("pairs", 0)
+    verify = (end - first) * pairs / (pairs - done) if pairs > done else 0.0
+    return {"files": files, "candidates_s": end - start - verify, "verify_s": verify,
+            "total_s": end - start, "cpu_s": cpu, "pairs": pairs, "prepared": marks.get("prepared"),
+            "groups": len(groups),
+            "grouped": sum(len(g["ids"]) for g in groups), "joined": joined_pairs(groups, paths),
+            "load": os.getloadavg()}
+
+
+TILE_NAME = re.compile(rf"^(?P<source>.+)-(?P<variant>(?:{'|'.join(ORIENTATIONS)})(?:-negative)?)-\d+-\d+\.jpg$")
+
+
+def joined_pairs(groups: list[dict], paths: dict[int, str]) -> dict[str, int]:
+    """The verified pairs of the groups by what their two files are: copies of one corpus family, two
+    different corpus pictures, a tile and a corpus picture, two tiles of one wallpaper in one variant
+    (neighbours), in two variants, or of two wallpapers."""
+    truth = json.loads((OUT / "truth.json").read_text())
+    counts: dict[str, int] = {}
+
+    def kind(a: str, b: str) -> str:
+        (ta, tb), (fa, fb) = (truth.get(Path(a).name), truth.get(Path(b).name)), \
+            (TILE_NAME.match(Path(a).name), TILE_NAME.match(Path(b).name))
+        if ta and tb:
+            return "corpus copies" if ta["family"] == tb["family"] else "corpus, different pictures"
+        if ta or tb:
+            return "tile ~ corpus picture"
+        if fa["source"] != fb["source"]:
+            return "tiles of two wallpapers"
+        return "neighbouring tiles, one variant" if fa["variant"] == fb["variant"] else "tiles in two variants"
+    for group in groups:
+        for pair in group["pairs"]:
+            label = kind(paths[pair["a"]], paths[pair["b"]])
+            counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+def table(points: list[dict]) -> list[str]:
+    lines = ["| images | candidate search | pairs verified | pairs per image | features computed per image "
+             "| verification | per pair | total | per image | CPU per image | groups (images in them) | load (1 min) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in points:
+        prepared = f"{p['prepared'] / p['files']:.2f}" if p.get("prepared") is not None else "-"
+        lines.append(f"| {p['files']:,} | {p['candidates_s']:.1f} s | {p['pairs']:,} | {p['pairs'] / p['files']:.2f} "
+                     f"| {prepared} "
+                     f"| {p['verify_s']:.1f} s | {p['verify_s'] / max(1, p['pairs']) * 1000:.2f} ms "
+                     f"| {p['total_s']:.1f} s | {p['total_s'] / p['files'] * 1000:.1f} ms "
+                     f"| {p['cpu_s'] / p['files'] * 1000:.1f} ms | {p['groups']:,} ({p['grouped']:,}) "
+                     f"| {p['load'][0]:.1f} |")
+    return lines
+
+
+def run(sizes: list[int]) -> list[str]:
+    """Build (once) and time every size; the table's lines."""
+    chunks = build(max(sizes))
+    points = []
+    for n in sizes:
+        points.append(timed(chunks, n))
+        print(table(points)[-1], flush=True)
+    return table(points)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--build-only", action="store_true")
+    args = parser.parse_args()
+    if args.build_only:
+        build(max(args.sizes))
+    else:
+        print("\n".join(run(args.sizes)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The verification stage of near-duplicates at scale: the order its pairs are checked in, so that each
+picture's features are computed about once however many pictures the project holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+import imagier
+from conftest import open_copy, sample_pixels
+from imagier.analysis import duplicates as duplicates_module
+from imagier.analysis import matching
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left")
+PICTURES = len(PHOTOS) * 6   # each photograph and its five copies
+
+
+def copies(img: Image.Image) -> dict[str, Image.Image]:
+    w, h = img.size
+    return {"original": img, "crop": img.crop((w // 8, h // 6, w // 8 + int(w * 0.7), h // 6 + int(h * 0.7))),
+            "mirror": ImageOps.mirror(img), "grey": ImageOps.grayscale(img).convert("RGB"),
+            "resize": img.resize((w // 3, h // 3), Image.Resampling.LANCZOS),
+            "border": ImageOps.expand(img, w // 10, "black")}
+
+
+@pytest.fixture(scope="module")
+def interleaved_template(tmp_path_factory) -> Path:
+    """Five photographs with five copies each, named so that the import numbers them copy by copy
+    (each family's content ids are far apart, as in a real collection)."""
+    folder = tmp_path_factory.mktemp("interleaved")
+    for name in PHOTOS:
+        for i, (edit, copy) in enumerate(copies(Image.fromarray(sample_pixels(name)).convert("RGB")).items()):
+            copy.save(folder / f"{i}-{name}-{edit}.jpg", quality=90)
+    path = tmp_path_factory.mktemp("interleaved-project") / "interleaved.imagier"
+    with imagier.open(path) as p:
+        p.import_folders([folder])
+        p.embed("efficientnet-lite0")
+        p.embed("phash")
+    return path
+
+
+def test_pairs_are_checked_family_by_family_whatever_their_ids():
+    # Three families whose ids interleave (1, 4, 7 / 2, 5, 8 / 3, 6, 9), each linked to all its members.
+    families = [[1, 4, 7], [2, 5, 8], [3, 6, 9]]
+    pairs = sorted((a, b) for f in families for i, a in enumerate(f) for b in f[i + 1:])
+    order = duplicates_module._cache_friendly(pairs)
+    assert sorted(order) == pairs
+    family_of = {c: i for i, f in enumerate(families) for c in f}
+    runs = [family_of[a] for a, _ in order]
+    assert runs == sorted(runs, key=runs.index), f"a family's pairs are split: {order}"
+
+
+def test_each_picture_is_prepared_once_when_the_cache_holds_two_families(interleaved_template, tmp_path,
+                                                                        monkeypatch):
+    with open_copy(interleaved_template, tmp_path / "p.imagier") as p:
+        expected = p.duplicates()
+    prepared = []
+    real_features = matching.features
+
+    def counted(*args, **kwargs):
+        prepared.append(kwargs.get("mirror", False))
+        return real_features(*args, **kwargs)
+    # A cache of two families' pictures, far fewer than the project's 30.
+    monkeypatch.setattr(duplicates_module, "FEATURE_CACHE", 2 * PICTURES // len(PHOTOS))
+    monkeypatch.setattr(matching, "features", counted)
+    events = []
+    with open_copy(interleaved_template, tmp_path / "q.imagier") as p:
+        found = p.duplicates(progress=events.append)
+    assert [g["ids"] for g in found] == [g["ids"] for g in expected]
+    # Each picture once, and once mirrored when a pair of it reached the mirrored keypoints; checked in
+    # the order of their ids, on two threads that both prepared a picture they needed at once, the
+    # same project computed them 103 times (98 + 5 mirrored) in one run.
+    plain, mirrored = prepared.count(False), prepared.count(True)
+    assert plain == PICTURES and mirrored <= PICTURES, f"{plain} + {mirrored} mirrored for {PICTURES} pictures"
+    assert events[-1]["prepared"] == len(prepared)
+
