@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
@@ -164,24 +164,29 @@ class Duplicates:
 
 
 def _cache_friendly(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The pairs in an order that finds more pictures' features still in the cache: a depth-first walk
-    of the graph of candidate pairs, each pair checked when the walk reaches the later of its two
-    pictures. In the order of their ids, a picture's pairs are spread over the whole run (its
-    neighbours are anywhere), and beyond FEATURE_CACHE pictures most of them compute the features
-    again: at 25,000 images five times as often as the least, in this order 3.3 times
-    (benchmarks/RESULTS.md, near-duplicates at scale)."""
+    """The pairs in an order that finds more pictures' features still in the cache: a breadth-first
+    walk of the graph of candidate pairs (Cuthill-McKee: each component from a picture of fewest
+    candidates, neighbours by their number of candidates), each pair checked when the walk reaches the
+    later of its two pictures, so the two pictures of a pair are numbered close together. In the order
+    of their ids, a picture's pairs are spread over the whole run (its neighbours are anywhere), and
+    beyond FEATURE_CACHE pictures most of them compute the features again: at 25,000 images five times
+    as often as the least (benchmarks/RESULTS.md, near-duplicates at scale)."""
     neighbours: dict[int, list[int]] = {}
     for a, b in pairs:
         neighbours.setdefault(a, []).append(b)
         neighbours.setdefault(b, []).append(a)
+    degree = {content: len(others) for content, others in neighbours.items()}
     position: dict[int, int] = {}
-    for start in sorted(neighbours):
-        stack = [start]
-        while stack:
-            content = stack.pop()
-            if content not in position:
-                position[content] = len(position)
-                stack.extend(sorted((n for n in neighbours[content] if n not in position), reverse=True))
+    for start in sorted(neighbours, key=lambda c: (degree[c], c)):
+        if start in position:
+            continue
+        position[start] = len(position)
+        queue = deque([start])
+        while queue:
+            for n in sorted(neighbours[queue.popleft()], key=lambda c: (degree[c], c)):
+                if n not in position:
+                    position[n] = len(position)
+                    queue.append(n)
     return sorted(pairs, key=lambda p: (max(position[p[0]], position[p[1]]), min(position[p[0]], position[p[1]])))
 
 
