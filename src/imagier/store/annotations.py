@@ -8,7 +8,7 @@ length.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import apsw
 
@@ -207,18 +207,20 @@ def delete_tag_values(conn: apsw.Connection, property_id: int, targets: Sequence
                      "AND tag_id IN (SELECT value FROM json_each(?))", (property_id, _json(targets), _json(tag_ids)))
 
 
-def values_of_files(conn: apsw.Connection, file_ids: Sequence[int], scope: str) -> list[tuple[int, int, object]]:
-    """(file id, property id, stored value) of every value of these files in the properties of this scope."""
+def values_of_files(conn: apsw.Connection, file_ids: Sequence[int], scope: str) -> Iterator[tuple[int, int, object]]:
+    """(file id, property id, stored value) of every value of these files in the properties of this scope, as
+    SQLite reads them (a CSV export reads hundreds of thousands: no list of them is built)."""
     return conn.execute(
         f"SELECT f.id, pv.property_id, pv.value FROM json_each(?) s JOIN files f ON f.id = s.value "
         f"JOIN properties p ON p.scope = ? JOIN property_values pv "
-        f"ON pv.property_id = p.id AND pv.target_id = {TARGET_COLUMN[scope]}", (_json(file_ids), scope)).fetchall()
+        f"ON pv.property_id = p.id AND pv.target_id = {TARGET_COLUMN[scope]}", (_json(file_ids), scope))
 
 
-def tag_names_of_files(conn: apsw.Connection, file_ids: Sequence[int], scope: str) -> list[tuple[int, int, str]]:
-    """(file id, property id, tag name) of every tag of these files in the properties of this scope, by name."""
+def tag_names_of_files(conn: apsw.Connection, file_ids: Sequence[int], scope: str) -> Iterator[tuple[int, int, str]]:
+    """(file id, property id, tag name) of every tag of these files in the properties of this scope, by name,
+    as SQLite reads them."""
     return conn.execute(
         f"SELECT f.id, tv.property_id, t.name FROM json_each(?) s JOIN files f ON f.id = s.value "
         f"JOIN properties p ON p.scope = ? JOIN tag_values tv ON tv.property_id = p.id "
         f"AND tv.target_id = {TARGET_COLUMN[scope]} JOIN tags t ON t.id = tv.tag_id ORDER BY t.name",
-        (_json(file_ids), scope)).fetchall()
+        (_json(file_ids), scope))
