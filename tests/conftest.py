@@ -13,6 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import apsw
 import numpy as np
 import pillow_heif
 import pytest
@@ -20,6 +21,7 @@ import skimage.data
 from PIL import Image
 
 import imagier
+from imagier.store.db import APPLICATION_ID, migrations
 
 pillow_heif.register_heif_opener()
 
@@ -78,6 +80,18 @@ def _write_photo(path: Path, sample: str, fmt: str, original: str | None, fallba
             "taken": date.replace(":", "-", 2).replace(" ", "T") if date else None,
             "size": path.stat().st_size, "sample": sample}
 
+
+
+def older_project_file(path: Path, version: int) -> apsw.Connection:
+    """A project file as an older imagier made it: its first `version` migrations and their header, open for
+    the test to add the rows that version wrote."""
+    conn = apsw.Connection(str(path))
+    for number, sql in migrations()[:version]:
+        with conn:
+            conn.execute(sql)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {number}")
+    return conn
 
 
 def load_benchmark(name: str):

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 
-import apsw
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 import imagier
+from conftest import older_project_file
 from imagier.cli import main
 from imagier.errors import Conflict
 from imagier.server.app import create_app
-from imagier.store.db import APPLICATION_ID, migrations
 from imagier.vectors import efficientnet
 from imagier.vectors.embed import GUESS_PROPERTY, THRESHOLD_SETTING
 
@@ -117,12 +116,7 @@ def test_cli_and_http(embedded):
 
 def schema_3_project(path, *, embedded: bool, labels_type: str = "multi-tag") -> None:
     """A project file as imagier wrote it before migration 0004: a `labels` property and a view of it."""
-    conn = apsw.Connection(str(path))
-    for number, sql in migrations()[:3]:
-        with conn:
-            conn.execute(sql)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {number}")
+    conn = older_project_file(path, 3)
     with conn:
         if embedded:
             conn.execute("INSERT INTO vector_types(name, model, dim, dtype, metric, is_default, created) "

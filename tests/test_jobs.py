@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 import imagier
+from conftest import older_project_file
 from imagier.cli import main
 from imagier.jobs import JobRunner
 from imagier.server.app import create_app
-from imagier.store.db import APPLICATION_ID, migrations
 from live import LiveServer, finished_job
 
 from test_jobs_hardening import killed_cleanly, serve_and_kill_mid_import, wait_for
@@ -196,11 +196,7 @@ def test_turning_the_guesses_on_again_is_a_job(embedded):
 
 def test_the_import_jobs_of_an_older_project_file_are_kept_and_resumed(tmp_path, photo_dir):
     path = tmp_path / "old.imagier"
-    conn = apsw.Connection(str(path))
-    for number, sql in migrations()[:4]:  # the schema before one job system
-        conn.execute(sql)
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute("PRAGMA user_version = 4")
+    conn = older_project_file(path, 4)  # the schema before one job system
     params = json.dumps({"folders": [str(photo_dir.resolve())], "store_originals": False})
     conn.execute("INSERT INTO jobs(kind, params, state, started, progress) VALUES "
                  "('import', ?, 'running', '2026-01-01T10:00:00', '{\"done\": 3}')", (params,))

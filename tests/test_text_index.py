@@ -10,15 +10,14 @@ import subprocess
 import sys
 import unicodedata
 
-import apsw
 import httpx
 import pytest
 
 import imagier
+from conftest import older_project_file
 from imagier import InvalidInput, NotFound
 from imagier.server.app import create_app
 from imagier.store import textindex
-from imagier.store.db import APPLICATION_ID, migrations
 
 from live import LiveServer
 
@@ -175,11 +174,7 @@ def test_search_applies_to_text_properties_only(captioned):
 
 def test_the_index_is_filled_when_an_older_project_is_migrated(tmp_path):
     path = tmp_path / "old.imagier"
-    conn = apsw.Connection(str(path))
-    for number, sql in migrations()[:5]:  # the schema before the text index
-        conn.execute(sql)
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute("PRAGMA user_version = 5")
+    conn = older_project_file(path, 5)  # the schema before the text index
     conn.execute("INSERT INTO folders(id, path, name) VALUES (1, '/data', 'data')")
     for id in (1, 2):
         conn.execute("INSERT INTO contents(id, hash, format, width, height, size) VALUES (?, ?, 'JPEG', 1, 1, 1)",
