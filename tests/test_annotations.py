@@ -97,6 +97,7 @@ def test_builtin_properties_are_listed_and_read_only(imported, ids):
     (lambda p, i: p.create_property("note", "text"), Conflict, "already exists"),
     (lambda p, i: p.rename_property("ghost", "x"), NotFound, "no property named 'ghost'"),
     (lambda p, i: p.set_values("note", [10**9], "x"), NotFound, "no image with id 1000000000"),
+    (lambda p, i: p.remove_values("kind", [*i, 10**9, 10**9 + 1]), NotFound, "no image with id 1000000000, 1000000001"),
     (lambda p, i: p.set_values("note", ["one"], "x"), InvalidInput, "ids must be integers"),
     (lambda p, i: p.add_values("note", i, ["x"]), InvalidInput, "not a tag property"),
     (lambda p, i: p.set_values("kind", i, ["a", "b"]), InvalidInput, "one tag per image"),

@@ -17,6 +17,7 @@ from imagier.errors import InvalidInput
      "min_score must be a calibrated score between 0 and 1, not 1.5"),
     (lambda: checks.number_between("similarity", "high", -1, 1), "similarity must be a number between -1 and 1"),
     (lambda: checks.image_ids([1, "two"]), "image ids must be integers: ids holds 'two'"),
+    (lambda: checks.image_ids(iter([1, None, 3])), "image ids must be integers: ids holds None"),
     (lambda: checks.image_ids("12"), "ids must be a list of image ids, not '12'"),
     (lambda: checks.image_ids(7, "query"), "query must be a list of image ids, not 7"),
     (lambda: checks.comma_separated_ids("ids", "1,x"), "ids must be comma-separated integers, not '1,x'"),

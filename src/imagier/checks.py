@@ -38,13 +38,20 @@ def image_ids(ids: Iterable, name: str = "ids") -> list[int]:
     """The image ids as integers (numbers in text are accepted, as a CSV or a URL gives them)."""
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
         raise InvalidInput(f"{name} must be a list of image ids, not {_shown(ids)!r}", parameter=name)
-    found = []
-    for value in ids:
-        try:
-            found.append(int(value))
-        except (TypeError, ValueError):
-            raise InvalidInput(f"image ids must be integers: {name} holds {_shown(value)!r}", parameter=name) from None
-    return found
+    values = list(ids)
+    try:
+        return [int(value) for value in values]
+    except (TypeError, ValueError):
+        bad = next(value for value in values if not _converts(value))
+        raise InvalidInput(f"image ids must be integers: {name} holds {_shown(bad)!r}", parameter=name) from None
+
+
+def _converts(value) -> bool:
+    try:
+        int(value)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def comma_separated_ids(name: str, text: str) -> list[int]:

@@ -315,8 +315,11 @@ class Annotations:
         return target_of
 
     def _targets(self, conn: apsw.Connection, prop: dict, ids: list[int]) -> list[int]:
-        """The value targets (file ids, or their content ids) of these file ids."""
-        return sorted(set(self._target_of(conn, prop, ids).values()))
+        """The value targets (file ids, or their content ids) of these distinct file ids, in order. A count
+        tells whether they all exist: tagging 100,000 files reads one number, not 100,000 rows."""
+        if annotations_sql.existing_file_count(conn, ids) != len(ids):
+            self._target_of(conn, prop, ids)  # names the missing ids
+        return ids if prop["scope"] == "file" else annotations_sql.contents_of_files(conn, ids)
 
     def _tag_ids_for(self, conn: apsw.Connection, prop: dict, value, create: bool = True) -> list[int]:
         if value is None:
