@@ -15,6 +15,7 @@ import apsw
 from ..checks import image_ids, non_empty_name
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store import annotations as annotations_sql
+from ..store import files as files_sql
 from ..store.db import Database, storable
 from ..store.types import BUILTINS, PALETTE, SCOPES, TAG_TYPES, canonical_type, coerce, no_property, present
 from .oplog import OpLog
@@ -319,7 +320,7 @@ class Annotations:
         tells whether they all exist: tagging 100,000 files reads one number, not 100,000 rows."""
         if annotations_sql.existing_file_count(conn, ids) != len(ids):
             self._target_of(conn, prop, ids)  # names the missing ids
-        return ids if prop["scope"] == "file" else annotations_sql.contents_of_files(conn, ids)
+        return ids if prop["scope"] == "file" else files_sql.content_ids_of_files(conn, ids)
 
     def _tag_ids_for(self, conn: apsw.Connection, prop: dict, value, create: bool = True) -> list[int]:
         if value is None:

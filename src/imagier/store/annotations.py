@@ -169,12 +169,6 @@ def existing_file_count(conn: apsw.Connection, file_ids: Sequence[int]) -> int:
                         (_json(file_ids),)).fetchone()[0]
 
 
-def contents_of_files(conn: apsw.Connection, file_ids: Sequence[int]) -> list[int]:
-    """The distinct content ids of these files, in order."""
-    return [r[0] for r in conn.execute("SELECT DISTINCT f.content_id FROM json_each(?) s JOIN files f "
-                                       "ON f.id = s.value ORDER BY 1", (_json(file_ids),))]
-
-
 def set_value(conn: apsw.Connection, property_id: int, targets: Sequence[int], value) -> None:
     """Give every target this (stored) value."""
     conn.execute("INSERT INTO property_values(property_id, target_id, value) SELECT ?, value, ? FROM json_each(?) "
