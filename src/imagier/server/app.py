@@ -31,7 +31,7 @@ from ..project import Project
 from .routes import (analysis, csv, duplicates, files, folders, imports, jobs, labels, layout, plugins, properties,
                      query, search, values, vectors, views)
 from .routes import project as project_routes
-from .state import ServerState
+from .state import LeaseForEachRequest, ServerState
 
 log = logging.getLogger(__name__)
 TOKEN_COOKIE = "imagier_token"
@@ -92,6 +92,7 @@ def create_app(project: Project, *, token: str | None = None, roots=(),
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(BodyTooLarge, _body_too_large)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_middleware(LeaseForEachRequest, server=app.state.server)
     app.add_middleware(UnexpectedErrors)
     # The guard is added last so that it runs first: a refused request's body is never read.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

@@ -84,3 +84,21 @@ class ServerState:
         """Stop the jobs and close the served project."""
         self.shutdown()
         self._served.project.close()
+
+
+class LeaseForEachRequest:
+    """ASGI middleware: each HTTP request leases the served project for its whole life, its streamed body
+    included, and finds it in `request.state.served`. A middleware rather than a dependency with `yield`:
+    FastAPI's exit stack for such a dependency cost a thumbnail request about a tenth of a millisecond
+    (benchmarks/side_by_side.py, 1.08x on 1.4 ms)."""
+
+    def __init__(self, app, server: ServerState):
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        with self.server.lease() as served:
+            scope.setdefault("state", {})["served"] = served
+            await self.app(scope, receive, send)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, AsyncIterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import StreamingResponse
@@ -23,18 +23,16 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-async def _served(request: Request) -> AsyncIterator[Served]:
-    # Leased for the whole request: a switch to another project meanwhile closes this one only after it.
-    with request.app.state.server.lease() as served:
-        yield served
+def _served(request: Request) -> Served:
+    return request.state.served  # leased for the whole request by state.LeaseForEachRequest
 
 
-async def _project(served: Annotated[Served, Depends(_served)]) -> Project:
-    return served.project
+async def _project(request: Request) -> Project:
+    return _served(request).project
 
 
-async def _runner(served: Annotated[Served, Depends(_served)]) -> JobRunner:
-    return served.runner
+async def _runner(request: Request) -> JobRunner:
+    return _served(request).runner
 
 
 async def _roots(request: Request) -> FolderRoots:
