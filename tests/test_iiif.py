@@ -284,3 +284,31 @@ def test_the_http_api_imports_as_a_job_and_tells_an_image_s_source(project, iiif
         assert client.get(f"/api/files/{file_id}/iiif").json()["canvas"] == canvas
         assert client.get(f"/api/files/{file_id + 100}/iiif").status_code == 404
 
+
+
+@pytest.mark.browser
+def test_the_page_imports_from_iiif_and_the_detail_links_back_to_the_source(project, iiif, chromium):
+    from live import screenshot, served_page
+    letters = _letters(iiif)
+    iiif.missing.add("/iiif/3/chelsea/full/")
+    with served_page(chromium, project) as (page, server):
+        page.click("[data-testid=project-menu]")
+        page.click("[data-testid=project-import-iiif]")
+        page.fill("[data-testid=iiif-sources]", f"{letters['id']}\n")
+        page.select_option("[data-testid=iiif-size]", "800")
+        page.uncheck("[data-testid=iiif-embed]")
+        page.click("[data-testid=iiif-start]")
+        page.wait_for_selector("[data-testid=iiif-report]:has-text('Added 2 from 1 manifest')")
+        assert "HTTP 404" in page.inner_text("[data-testid=iiif-failed]")
+        screenshot(page, "iiif-imported")
+        assert project.file_count() == 2
+        assert iiif.image_requests("fossa") == ["/iiif/3/fossa/full/800,/0/default.jpg"]
+        page.click("[data-testid=iiif-close]")
+        page.click("[data-testid=mode-table]")
+        page.dblclick("[data-testid=table-row] >> nth=0 >> [data-testid=table-thumb]")
+        page.wait_for_selector("[data-testid=detail-iiif]")
+        assert page.get_attribute("[data-testid=detail-iiif-manifest]", "href") == letters["id"]
+        canvas = page.get_attribute("[data-testid=detail-iiif-canvas]", "href")
+        assert canvas in {item["id"] for item in letters["items"][:2]}
+        assert page.get_attribute("[data-testid=detail-iiif-homepage]", "href") == "https://example.org/letters"
+        screenshot(page, "iiif-detail")
