@@ -5,18 +5,22 @@ and the three doors."""
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
 import imagier
 from imagier.errors import InvalidInput, NotFound
+from imagier.ingest.iiif_fetch import retry_after
 from imagier.jobs import JobRunner
+from conftest import load_benchmark
 from iiifserver import IiifServer, collection_v3, manifest_v2, manifest_v3, photograph
 from live import LiveServer, eventually, finished_job
 
@@ -124,6 +128,26 @@ def test_the_size_asked_is_the_size_received(project, iiif):
     project.import_iiif([f"{iiif.url}/manifests/whole.json"], size="max", embed=False)
     assert iiif.image_requests("wine")[-1] == "/iiif/3/wine/full/max/0/default.jpg"
     assert max(f["height"] for f in _images(project).values()) == 3837
+
+
+def test_a_level_0_version_2_service_a_plain_image_and_a_collection_listing_itself(project, iiif):
+    level0 = manifest_v2(iiif, "level0", ["coffee"], label="Level 0")
+    plain = manifest_v3(iiif, "plain", ["chelsea"], label={"none": ["Plain"]})
+    del plain["items"][0]["items"][0]["items"][0]["body"]["service"]  # the picture's own URL only
+    looping = collection_v3(iiif, "loop", [level0, plain], "Loop")
+    looping["items"].append({"id": looping["id"], "type": "Collection", "label": {"none": ["itself"]}})
+    report = project.import_iiif([looping["id"]], size=300, embed=False)
+    assert (report["added"], report["failed"], report["manifests"]) == (2, [], 2)
+    assert iiif.image_requests("coffee") == ["/iiif/2/coffee/full/300,/0/default.jpg"]  # listed, as w,
+    assert iiif.image_requests("chelsea") == ["/iiif/3/chelsea/full/max/0/default.jpg"]  # as it is
+    assert {(f["width"], f["height"]) for f in _images(project).values()} == {(300, 200), (451, 300)}
+
+
+def test_retry_after_as_seconds_or_as_a_date():
+    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    assert retry_after("7") == 7.0
+    assert 25 <= retry_after(email.utils.format_datetime(later, usegmt=True)) <= 30
+    assert retry_after("soon") is None and retry_after(None) is None
 
 
 def test_importing_again_adds_nothing_and_fetches_nothing(project, iiif):
@@ -312,3 +336,14 @@ def test_the_page_imports_from_iiif_and_the_detail_links_back_to_the_source(proj
         assert canvas in {item["id"] for item in letters["items"][:2]}
         assert page.get_attribute("[data-testid=detail-iiif-homepage]", "href") == "https://example.org/letters"
         screenshot(page, "iiif-detail")
+
+
+def test_the_benchmark_measures_an_import_of_distinct_photographs():
+    bench = load_benchmark("bench_iiif")
+    made = bench.pictures(10)
+    assert len({hashlib.sha256(image.tobytes()).hexdigest() for image in made.values()}) == 10  # all distinct
+    assert all(max(image.size) == bench.LONG_SIDE for image in made.values())
+    with IiifServer(dict(list(made.items())[:3])) as server:
+        manifest = manifest_v3(server, "bench", sorted(server.images), label={"none": ["Benchmark"]})
+        result = bench.run(manifest["id"], 2, 400)
+    assert result["images"] == 3 and result["wall"] > 0 and result["cpu"] > 0 and result["bytes"] > 0
