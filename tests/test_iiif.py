@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -238,6 +239,21 @@ def test_cancelled_then_resumed_fetches_each_image_once(project, iiif):
                                                                         len(names))
     for name in names:  # no image was fetched twice
         assert len(iiif.image_requests(name)) == 1, name
+
+
+def test_an_interrupted_import_stops_at_once_the_requests_waiting_to_be_tried_again(project, iiif):
+    album = _album(iiif)
+    iiif.fail("/iiif/2/motorcycle_left/info.json", (503, {"Retry-After": "60"}))
+    iiif.delay = 0.3
+
+    def interrupt(event):  # Ctrl-C while the other image waits a minute to be asked again
+        if event["phase"] == "fetching images" and event["done"] >= 1:
+            raise KeyboardInterrupt
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        project.import_iiif([album["@id"]], concurrency=2, embed=False, progress=interrupt)
+    assert time.monotonic() - started < 10
+    assert project.import_iiif([album["@id"]], embed=False)["added"] == 2
 
 
 def test_a_job_cancelled_is_resumed_by_the_job_system_without_fetching_twice(project, iiif):

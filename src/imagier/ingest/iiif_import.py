@@ -180,19 +180,23 @@ class _IiifRun:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="imagier-iiif") as pool:
             pending: set = set()
             upcoming = iter(todo)
-            while True:
-                while not self.cancel.is_set() and len(pending) < 2 * self.concurrency \
-                        and (item := next(upcoming, None)) is not None:
-                    pending.add(pool.submit(self._fetch, *item))
-                if not pending:
-                    break
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    self._take(future.result(), batch)
-                if len(batch) >= BATCH:
-                    self._write(batch)
-                    batch = []
-                self._progress()
+            try:
+                while True:
+                    while not self.cancel.is_set() and len(pending) < 2 * self.concurrency \
+                            and (item := next(upcoming, None)) is not None:
+                        pending.add(pool.submit(self._fetch, *item))
+                    if not pending:
+                        break
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        self._take(future.result(), batch)
+                    if len(batch) >= BATCH:
+                        self._write(batch)
+                        batch = []
+                    self._progress()
+            except BaseException:  # Ctrl-C, a failed write: the requests in flight stop at once, not after their retries
+                self.cancel.set()
+                raise
         self._write(batch)
         self._progress(force=True)
         return "cancelled" if self.cancel.is_set() else "done"
