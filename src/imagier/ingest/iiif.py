@@ -203,7 +203,8 @@ def _manifest(doc: dict, language: str) -> Manifest:
         raise NotIiif("the manifest has no id")
     if "sequences" in doc or "items" not in doc:  # Presentation 2
         sequences = doc.get("sequences") or [{}]
-        canvases = sequences[0].get("canvases") if isinstance(sequences, list) and isinstance(sequences[0], dict) else None
+        first = sequences[0] if isinstance(sequences, list) else None
+        canvases = first.get("canvases") if isinstance(first, dict) else None
         reader = _canvas_2
     else:
         canvases, reader = doc.get("items"), _canvas_3

@@ -29,7 +29,7 @@ from ..store import annotations as annotations_sql
 from ..store import files as files_sql
 from ..store import iiif as iiif_sql
 from ..store import imports as imports_sql
-from ..store.db import Database
+from ..store.db import Database, storable
 from ..store.oplog import now
 from ..store.types import BUILTINS
 from .decode import Decoded, DecodeError, decode_bytes
@@ -82,7 +82,8 @@ class IiifImport:
             state = run.execute()
         report = {"added": run.added, "skipped": run.skipped, "failed": run.failed, "manifests": len(run.manifests),
                   "total": files_sql.file_count(self.db.reader), "state": state}
-        self.oplog.log("import-iiif", f"import {run.added} images from IIIF" + (" (cancelled)" if state == "cancelled" else ""),
+        self.oplog.log("import-iiif",
+                       f"import {run.added} images from IIIF" + (" (cancelled)" if state == "cancelled" else ""),
                        {"sources": options["sources"], "size": options["size"], "added": run.added,
                         "skipped": run.skipped, "failed": len(run.failed)})
         return report
@@ -91,10 +92,9 @@ class IiifImport:
         """Where an image imported from IIIF comes from: {"manifest", "canvas", "image" (the URL its bytes
         were fetched from), "homepage"}; None for an image imported otherwise; NotFound for no image."""
         file_id = whole_number("image", image)
-        found = iiif_sql.source(self.db.reader, file_id)
-        if found is None and not files_sql.files(self.db.reader, [file_id]):
+        if not (storable(file_id) and files_sql.files(self.db.reader, [file_id])):
             raise NotFound(f"no image with id {file_id}", id=file_id)
-        return found
+        return iiif_sql.source(self.db.reader, file_id)
 
 
 def default_language() -> str:
@@ -110,7 +110,8 @@ def default_language() -> str:
 def _source(source) -> str:
     text = str(source).strip() if isinstance(source, (str, os.PathLike)) else None
     if not text:
-        raise InvalidInput(f"a IIIF source must be a URL or a file, not {str(source)[:100]!r}", source=str(source)[:100])
+        shown = str(source)[:100]
+        raise InvalidInput(f"a IIIF source must be a URL or a file, not {shown!r}", source=shown)
     if text.startswith(("http://", "https://")):
         return text
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
@@ -136,7 +137,8 @@ def _language(language) -> str:
     if language is None or language == "":
         return default_language()
     if not isinstance(language, str) or not _LANGUAGE.match(language):
-        raise InvalidInput(f"{str(language)[:50]!r} is not a language tag (say en, fr or fr-CA)", language=str(language)[:50])
+        shown = str(language)[:50]
+        raise InvalidInput(f"{shown!r} is not a language tag (say en, fr or fr-CA)", language=shown)
     return language
 
 
@@ -194,7 +196,7 @@ class _IiifRun:
                         self._write(batch)
                         batch = []
                     self._progress()
-            except BaseException:  # Ctrl-C, a failed write: the requests in flight stop at once, not after their retries
+            except BaseException:  # Ctrl-C, a failed write: requests in flight stop now, not after their retries
                 self.cancel.set()
                 raise
         self._write(batch)
