@@ -54,12 +54,15 @@ class IiifServer:
                 status, body, headers = server._answer(self.path)
                 with server._lock:
                     server.log.append((time.monotonic(), self.path, status))
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # a client that gave up waiting
+                    pass
 
             def log_message(self, *args):
                 pass

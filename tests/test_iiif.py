@@ -19,7 +19,7 @@ import pytest
 
 import imagier
 from imagier.errors import InvalidInput, NotFound
-from imagier.ingest.iiif_fetch import retry_after
+from imagier.ingest.iiif_fetch import Fetcher, FetchError, retry_after
 from imagier.jobs import JobRunner
 from conftest import load_benchmark
 from iiifserver import IiifServer, collection_v3, manifest_v2, manifest_v3, photograph
@@ -142,6 +142,17 @@ def test_a_level_0_version_2_service_a_plain_image_and_a_collection_listing_itse
     assert iiif.image_requests("coffee") == ["/iiif/2/coffee/full/300,/0/default.jpg"]  # listed, as w,
     assert iiif.image_requests("chelsea") == ["/iiif/3/chelsea/full/max/0/default.jpg"]  # as it is
     assert {(f["width"], f["height"]) for f in _images(project).values()} == {(300, 200), (451, 300)}
+
+
+def test_a_server_too_slow_is_given_up_after_the_timeout_and_its_tries(iiif):
+    iiif.delay = 2.0
+    url = f"{iiif.service('rocket')}/full/max/0/default.jpg"
+    started = time.monotonic()
+    with Fetcher(1, timeout=0.5, attempts=2, backoff=0.1) as fetcher, pytest.raises(FetchError) as failed:
+        fetcher.get(url)
+    assert "ReadTimeout" in str(failed.value) and "after 2 tries" in str(failed.value)
+    assert time.monotonic() - started < 1.9
+    eventually(lambda: len(iiif.times("/rocket/full/")) == 2)  # logged as the server answers, late
 
 
 def test_retry_after_as_seconds_or_as_a_date():
