@@ -72,9 +72,13 @@ def _images(project) -> dict[str, dict]:
 def test_a_collection_of_v2_and_v3_manifests_imports_every_image_with_its_metadata(project, iiif):
     letters, album = _letters(iiif), _album(iiif)
     collection = collection_v3(iiif, "all", [letters, album], "All of it")
-    report = project.import_iiif([collection["id"]], language="fr", embed=False)
+    events: list[dict] = []
+    report = project.import_iiif([collection["id"]], language="fr", embed=False, progress=events.append)
     assert (report["added"], report["skipped"], report["failed"], report["manifests"], report["total"]) == \
         (5, 0, [], 2, 5)
+    reading = [e for e in events if e["phase"] == "reading manifests"]
+    assert reading and reading[0]["total"] == 3 and reading[0]["done"] == 1  # the collection read, its 2 members known
+    assert events[-1] == {**events[-1], "phase": "fetching images", "done": 5, "total": 5, "added": 5}
     images = _images(project)
     first = images[letters["items"][0]["id"]]
     assert first["name"] == "f. 1r"  # the canvas's label, in the user's language

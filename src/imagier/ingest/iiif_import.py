@@ -232,7 +232,7 @@ class _IiifRun:
                               found.id, depth + 1) for member in found.members)
             else:
                 self.manifests.append((found, parent))
-            self.done, self.last_path = self.done + 1, name
+            self.done, self.total, self.last_path = self.done + 1, self.done + 1 + len(queue), name
             self._progress()
 
     def _canvases_to_fetch(self) -> list[tuple[Canvas, Manifest]]:
