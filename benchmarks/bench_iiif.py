@@ -1,14 +1,15 @@
 """The IIIF import benchmark: images per second imported from a local IIIF server.
 
-    python benchmarks/bench_iiif.py [--images N] [--concurrency 1,4] [--size 1600] [--delay 0,0.1] [--write-results]
+    python benchmarks/bench_iiif.py [--images N] [--concurrency 1,4,8] [--size 1600] [--delay 0,0.1]
+                                    [--write-results]
 
 The server (tests/iiifserver.py) runs in a process of its own on loopback and serves N distinct real
 photographs (crops of Debian's wallpapers and of scikit-image's samples, 2,400 pixels on the long side,
-so every request is scaled to the size asked) through a version 3 manifest; it encodes each answer once
-before the timing starts, so what is measured is the import: the manifest, each image's info.json and
-image request, hashing, the thumbnail, and the writes of the images (stored in the project) and their
-properties. No embedding. With --write-results the table goes into benchmarks/RESULTS.md under
-"## IIIF import".
+so every request is scaled to the size asked) through a version 3 manifest (which gives each service's
+level and picture's size, so an image is one request); it encodes each answer once before the timing
+starts, so what is measured is the import: the manifest, each image's request, hashing, the thumbnail,
+and the writes of the images (stored in the project) and their properties. No embedding. With
+--write-results the table goes into benchmarks/RESULTS.md under "## IIIF import".
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def run(manifest: str, concurrency: int, size: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=48)
-    parser.add_argument("--concurrency", default="1,4")
+    parser.add_argument("--concurrency", default="1,4,8")
     parser.add_argument("--size", type=int, default=1600)
     parser.add_argument("--delay", default="0,0.1", help="seconds each image takes to come, one server per value")
     parser.add_argument("--write-results", action="store_true")
@@ -99,13 +100,14 @@ def main() -> None:
             server.kill()
     section = "\n".join([
         HEADING, "",
-        f"`python benchmarks/bench_iiif.py --images {args.images} --size {args.size} --concurrency {args.concurrency} "
-        f"--delay {args.delay}`: a version 3 manifest of "
-        f"{args.images} distinct photographs ({LONG_SIDE} pixels on the long side) served by tests/iiifserver.py "
-        f"in another process on loopback, each fetched at {args.size} pixels on its long side (info.json, then "
-        "the image), hashed, thumbnailed and written with its properties and its bytes into a new project; no "
-        "embedding. The server delay is added to each image request (0: loopback alone; 100 ms: a remote "
-        "library's latency, where requests in parallel pay). CPU is the importing process's (user + system); load "
+        f"`python benchmarks/bench_iiif.py --images {args.images} --size {args.size} "
+        f"--concurrency {args.concurrency} --delay {args.delay}`: a version 3 manifest of {args.images} distinct "
+        f"photographs ({LONG_SIDE} pixels on the long side) served by tests/iiifserver.py in another process on "
+        f"loopback, each fetched at {args.size} pixels on its long side (one request: the manifest gives the "
+        "service's level and the picture's size), hashed, thumbnailed and written with its properties and its "
+        "bytes into a new project; no embedding. The server delay is added to each image request (0: loopback "
+        "alone; 100 ms: a remote library's latency, where requests in parallel pay). CPU is the importing "
+        "process's (user + system); load "
         "is the 1-minute load average at the start (2 cores shared with other work).", "",
         f"Machine: {machine(f'httpx {httpx.__version__}')}", "",
         "| server delay ms | concurrency | images | wall s | CPU s | images/s | load | project kB/image |",

@@ -33,6 +33,9 @@ class Canvas:
     label: str
     service: str | None  # the Image API service's base URI (without /info.json)
     image: str | None  # the image resource's own URL: fetched as it is when there is no service
+    # the service as the manifest describes it, when that is enough to ask it for a size without reading its
+    # info.json (see `described_service`)
+    described: ImageService | None = None
 
 
 @dataclass(frozen=True)
@@ -272,16 +275,34 @@ def _canvas_3(canvas: dict, number: int, language: str) -> Canvas:
 
 
 def _canvas(canvas: dict, number: int, language: str, resource: dict | None) -> Canvas:
-    service, image = None, None
+    service, image, described = None, None, None
     if resource is not None:
         image = _id(resource)
         services = resource.get("service")
         for candidate in services if isinstance(services, list) else [services]:
             if _id(candidate) and _is_image_service(candidate):
                 service = _id(candidate).removesuffix("/info.json").rstrip("/")
+                described = described_service(candidate, resource, service)
                 break
     return Canvas(id=_id(canvas), label=text_of(canvas.get("label"), language) or f"canvas {number}",
-                  service=service, image=image)
+                  service=service, image=image, described=described)
+
+
+def described_service(service: dict, resource: dict, service_id: str) -> ImageService | None:
+    """The image service as the manifest describes it, when that is enough to ask it for a width: a level 1
+    or 2 service and the picture's width and height. One request per image then, not two; the import reads
+    the info.json all the same when the service refuses the size (the manifest was wrong, or the server
+    limits sizes). None for a level 0 service, which serves only the sizes its info.json lists."""
+    profile = service.get("profile")
+    level = _LEVEL.search(" ".join(str(p) for p in (profile if isinstance(profile, list) else [profile])
+                                   if isinstance(p, str)))
+    width, height = resource.get("width"), resource.get("height")
+    if level is None or level.group(1) == "0" or not (_positive(width) and _positive(height)):
+        return None
+    described = f"{service.get('type', '')} {service.get('@type', '')} {service.get('@context', '')}"
+    version = 3 if "ImageService3" in described or "image/3" in described else 2
+    return ImageService(id=service_id, version=version, level=int(level.group(1)), width=width, height=height,
+                        sizes=[])
 
 
 def _is_image_service(service) -> bool:

@@ -24,7 +24,12 @@ MAX_IMAGE = 256 << 20
 
 
 class FetchError(Exception):
-    """A request that failed for good; the message names the URL and the reason."""
+    """A request that failed for good; the message names the URL and the reason, `status` the HTTP status
+    of the last answer (None when there was none)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class FetchCancelled(Exception):
@@ -71,26 +76,27 @@ class Fetcher:
         for good (a 4xx at once), FetchCancelled when cancelled during a wait."""
         if not url.startswith(("http://", "https://")):
             raise FetchError(f"{url[:200]!r} is not an http or https URL")
-        reason = ""
+        reason, status = "", None
         for attempt in range(self.attempts):
             wait = None
             try:
                 with self.client.stream("GET", url, headers={"Accept": accept}) as response:
                     if response.status_code == 200:
                         return _body(response, limit, url)
-                    reason = f"HTTP {response.status_code} {response.reason_phrase} from {url}".replace("  ", " ")
-                    if response.status_code not in RETRIED:
-                        raise FetchError(reason)
+                    status = response.status_code
+                    reason = f"HTTP {status} {response.reason_phrase} from {url}".replace("  ", " ")
+                    if status not in RETRIED:
+                        raise FetchError(reason, status)
                     wait = retry_after(response.headers.get("Retry-After"))
             except httpx.TransportError as e:  # refused, reset, timed out: the next try may get through
-                reason = f"{type(e).__name__} from {url}: {e}".rstrip(": ")
+                reason, status = f"{type(e).__name__} from {url}: {e}".rstrip(": "), None
             except httpx.HTTPError as e:  # too many redirects, a URL httpx cannot send: no try will pass
                 raise FetchError(f"{type(e).__name__} from {url}: {e}".rstrip(": ")) from None
             if attempt + 1 < self.attempts:
                 delay = min(MAX_WAIT, wait if wait is not None else self.backoff * 2 ** attempt)
                 if self.cancel.wait(delay):
                     raise FetchCancelled()
-        raise FetchError(f"{reason} (after {self.attempts} tries)")
+        raise FetchError(f"{reason} (after {self.attempts} tries)", status)
 
 
 def retry_after(header: str | None) -> float | None:

@@ -44,6 +44,9 @@ BATCH = 32  # images written per transaction
 PROGRESS_INTERVAL = 0.2
 MANIFEST = "manifest"  # the property holding the manifest's label
 READING, FETCHING = "reading manifests", "fetching images"  # the phases of the progress events
+# What a service answers a size it does not serve (400 Bad Request, 501 Not Implemented): its info.json says
+# which it does.
+SIZE_REFUSED = {400, 501}
 # A property name the import cannot use (a built-in, or a user's property of another type) gets this suffix.
 SUFFIX = " (IIIF)"
 
@@ -256,8 +259,7 @@ class _IiifRun:
         if self.cancel.is_set():
             return None
         try:
-            url = self._image_url(canvas)
-            data = self.fetcher.get(url)
+            url, data = self._image(canvas)
             return _Fetched(canvas, manifest, url, decode_bytes(data, canvas.id, time.time_ns(), keep_bytes=True))
         except FetchCancelled:
             return None
@@ -266,13 +268,23 @@ class _IiifRun:
         except Exception as e:  # noqa: BLE001 - one canvas's failure, whatever it is, is that canvas's
             return {"canvas": canvas.id, "manifest": manifest.id, "error": f"unexpected error: {type(e).__name__}: {e}"}
 
-    def _image_url(self, canvas: Canvas) -> str:
+    def _image(self, canvas: Canvas) -> tuple[str, bytes]:
+        """The URL the canvas's picture is asked at, and its bytes."""
+        if canvas.described is not None:  # one request, sized from the manifest's description
+            url = image_request(canvas.described, self.long_side)
+            try:
+                return url, self.fetcher.get(url)
+            except FetchError as e:
+                if e.status not in SIZE_REFUSED:
+                    raise
         if canvas.service:
             info = read_info(self.fetcher.document(f"{canvas.service}/info.json"), canvas.service)
-            return image_request(info, self.long_side)
-        if canvas.image:  # a plain image, not behind an Image API service: it comes as it is
-            return canvas.image
-        raise NotIiif("the canvas has no image")
+            url = image_request(info, self.long_side)
+        elif canvas.image:  # a plain image, not behind an Image API service: it comes as it is
+            url = canvas.image
+        else:
+            raise NotIiif("the canvas has no image")
+        return url, self.fetcher.get(url)
 
     def _take(self, outcome, batch: list[_Fetched]) -> None:
         if outcome is None:
