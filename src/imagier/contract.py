@@ -51,6 +51,10 @@ OPERATIONS: tuple[Operation, ...] = (
         no_cli="`imagier import` run again on the same folders finds and resumes its interrupted import"),
     _op("resumable_import", no_cli=CHECK, no_http=CHECK),
     _op("imported_folders", no_cli=PLUMBING, no_http=PLUMBING),
+    _op("import_iiif", "import-iiif", "POST /api/imports/iiif"),
+    _op("iiif_source", http="GET /api/files/{file_id}/iiif",
+        no_cli="the page's detail view links to it; on the command line an IIIF image's path is its canvas's "
+               "id and its folder the manifest's"),
     _op("info", "info", "GET /api/info"),
     _op("file_count", no_cli="part of `imagier info`", no_http="part of GET /api/info"),
     _op("content_count", no_cli="part of `imagier info`", no_http="part of GET /api/info"),
@@ -158,6 +162,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("check_selection", no_cli=CHECK, no_http=CHECK),
     _op("check_import", no_cli=CHECK, no_http=CHECK),
     _op("check_folders", no_cli=CHECK, no_http=CHECK),
+    _op("check_iiif", no_cli=CHECK, no_http=CHECK),
 )
 
 # Commands and routes that reach no Project operation, and why: the server's own state, the jobs it

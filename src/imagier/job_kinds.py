@@ -234,3 +234,24 @@ def _run_ocr(project, params, progress, cancel, job_id):
 
 
 _register("ocr", _check_ocr, _run_ocr, CONTINUES)
+
+
+# ---- iiif: images of IIIF manifests fetched from their servers; a resume fetches the canvases still missing ----
+
+def _check_iiif(project, params, roots) -> dict:
+    p = _only("iiif", params, {"sources": None, "size": None, "language": None, "concurrency": None,
+                               "embed": True, "model": None})
+    sources = p["sources"] if isinstance(p["sources"], list) else [p["sources"]]
+    for source in sources:
+        if isinstance(source, str) and "://" not in source:  # URLs are checked by check_iiif
+            _within(roots, source, "sources")  # a manifest file must lie where the page may look
+    options = {key: p[key] for key in ("size", "language", "concurrency") if p[key] is not None}
+    return project.check_iiif(sources, embed=p["embed"], model=p["model"], **options)
+
+
+def _run_iiif(project, params, progress, cancel, job_id):
+    return project.import_iiif(**params, progress=progress, cancel=cancel)
+
+
+_register("iiif", _check_iiif, _run_iiif, CONTINUES,
+          same_work=lambda recorded, asked: recorded.get("sources") == asked.get("sources"))

@@ -22,6 +22,7 @@ from .analysis.suggestions import Suggestions
 from .analysis.textsearch import SearchResults, TextSearch
 from .errors import Conflict
 from .exchange.csvfile import CsvExchange
+from .ingest.iiif_import import DEFAULT_CONCURRENCY, DEFAULT_SIZE, IiifImport
 from .ingest.importer import Importer
 from .ocr.reading import TextReading
 from .operations.annotations import Annotations, TagRef
@@ -54,6 +55,7 @@ class Project:
         self.vector_store = VectorStore(self.db)
         self.vectors = VectorSpace(self.vector_store)
         self.importer = Importer(self.db, self.oplog)
+        self.iiif = IiifImport(self.db, self.oplog)
         self.csv = CsvExchange(self.oplog, self.annotations, self.images, self.querying)
         self.embedding = Embedding(self.db, self.oplog, self.vector_store, self.images, self.settings)
         self.text_reading = TextReading(self.db, self.oplog, self.vector_store, self.images)
@@ -356,6 +358,39 @@ class Project:
     def put_vectors(self, name: str, content_ids, rows: np.ndarray) -> int:
         """Store (or replace) the vectors of these contents in one transaction; returns how many."""
         return self.vector_store.put_vectors(name, content_ids, rows)
+
+    def check_iiif(self, sources, *, size: int | str | None = DEFAULT_SIZE, language: str | None = None,
+                   concurrency: int = DEFAULT_CONCURRENCY, embed: bool = True, model: str | None = None) -> dict:
+        """Refuse, before any request is sent, an IIIF import of sources that are neither http(s) URLs nor
+        files, a bad size, language or concurrency, or an unknown model; returns the options as the import
+        will run them (see `import_iiif`)."""
+        checked = self.iiif.check_iiif(sources, size=size, language=language, concurrency=concurrency)
+        if embed:
+            self.check_model(model)
+        return {**checked, "embed": bool(embed), "model": model}
+
+    def import_iiif(self, sources, *, size: int | str | None = DEFAULT_SIZE, language: str | None = None,
+                    concurrency: int = DEFAULT_CONCURRENCY, embed: bool = True, model: str | None = None,
+                    progress: Callable[[dict], None] | None = None, cancel: threading.Event | None = None) -> dict:
+        """Import the images of IIIF manifests and collections (URLs or files; versions 2 and 3), each
+        canvas's image fetched through the Image API with `size` pixels on its long side ("max": the largest
+        the server gives), `concurrency` requests at a time, then embed the new images unless embed=False.
+
+        An image's path is its canvas's id, its name the canvas's label, its folder the manifest; the
+        manifest's label (property "manifest"), metadata pairs, attribution and licence become text
+        properties, in `language` where the manifest offers several (default: the environment's). Canvases
+        already imported are skipped, so an interrupted import run again fetches only what is missing.
+        Returns {"added", "skipped", "failed": [{"manifest" or "canvas", "error"}], "manifests", "total",
+        "state"} (with "embedding" after embedding); InvalidInput when no source could be read as IIIF."""
+        self.check_iiif(sources, size=size, language=language, concurrency=concurrency, embed=embed, model=model)
+        report = self.iiif.import_iiif(sources, size=size, language=language, concurrency=concurrency,
+                                       progress=progress, cancel=cancel)
+        return self._embed_imported(report, embed, model, progress, cancel)
+
+    def iiif_source(self, image: int) -> dict | None:
+        """Where an image imported from IIIF comes from: {"manifest", "canvas", "image" (the URL of its
+        bytes), "homepage"}; None for an image imported otherwise; NotFound for no image."""
+        return self.iiif.iiif_source(image)
 
     def vectors_of(self, name: str, content_ids) -> np.ndarray:
         """The vectors of these contents as stored (not normalised), in the order asked; a content without

@@ -8,8 +8,8 @@
 import type { paths } from "./schema";
 import type { PluginList } from "./plugins";
 import type {
-  CsvPreview, FileDetail, FolderListing, Guess, ImageText, Info, Item, Job, ModelOffer, Operation, Property, QueryResult,
-  SavedView, Scored, SearchAnswer, Similar, Tag,
+  CsvPreview, FileDetail, FolderListing, Guess, IiifSource, ImageText, Info, Item, Job, ModelOffer, Operation, Property,
+  QueryResult, SavedView, Scored, SearchAnswer, Similar, Tag,
 } from "./types";
 
 export class ApiError extends Error {
@@ -118,6 +118,7 @@ export const api = {
   values: (ids: number[]) => as<{ items: Item[] }>(call("post", "/api/values", { body: { ids } })),
   file: (id: number) => as<FileDetail>(call("get", "/api/files/{file_id}", { path: { file_id: id } })),
   imageText: (id: number) => as<ImageText>(call("get", "/api/files/{file_id}/text", { path: { file_id: id } })),
+  iiifSource: (id: number) => as<IiifSource | null>(call("get", "/api/files/{file_id}/iiif", { path: { file_id: id } })),
   setValues: (body: Body<"post", "/api/values/set">) => call("post", "/api/values/set", { body }),
   addTags: (body: Body<"post", "/api/values/add">) => call("post", "/api/values/add", { body }),
   removeTags: (body: Body<"post", "/api/values/remove">) => call("post", "/api/values/remove", { body }),
@@ -166,6 +167,7 @@ export const api = {
   job: (id: string) => as<Job>(call("get", "/api/jobs/{job_id}", { path: { job_id: id } })),
   cancelJob: (id: string) => call("post", "/api/jobs/{job_id}/cancel", { path: { job_id: id } }),
   startImport: (body: Body<"post", "/api/imports">) => as<Started>(call("post", "/api/imports", { body })),
+  startIiifImport: (body: Body<"post", "/api/imports/iiif">) => as<Started>(call("post", "/api/imports/iiif", { body })),
   getModel: (name: string) => as<Started>(call("post", "/api/models/{name}/get", { path: { name } })),
   startClusters: (body: Body<"post", "/api/cluster">) => as<Started>(call("post", "/api/cluster", { body })),
   startDuplicates: (body: Body<"post", "/api/duplicates">) => as<Started>(call("post", "/api/duplicates", { body })),

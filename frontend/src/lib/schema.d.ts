@@ -157,6 +157,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/files/{file_id}/iiif": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where an image imported from IIIF comes from (null for other images) */
+        get: operations["iiif_source_api_files__file_id__iiif_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/files/{file_id}/text": {
         parameters: {
             query?: never;
@@ -253,6 +270,23 @@ export interface paths {
         put?: never;
         /** Start importing folders in the background; returns the job id */
         post: operations["start_import_api_imports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/iiif": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start importing the images of IIIF manifests in the background; returns the job id */
+        post: operations["start_iiif_import_api_imports_iiif_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1128,6 +1162,42 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /** IiifImportRequest */
+        IiifImportRequest: {
+            /**
+             * Concurrency
+             * @description requests at a time
+             * @default 4
+             */
+            concurrency?: number;
+            /**
+             * Embed
+             * @description then embed the new images (as `imagier import-iiif` does)
+             * @default true
+             */
+            embed?: boolean;
+            /**
+             * Language
+             * @description the language of labels and metadata where a manifest offers several (default: the server's)
+             */
+            language?: string | null;
+            /**
+             * Model
+             * @description the embedder to run after importing
+             */
+            model?: string | null;
+            /**
+             * Size
+             * @description pixels on each image's long side, or "max" for the largest the server gives
+             * @default 1600
+             */
+            size?: number | string;
+            /**
+             * Sources
+             * @description URLs of IIIF manifests or collections (Presentation API 2 or 3), or manifest files inside the allowed roots
+             */
+            sources: string[];
+        };
         /** ImportRequest */
         ImportRequest: {
             /**
@@ -1159,7 +1229,7 @@ export interface components {
         JobRequest: {
             /**
              * Kind
-             * @description the kind of job: cluster, download, duplicates, embed, import, labels, layout, ocr, plugin
+             * @description the kind of job: cluster, download, duplicates, embed, iiif, import, labels, layout, ocr, plugin
              */
             kind: string;
             /**
@@ -1779,6 +1849,39 @@ export interface operations {
             };
         };
     };
+    iiif_source_api_files__file_id__iiif_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    } | null;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     image_text_api_files__file_id__text_get: {
         parameters: {
             query?: never;
@@ -1989,6 +2092,41 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ImportRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    start_iiif_import_api_imports_iiif_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IiifImportRequest"];
             };
         };
         responses: {

@@ -128,6 +128,10 @@ export interface WordBox { text: string; confidence: number; line: number; x: nu
 /** The text read in an image: `read` is null before any reading. */
 export interface ImageText { id: number; read: string | null; engine: string | null; text: string; words: WordBox[] }
 
+/** Where an image imported from IIIF comes from: its manifest, its canvas, the URL of its picture, the
+ * manifest's page for people (null when it names none). */
+export interface IiifSource { manifest: string; canvas: string; image: string; homepage: string | null }
+
 /** A text search's answer: the images found, best first, and why nothing was found (or which words it did
  * not understand). */
 export interface SearchAnswer { results: Scored[]; message: string | null }

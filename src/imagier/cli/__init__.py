@@ -374,6 +374,7 @@ def demo(folder, port, no_serve, as_json):
 # The commands of other areas register themselves on `main` when imported (one line per module):
 from . import embedding  # noqa: E402,F401
 from . import ocr  # noqa: E402,F401
+from . import iiif  # noqa: E402,F401
 from . import analysis  # noqa: E402,F401
 from . import search  # noqa: E402,F401
 from . import duplicates  # noqa: E402,F401

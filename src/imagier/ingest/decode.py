@@ -70,6 +70,12 @@ def decode(path: str, keep_bytes: bool = False) -> Decoded:
             data = f.read()
     except OSError as e:
         raise DecodeError(f"cannot read file: {e.strerror or e}") from None
+    return decode_bytes(data, path, stat.st_mtime_ns, keep_bytes)
+
+
+def decode_bytes(data: bytes, path: str, mtime_ns: int, keep_bytes: bool = False) -> Decoded:
+    """Describe an image's bytes read elsewhere (fetched from a IIIF server) as `decode` describes a file's:
+    `path` and `mtime_ns` are what the project records for them."""
     if not data:
         raise DecodeError("empty file (0 bytes)")
     try:
@@ -100,7 +106,7 @@ def decode(path: str, keep_bytes: bool = False) -> Decoded:
     return Decoded(
         path=path,
         size=len(data),
-        mtime_ns=stat.st_mtime_ns,
+        mtime_ns=mtime_ns,
         hash=hashlib.sha256(data).hexdigest(),
         format=_FORMAT_NAMES.get(img.format, img.format),
         width=width,

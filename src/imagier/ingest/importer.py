@@ -254,7 +254,8 @@ class _ImportRun:
         if not hashes:
             return
         for hash_, file_id, path in sql.files_with_hashes(conn, hashes):
-            if not any(is_under(path, r) for r in self.roots) and not os.path.exists(path):
+            # Only a file's path can have moved: an image fetched from IIIF has its canvas's URL as path.
+            if os.path.isabs(path) and not any(is_under(path, r) for r in self.roots) and not os.path.exists(path):
                 self.gone.setdefault(hash_, []).append((path, file_id))
 
     def _take_gone(self, hash_: str) -> tuple[str, int] | None:

@@ -50,6 +50,10 @@ class Files:
     def file_id(self, path: str) -> int:
         """The id of the image at this path (absolute, or a unique end of its path)."""
         conn = self.db.reader
+        if "://" in str(path):  # an image imported from IIIF, whose path is its canvas's URL
+            found = files_sql.file_id_at(conn, path)
+            if found is not None:
+                return found
         absolute = str(Path(refuse_nul(path, "image path")).expanduser().resolve())
         found = files_sql.file_id_at(conn, absolute)
         if found is not None:

@@ -28,8 +28,8 @@ from ..checks import whole_number
 from .. import __version__
 from ..errors import ImagierError, InvalidInput
 from ..project import Project
-from .routes import (analysis, csv, duplicates, files, folders, imports, jobs, labels, layout, plugins, properties,
-                     query, search, values, vectors, views)
+from .routes import (analysis, csv, duplicates, files, folders, iiif, imports, jobs, labels, layout, plugins,
+                     properties, query, search, values, vectors, views)
 from .routes import project as project_routes
 from .state import LeaseForEachRequest, ServerState
 
@@ -39,7 +39,7 @@ TOKEN_COOKIE = "imagier_token"
 # developer can test a build of their own while the shipped one stays as committed.
 WEBUI = Path(os.environ.get("IMAGIER_WEBUI") or Path(__file__).parent / "webui")
 ROUTERS = (project_routes, properties, values, files, query, views, imports, jobs, csv, vectors, analysis, search,
-           duplicates, folders, layout, plugins, labels)
+           duplicates, folders, layout, plugins, labels, iiif)
 # A token anyone could guess is no protection: `--token "$UNSET_VARIABLE"` would open the server to all.
 MIN_TOKEN_LENGTH = 16
 # Request bodies: a CSV import may be as large as max_body_bytes (a real corpus's CSV runs to tens of MB);
