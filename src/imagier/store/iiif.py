@@ -1,5 +1,5 @@
 """The SQL of IIIF imports: the folders of manifests and collections, the files already imported by their
-canvas id, and each file's source (migration 0009; the rules: ingest/iiif_import.py)."""
+canvas id, and each file's source (migration 0008; the rules: ingest/iiif_import.py)."""
 
 from __future__ import annotations
 
