@@ -111,7 +111,7 @@ OPERATIONS: tuple[Operation, ...] = (
     # ---- vectors and models ------------------------------------------------------------------------
     _op("embed", "embed", "POST /api/embed"),
     _op("read_text", "ocr", no_http='a job: POST /api/jobs with {"kind": "ocr"}'),
-    _op("image_text", "ocr --show", "GET /api/files/{file_id}/text"),
+    _op("image_text", "ocr --show --search", "GET /api/files/{file_id}/text"),
     _op("vector_types", "vectors", "GET /api/vector-types"),
     _op("vector_type", no_cli="`imagier vectors` lists every vector type",
         no_http="GET /api/vector-types lists every vector type"),

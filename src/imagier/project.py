@@ -478,11 +478,14 @@ class Project:
         "failed": [{"content", "path", "error"}]}; progress gets {"done", "total"}."""
         return self.text_reading.read_text(workers=workers, progress=progress, cancel=cancel)
 
-    def image_text(self, image: int | str) -> dict:
+    def image_text(self, image: int | str, search: str | None = None) -> dict:
         """The text read in an image (by id or path): {"id", "read": when (None before any reading),
         "engine", "text", "words": [{"text", "confidence", "line", "x", "y", "w", "h"}]}, each box as
-        fractions of the upright picture's width and height (for plugins and the detail view's boxes)."""
-        return self.text_reading.image_text(self.images.file(image)["id"])
+        fractions of the upright picture's width and height (for plugins and the detail view's boxes).
+        With `search` (words as the filter op `search` takes them: "phrases", prefix*, OR, NOT), each word
+        also has "match": whether the search matches it, accents and case folded as the full-text index
+        folds them (the words the detail view highlights)."""
+        return self.text_reading.image_text(self.images.file(image)["id"], search)
 
     def machine_labels_enabled(self) -> bool:
         """Whether embedding with EfficientNet-Lite0 writes the `ImageNet guess` property (until

@@ -117,7 +117,8 @@ export const api = {
   query: (body: Body<"post", "/api/query">) => as<QueryResult>(call("post", "/api/query", { body })),
   values: (ids: number[]) => as<{ items: Item[] }>(call("post", "/api/values", { body: { ids } })),
   file: (id: number) => as<FileDetail>(call("get", "/api/files/{file_id}", { path: { file_id: id } })),
-  imageText: (id: number) => as<ImageText>(call("get", "/api/files/{file_id}/text", { path: { file_id: id } })),
+  imageText: (id: number, search: string | null = null) =>
+    as<ImageText>(call("get", "/api/files/{file_id}/text", { path: { file_id: id }, query: { search } })),
   setValues: (body: Body<"post", "/api/values/set">) => call("post", "/api/values/set", { body }),
   addTags: (body: Body<"post", "/api/values/add">) => call("post", "/api/values/add", { body }),
   removeTags: (body: Body<"post", "/api/values/remove">) => call("post", "/api/values/remove", { body }),
@@ -165,6 +166,7 @@ export const api = {
   jobs: () => as<Job[]>(call("get", "/api/jobs")),
   job: (id: string) => as<Job>(call("get", "/api/jobs/{job_id}", { path: { job_id: id } })),
   cancelJob: (id: string) => call("post", "/api/jobs/{job_id}/cancel", { path: { job_id: id } }),
+  startJob: (body: Body<"post", "/api/jobs">) => as<Started>(call("post", "/api/jobs", { body })),
   startImport: (body: Body<"post", "/api/imports">) => as<Started>(call("post", "/api/imports", { body })),
   getModel: (name: string) => as<Started>(call("post", "/api/models/{name}/get", { path: { name } })),
   startClusters: (body: Body<"post", "/api/cluster">) => as<Started>(call("post", "/api/cluster", { body })),

@@ -1781,7 +1781,10 @@ export interface operations {
     };
     image_text_api_files__file_id__text_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description a text search (as the filter op `search` takes it): each word then says whether it matches (`match`) */
+                search?: string | null;
+            };
             header?: never;
             path: {
                 file_id: number;

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from ...ingest.scan import is_under
@@ -76,5 +76,8 @@ def _servable(request: Request, project: Project, path: Path) -> Path:
 
 @router.get("/files/{file_id}/text", summary="The text read in an image (OCR): its lines and its words, each with "
                                              "its confidence and its box as fractions of the picture's width and height")
-def image_text(project: ProjectDep, file_id: int) -> dict:
-    return project.image_text(file_id)
+def image_text(project: ProjectDep, file_id: int,
+               search: str | None = Query(None, description="a text search (as the filter op `search` takes it): "
+                                                             "each word then says whether it matches (`match`)")
+               ) -> dict:
+    return project.image_text(file_id, search)
