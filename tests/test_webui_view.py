@@ -195,6 +195,41 @@ def test_a_slow_answer_at_load_does_not_make_the_page_query_twice(embedded, chro
     assert len(queries) == 1, queries
 
 
+def test_the_echo_of_a_slow_save_is_not_taken_for_a_change_made_elsewhere(embedded, chromium):
+    # The tab's save commits, the change stream tells the page, and only then does the save's answer
+    # arrive (slowly, on a busy machine): the page's own write is no news to re-read everything for.
+    from imagier.server.app import create_app
+    from live import LAPTOP, LiveServer
+
+    app = create_app(embedded)
+
+    async def slow_saves(scope, receive, send):
+        async def answer_late(message):
+            if message["type"] == "http.response.start":
+                await asyncio.sleep(1.5)  # far beyond the page's wait for its own echo (ECHO_WAIT)
+            await send(message)
+        saving = scope["type"] == "http" and scope["method"] in ("POST", "PUT") and scope["path"].startswith("/api/views")
+        await app(scope, receive, answer_late if saving else send)
+
+    with LiveServer(slow_saves) as server:
+        context = chromium.new_context(viewport=LAPTOP)
+        page = context.new_page()
+        page.goto(server.url + "/")
+        count_is(page, embedded.file_count())
+        queries: list[dict] = []
+        page.on("request", lambda r: queries.append(r.post_data_json) if r.url.endswith("/api/query") else None)
+        page.click("[data-testid=filter-add]")
+        condition = page.locator("[data-testid=filter-condition]").first
+        condition.locator("[data-testid=filter-property]").select_option("format")
+        condition.locator("[data-testid=filter-value]").fill("JPEG")
+        count_is(page, len(embedded.query_ids({"property": "format", "op": "eq", "value": "JPEG"})))
+        eventually(lambda: [v["state"]["filter"] for v in embedded.views()] == [queries[-1]["filter"]])
+        page.wait_for_timeout(2500)  # the save's answer, and the news of its commit, have both arrived
+        context.close()
+    # one query per filter the editor sent (each keystroke may send one), none after the save
+    assert len(queries) == len({json.dumps(q, sort_keys=True) for q in queries}), queries
+
+
 def test_each_tab_keeps_how_it_shows_its_images(webui):
     page, server, project = webui
     count_is(page, project.file_count())

@@ -5,7 +5,7 @@
 // Large values (the result's ids, the selection) are $state.raw and replaced wholesale: a deep proxy
 // over 500,000 ids would cost more than the query itself.
 
-import { api, ApiError, followJob, href, jobError } from "./api";
+import { api, ApiError, followJob, href, jobError, writesSettled } from "./api";
 import type {
   Display, Filter, GroupKey, Guess, Info, Item, Job, Mode, Operation, Property, QueryResult, SortKey, ViewState,
 } from "./types";
@@ -303,11 +303,13 @@ class AppState {
       if (this.refreshTimer !== null) return;
       const wait = REFRESH_GAP - (performance.now() - this.refreshedAt);
       this.refreshTimer = setTimeout(async () => {
-        // The page's own reads of the info bring the version to compare with: the one at load, or after its
-        // own write, may still be on its way (a busy machine answers in seconds), and before it lands
-        // every version would look new and the page would read everything twice.
+        // The page's own reads of the info bring the version to compare with: the one at load, or the one
+        // after its own write, may still be on its way (a busy machine answers in seconds), or the write
+        // itself, whose answer starts that read. Until they land every version would look new, and the
+        // page would read everything twice.
         let reading: Promise<void>;
         do {
+          await writesSettled();
           reading = this.infoReading;
           await reading;
         } while (reading !== this.infoReading);
