@@ -43,8 +43,8 @@ def matched_spans(conn: apsw.Connection, query: str, text: str) -> list[tuple[in
     fold as they do in a search) in a scratch table of this connection, and FTS5's highlight() marks the
     words of its phrases and prefixes. No span when the text as a whole does not match (a word missing, a NOT
     that excludes it), as the search would not find it."""
-    tokenizer = conn.execute("SELECT sql FROM main.sqlite_master WHERE name = 'text_index'").fetchone()[0]
-    tokenize = re.search(r"tokenize\s*=\s*('(?:[^']|'')*')", tokenizer).group(1)
+    schema = conn.execute("SELECT sql FROM main.sqlite_master WHERE name = 'text_index'").fetchone()[0]
+    tokenize = re.search(r"tokenize\s*=\s*('(?:[^']|'')*')", schema).group(1)
     # In temp: the project file is not written, not even when this connection is inside a write.
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.text_matching USING fts5(value, tokenize = {tokenize})")
     conn.execute("DELETE FROM temp.text_matching")
