@@ -18,7 +18,7 @@ from PIL import Image
 
 import imagier
 from conftest import load_benchmark, open_copy, sample_pixels
-from imagier.errors import InvalidInput
+from imagier.errors import InvalidInput, NotFound
 from imagier.ocr.reading import TEXT_PROPERTY
 from imagier.server.app import create_app
 from live import LiveServer, eventually, screenshot, served_page
@@ -105,6 +105,31 @@ def test_a_search_marks_the_words_it_matches_as_the_index_reads_them(read):
     assert read.data_version() == version  # marking reads: the project file is not written
 
 
+CAPTION = "🎄 Noël: l'élève fête le château"
+
+
+def test_the_words_a_search_matches_in_a_text_value(read):
+    french, plain = read.file("french.jpg")["id"], read.file("plain.jpg")["id"]
+    read.create_property("caption", "text")
+    read.set_values("caption", [french], CAPTION)
+
+    def marked(image, property, search):
+        value = read.values([image], [property])[image][property]
+        return [value[start:end] for start, end in read.text_matches(image, property, search)]
+
+    assert marked(french, "caption", "ELEVE chat*") == ["élève", "château"]  # counted in characters, 🎄 one
+    assert marked(french, "caption", "noel NOT chateau") == []  # the value as a whole does not match
+    assert marked(french, TEXT_PROPERTY, '"fete de noel"') == ["fête de Noël"]  # a phrase is one run
+    assert read.text_matches(plain, "caption", "noel") == []  # no value
+    read.create_property("year", "number")
+    with pytest.raises(InvalidInput, match="year is a number property"):
+        read.text_matches(french, "year", "noel")
+    with pytest.raises(NotFound):
+        read.text_matches(french, "nothing", "noel")
+    with pytest.raises(InvalidInput, match="noel NOT"):
+        read.text_matches(french, "caption", "noel NOT")
+
+
 def test_a_search_that_cannot_be_read_is_refused_by_name(read):
     with pytest.raises(InvalidInput, match="unclosed|quote"):
         read.image_text("french.jpg", '"fete de')
@@ -120,6 +145,11 @@ def test_the_marks_over_http_and_the_command_line(read_template, tmp_path):
         assert sorted(w["text"] for w in answer["words"] if w["match"]) == ["Noël", "fête"]
         refused = client.get(f"/api/files/{french}/text", params={"search": "noel NOT"})
         assert refused.status_code == 400 and "noel NOT" in refused.json()["message"]
+        spans = client.get(f"/api/files/{french}/matches", params={"property": TEXT_PROPERTY, "search": "quebec"})
+        text = project.image_text(french)["text"]
+        assert [text[start:end] for start, end in spans.json()] == ["Québec"]
+        assert client.get("/api/files/999999/matches", params={"property": TEXT_PROPERTY,
+                                                               "search": "quebec"}).status_code == 404
 
     def ocr(*args):
         return subprocess.run([sys.executable, "-m", "imagier.cli", "ocr", str(path), *args],
@@ -170,12 +200,20 @@ def test_the_detail_marks_the_words_the_views_search_matches(read, chromium):
                                {"not": {"property": TEXT_PROPERTY, "op": "search", "value": "chien"}}]},
             "sort": [], "group": []}
     address = "/#view=" + quote(json.dumps(view))
+    read.create_property("caption", "text")
+    read.set_values("caption", [read.file("french.jpg")["id"]], CAPTION)
     with served_page(chromium, read, address) as (page, server):
         page.wait_for_selector("[data-testid=view-count]:text-is('1 image')")  # the French caption alone
         page.dblclick("[data-testid=tile]")
         page.wait_for_selector("[data-testid=detail-name]:text-is('french.jpg')")
         page.wait_for_selector("[data-testid=detail-text-match]")
         assert sorted(page.locator("[data-testid=detail-text-match]").all_inner_texts()) == ["Noël", "fête"]
+        # and in the text values shown above: the words read, and a caption of the user's
+        for name, marks in ((TEXT_PROPERTY, ["fête", "Noël"]), ("caption", ["Noël", "fête"])):
+            value = page.locator(f"[data-testid=detail-property][data-property='{name}']")
+            value.locator("[data-testid=text-match] >> nth=0").wait_for()
+            assert value.locator("[data-testid=text-match]").all_inner_texts() == marks, name
+        assert page.inner_text("[data-testid=detail-property][data-property=caption]").strip() == CAPTION
         # their boxes are drawn over the picture at once, and only theirs
         page.wait_for_selector("[data-testid=detail-image]")
         page.wait_for_function("() => document.querySelectorAll('[data-testid=detail-word-box]').length === 2")
@@ -194,6 +232,7 @@ def test_the_detail_marks_the_words_the_views_search_matches(read, chromium):
         page.wait_for_selector("[data-testid=detail-text-line]")
         assert page.locator("[data-testid=detail-text-match]").count() == 0
         assert page.locator("[data-testid=detail-word-box]").count() == 0
+        assert page.locator("[data-testid=text-match]").count() == 0
 
 
 @pytest.mark.browser

@@ -99,6 +99,10 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("query", "query", "POST /api/query"),
     _op("query_ids", no_cli="the --filter options of `values` and `run` select images with it; `imagier query` "
                             "lists them", no_http="POST /api/query returns the same ids"),
+    _op("text_matches", http="GET /api/files/{file_id}/matches",
+        no_cli="the marks of the page's image detail; a shell finds the images by the same words with the "
+               "filter op `search` (`imagier query --filter`), and `imagier ocr --show --search` marks the "
+               "words read in one"),
     _op("compile_view", no_cli=PLUMBING, no_http=PLUMBING),
     _op("views", "views list", "GET /api/views"),
     _op("save_view", "views save", ("POST /api/views", "PUT /api/views/{view_id}")),

@@ -326,6 +326,13 @@ class Project:
         """The ids of the images matching `filter`, in `sort` order, each once."""
         return self.querying.query_ids(filter, sort)
 
+    def text_matches(self, image: int | str, property: str, search: str) -> list[list[int]]:
+        """Where a text search (words as the filter op `search` takes them: "phrases", prefix*, OR, NOT)
+        matches an image's (by id or path) value of a text property: the [start, end] characters of the
+        words it matches, accents and case folded as the full-text index folds them; none when the value as
+        a whole does not match (the words the detail view marks)."""
+        return self.querying.text_matches(self.images.file(image)["id"], property, search)
+
     # ---- vector_store ----------------------------------------------------------------------------
 
     def vector_types(self) -> list[dict]:

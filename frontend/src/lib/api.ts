@@ -138,6 +138,8 @@ export const api = {
   query: (body: Body<"post", "/api/query">) => as<QueryResult>(call("post", "/api/query", { body })),
   values: (ids: number[]) => as<{ items: Item[] }>(call("post", "/api/values", { body: { ids } })),
   file: (id: number) => as<FileDetail>(call("get", "/api/files/{file_id}", { path: { file_id: id } })),
+  textMatches: (id: number, property: string, search: string) =>
+    as<number[][]>(call("get", "/api/files/{file_id}/matches", { path: { file_id: id }, query: { property, search } })),
   imageText: (id: number, search: string | null = null) =>
     as<ImageText>(call("get", "/api/files/{file_id}/text", { path: { file_id: id }, query: { search } })),
   setValues: (body: Body<"post", "/api/values/set">) => call("post", "/api/values/set", { body }),

@@ -81,3 +81,12 @@ def image_text(project: ProjectDep, file_id: int,
                                                              "each word then says whether it matches (`match`)")
                ) -> dict:
     return project.image_text(file_id, search)
+
+
+@router.get("/files/{file_id}/matches", summary="Where a text search matches the image's value of a text property: "
+                                                "the [start, end] characters of the words it matches (the detail's marks)")
+def text_matches(project: ProjectDep, file_id: int,
+                 property: str = Query(..., description="a text property"),
+                 search: str = Query(..., description="a text search, as the filter op `search` takes it")
+                 ) -> list[list[int]]:
+    return project.text_matches(file_id, property, search)
