@@ -258,3 +258,24 @@ def test_the_page_starts_the_reading_and_shows_its_text_without_a_reload(corpus,
             shown = " ".join(page.locator("[data-testid=detail-text-line]").all_inner_texts())
             assert bench.word_recall(FRENCH, shown) == 1.0, shown
         eventually(lambda: project.image_text("french.jpg")["read"] is not None)
+
+
+@pytest.mark.browser
+def test_the_page_cancels_the_reading_and_a_second_press_reads_the_rest(corpus, tmp_path, chromium, monkeypatch):
+    from imagier.ocr import reading
+    monkeypatch.setattr(reading, "BATCH", 1)  # the job looks at Cancel after every image (it runs in this process)
+    with imagier.open(tmp_path / "unread.imagier") as project:
+        project.import_folders([corpus])
+        images = project.query_ids()
+        with served_page(chromium, project) as (page, server):
+            page.wait_for_selector("[data-testid=tile]")
+            page.click("[data-testid=read-text]")
+            page.click("[data-testid=machine-help] [data-testid=job-cancel]")
+            page.wait_for_selector("[data-testid=message-error]:has-text('ocr was cancelled')", timeout=240_000)
+            assert page.locator("[data-testid=machine-help] [data-testid=job]").count() == 0
+            read = sum(project.image_text(i)["read"] is not None for i in images)
+            assert read < len(images)
+            page.click("[data-testid=read-text]")
+            page.wait_for_selector(f"[data-testid=message-info]:has-text('Read the text in {len(images) - read} image')",
+                                   timeout=240_000)
+        assert all(project.image_text(i)["read"] is not None for i in images)
