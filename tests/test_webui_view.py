@@ -1,6 +1,7 @@
 """The view's editors in a real Chromium: nested filters, multi-key sort, grouping, and tabs that keep
 their own saved views."""
 
+import asyncio
 import json
 from urllib.parse import unquote
 
@@ -164,6 +165,69 @@ def test_tabs_keep_their_views_across_switches_and_a_reload(webui):
     count_is(page, total)
     page.wait_for_function("() => document.querySelectorAll('[data-testid=tab]').length === 1")
     assert "JPEGs" not in {v["name"] for v in project.views()}
+
+
+@pytest.mark.parametrize("slow", ["/api/info", "/api/properties"])
+def test_a_slow_answer_at_load_does_not_make_the_page_query_twice(embedded, chromium, slow):
+    # On a busy machine the page's first read of the project's info can take seconds; the change stream's
+    # first news (the file's version, unchanged) arriving meanwhile is no change to re-read everything for.
+    # (The test above once saw two identical queries at load so, in CI.)
+    from imagier.server.app import create_app
+    from live import LAPTOP, LiveServer
+
+    app = create_app(embedded)
+
+    async def slowed(scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == slow:
+            await asyncio.sleep(2.5)  # longer than the page's wait before it acts on news (REFRESH_GAP)
+        await app(scope, receive, send)
+
+    with LiveServer(slowed) as server:
+        context = chromium.new_context(viewport=LAPTOP)
+        page = context.new_page()
+        queries: list[dict] = []
+        page.on("request", lambda r: queries.append(r.post_data_json) if r.url.endswith("/api/query") else None)
+        page.goto(server.url + "/")
+        count_is(page, embedded.file_count())
+        page.wait_for_selector("[data-testid=property-new]")
+        page.wait_for_timeout(2500)  # the news has been read by now, and acted on if it were to be
+        context.close()
+    assert len(queries) == 1, queries
+
+
+def test_the_echo_of_a_slow_save_is_not_taken_for_a_change_made_elsewhere(embedded, chromium):
+    # The tab's save commits, the change stream tells the page, and only then does the save's answer
+    # arrive (slowly, on a busy machine): the page's own write is no news to re-read everything for.
+    from imagier.server.app import create_app
+    from live import LAPTOP, LiveServer
+
+    app = create_app(embedded)
+
+    async def slow_saves(scope, receive, send):
+        async def answer_late(message):
+            if message["type"] == "http.response.start":
+                await asyncio.sleep(1.5)  # far beyond the page's wait for its own echo (ECHO_WAIT)
+            await send(message)
+        saving = scope["type"] == "http" and scope["method"] in ("POST", "PUT") and scope["path"].startswith("/api/views")
+        await app(scope, receive, answer_late if saving else send)
+
+    with LiveServer(slow_saves) as server:
+        context = chromium.new_context(viewport=LAPTOP)
+        page = context.new_page()
+        page.goto(server.url + "/")
+        count_is(page, embedded.file_count())
+        queries: list[dict] = []
+        page.on("request", lambda r: queries.append(r.post_data_json) if r.url.endswith("/api/query") else None)
+        page.click("[data-testid=filter-add]")
+        condition = page.locator("[data-testid=filter-condition]").first
+        condition.locator("[data-testid=filter-property]").select_option("format")
+        condition.locator("[data-testid=filter-value]").fill("JPEG")
+        count_is(page, len(embedded.query_ids({"property": "format", "op": "eq", "value": "JPEG"})))
+        eventually(lambda: [v["state"]["filter"] for v in embedded.views()] == [queries[-1]["filter"]])
+        page.wait_for_timeout(2500)  # the save's answer, and the news of its commit, have both arrived
+        context.close()
+    # one query per filter the editor sent (each keystroke may send one), none after the save
+    assert len(queries) == len({json.dumps(q, sort_keys=True) for q in queries}), queries
 
 
 def test_each_tab_keeps_how_it_shows_its_images(webui):

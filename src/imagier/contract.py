@@ -103,6 +103,10 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("query", "query", "POST /api/query"),
     _op("query_ids", no_cli="the --filter options of `values` and `run` select images with it; `imagier query` "
                             "lists them", no_http="POST /api/query returns the same ids"),
+    _op("text_matches", http="GET /api/files/{file_id}/matches",
+        no_cli="the marks of the page's image detail; a shell finds the images by the same words with the "
+               "filter op `search` (`imagier query --filter`), and `imagier ocr --show --search` marks the "
+               "words read in one"),
     _op("compile_view", no_cli=PLUMBING, no_http=PLUMBING),
     _op("views", "views list", "GET /api/views"),
     _op("save_view", "views save", ("POST /api/views", "PUT /api/views/{view_id}")),
@@ -115,7 +119,7 @@ OPERATIONS: tuple[Operation, ...] = (
     # ---- vectors and models ------------------------------------------------------------------------
     _op("embed", "embed", "POST /api/embed"),
     _op("read_text", "ocr", no_http='a job: POST /api/jobs with {"kind": "ocr"}'),
-    _op("image_text", "ocr --show", "GET /api/files/{file_id}/text"),
+    _op("image_text", "ocr --show --search", "GET /api/files/{file_id}/text"),
     _op("vector_types", "vectors", "GET /api/vector-types"),
     _op("vector_type", no_cli="`imagier vectors` lists every vector type",
         no_http="GET /api/vector-types lists every vector type"),

@@ -328,6 +328,13 @@ class Project:
         """The ids of the images matching `filter`, in `sort` order, each once."""
         return self.querying.query_ids(filter, sort)
 
+    def text_matches(self, image: int | str, property: str, search: str) -> list[list[int]]:
+        """Where a text search (words as the filter op `search` takes them: "phrases", prefix*, OR, NOT)
+        matches an image's (by id or path) value of a text property: the [start, end] characters of the
+        words it matches, accents and case folded as the full-text index folds them; none when the value as
+        a whole does not match (the words the detail view marks)."""
+        return self.querying.text_matches(self.images.file(image)["id"], property, search)
+
     # ---- vector_store ----------------------------------------------------------------------------
 
     def vector_types(self) -> list[dict]:
@@ -513,11 +520,14 @@ class Project:
         "failed": [{"content", "path", "error"}]}; progress gets {"done", "total"}."""
         return self.text_reading.read_text(workers=workers, progress=progress, cancel=cancel)
 
-    def image_text(self, image: int | str) -> dict:
+    def image_text(self, image: int | str, search: str | None = None) -> dict:
         """The text read in an image (by id or path): {"id", "read": when (None before any reading),
         "engine", "text", "words": [{"text", "confidence", "line", "x", "y", "w", "h"}]}, each box as
-        fractions of the upright picture's width and height (for plugins and the detail view's boxes)."""
-        return self.text_reading.image_text(self.images.file(image)["id"])
+        fractions of the upright picture's width and height (for plugins and the detail view's boxes).
+        With `search` (words as the filter op `search` takes them: "phrases", prefix*, OR, NOT), each word
+        also has "match": whether the search matches it, accents and case folded as the full-text index
+        folds them (the words the detail view highlights)."""
+        return self.text_reading.image_text(self.images.file(image)["id"], search)
 
     def machine_labels_enabled(self) -> bool:
         """Whether embedding with EfficientNet-Lite0 writes the `ImageNet guess` property (until

@@ -54,6 +54,25 @@ export function href<P extends PathOf<"get">>(path: P, ...[request]: RequestArgs
   return address(path, request?.path as Record<string, unknown>, request?.query as Record<string, unknown>);
 }
 
+/** The page's requests that may write (every method but GET: the reads too large for an address, such as
+ * POST /api/query, are among them) on their way to the server and back. */
+const writes = new Set<Promise<unknown>>();
+
+/** Settles once none of the page's requests that may write is on its way: a change the server announces
+ * meanwhile may be one of theirs, whose answer has not arrived yet. */
+export async function writesSettled(): Promise<void> {
+  while (writes.size > 0) await Promise.allSettled([...writes]);
+}
+
+/** Keep a write's answer among the writes on their way until it has been read. */
+function tracked<T>(method: Method, answer: Promise<T>): Promise<T> {
+  if (method !== "get") {
+    writes.add(answer);
+    answer.finally(() => writes.delete(answer)).catch(() => {});
+  }
+  return answer;
+}
+
 /** Send a request; its response when it succeeded, else its failure as an ApiError. */
 async function send(method: Method, url: string, body?: unknown, keepalive = false): Promise<Response> {
   const init: RequestInit = { method: method.toUpperCase(), headers: {}, keepalive };
@@ -84,15 +103,17 @@ function parsed(text: string): any {
   }
 }
 
-/** A JSON request to a route of the schema, answered with JSON (nothing for a 204). */
-async function call<M extends Method, P extends PathOf<M>>(
+/** A JSON request to a route of the schema, answered with JSON (nothing for a 204). A write is among the
+ * writes on their way until its answer is read: the caller's next step (a refresh) starts before news of
+ * a change waits no more (writesSettled). */
+function call<M extends Method, P extends PathOf<M>>(
   method: M, path: P, ...[request]: RequestArgs<OperationOf<M, P>>
 ): Promise<AnswerOf<OperationOf<M, P>>> {
   const url = address(path, request?.path as Record<string, unknown>, request?.query as Record<string, unknown>);
   // A POST, PUT or PATCH always carries a body: the server reads an empty one as {}.
   const body = request?.body ?? (method === "get" || method === "delete" ? undefined : {});
-  const response = await send(method, url, body, request?.keepalive);
-  return (response.status === 204 ? undefined : parsed(await response.text())) as AnswerOf<OperationOf<M, P>>;
+  return tracked(method, send(method, url, body, request?.keepalive).then(async (response) =>
+    (response.status === 204 ? undefined : parsed(await response.text())) as AnswerOf<OperationOf<M, P>>));
 }
 
 /** An answer the schema types loosely (a route returning a dict), read as the page's type for it. */
@@ -117,7 +138,10 @@ export const api = {
   query: (body: Body<"post", "/api/query">) => as<QueryResult>(call("post", "/api/query", { body })),
   values: (ids: number[]) => as<{ items: Item[] }>(call("post", "/api/values", { body: { ids } })),
   file: (id: number) => as<FileDetail>(call("get", "/api/files/{file_id}", { path: { file_id: id } })),
-  imageText: (id: number) => as<ImageText>(call("get", "/api/files/{file_id}/text", { path: { file_id: id } })),
+  textMatches: (id: number, property: string, search: string) =>
+    as<number[][]>(call("get", "/api/files/{file_id}/matches", { path: { file_id: id }, query: { property, search } })),
+  imageText: (id: number, search: string | null = null) =>
+    as<ImageText>(call("get", "/api/files/{file_id}/text", { path: { file_id: id }, query: { search } })),
   iiifSource: (id: number) => as<IiifSource | null>(call("get", "/api/files/{file_id}/iiif", { path: { file_id: id } })),
   setValues: (body: Body<"post", "/api/values/set">) => call("post", "/api/values/set", { body }),
   addTags: (body: Body<"post", "/api/values/add">) => call("post", "/api/values/add", { body }),
@@ -166,6 +190,7 @@ export const api = {
   jobs: () => as<Job[]>(call("get", "/api/jobs")),
   job: (id: string) => as<Job>(call("get", "/api/jobs/{job_id}", { path: { job_id: id } })),
   cancelJob: (id: string) => call("post", "/api/jobs/{job_id}/cancel", { path: { job_id: id } }),
+  startJob: (body: Body<"post", "/api/jobs">) => as<Started>(call("post", "/api/jobs", { body })),
   startImport: (body: Body<"post", "/api/imports">) => as<Started>(call("post", "/api/imports", { body })),
   startIiifImport: (body: Body<"post", "/api/imports/iiif">) => as<Started>(call("post", "/api/imports/iiif", { body })),
   getModel: (name: string) => as<Started>(call("post", "/api/models/{name}/get", { path: { name } })),

@@ -5,7 +5,7 @@
 // Large values (the result's ids, the selection) are $state.raw and replaced wholesale: a deep proxy
 // over 500,000 ids would cost more than the query itself.
 
-import { api, ApiError, followJob, href, jobError } from "./api";
+import { api, ApiError, followJob, href, jobError, writesSettled } from "./api";
 import type {
   Display, Filter, GroupKey, Guess, Info, Item, Job, Mode, Operation, Property, QueryResult, SortKey, ViewState,
 } from "./types";
@@ -89,7 +89,9 @@ class AppState {
   }
 
   async refreshInfo(answer: Promise<Info> = api.info()): Promise<void> {
-    const [info, properties] = await Promise.all([answer, api.properties()]);
+    const reading = Promise.all([answer, api.properties()]);
+    this.infoReading = reading.then(() => {}, () => {});
+    const [info, properties] = await reading;
     this.info = info;
     this.fileVersion = info.version;
     this.properties = properties;
@@ -285,6 +287,8 @@ class AppState {
 
   /** The project file's version when the page last read it (from /api/info). */
   private fileVersion: number | null = null;
+  /** The page's newest read of the info (and so of the file's version), settled once it has landed. */
+  private infoReading: Promise<void> = Promise.resolve();
   private refreshedAt = 0;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -298,7 +302,17 @@ class AppState {
       latest = (JSON.parse(event.data) as { version: number }).version;
       if (this.refreshTimer !== null) return;
       const wait = REFRESH_GAP - (performance.now() - this.refreshedAt);
-      this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = setTimeout(async () => {
+        // The page's own reads of the info bring the version to compare with: the one at load, or the one
+        // after its own write, may still be on its way (a busy machine answers in seconds), or the write
+        // itself, whose answer starts that read. Until they land every version would look new, and the
+        // page would read everything twice.
+        let reading: Promise<void>;
+        do {
+          await writesSettled();
+          reading = this.infoReading;
+          await reading;
+        } while (reading !== this.infoReading);
         this.refreshTimer = null;
         // The page's own writes refresh it and read the new version: their echo is no news.
         if (latest === null || latest === this.fileVersion) return;

@@ -128,3 +128,18 @@ export function withTextSearch(filter: Filter | null, words: string): Filter | n
   const all = words ? [...others, { op: SEARCH_OP[0], value: words }] : others;
   return all.length === 0 ? null : all.length === 1 ? all[0] : { and: all };
 }
+
+/** The text searches of a filter that find images by the words of `property` (theirs, or any text's), as
+ * one search: what the detail view highlights. Those under a NOT are left out: their words are the ones an
+ * image must not have. Null when there is none. */
+export function searchOf(filter: Filter | null, property: string): string | null {
+  const found: string[] = [];
+  const walk = (f: Filter): void => {
+    if ("and" in f) f.and.forEach(walk);
+    else if ("or" in f) f.or.forEach(walk);
+    else if ("op" in f && f.op === SEARCH_OP[0] && (f.property === undefined || f.property === property)
+             && typeof f.value === "string" && f.value.trim()) found.push(f.value);
+  };
+  if (filter) walk(filter);
+  return found.length === 0 ? null : found.length === 1 ? found[0] : found.map((words) => `(${words})`).join(" OR ");
+}

@@ -174,6 +174,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/files/{file_id}/matches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where a text search matches the image's value of a text property: the [start, end] characters of the words it matches (the detail's marks) */
+        get: operations["text_matches_api_files__file_id__matches_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/files/{file_id}/text": {
         parameters: {
             query?: never;
@@ -1882,9 +1899,48 @@ export interface operations {
             };
         };
     };
+    text_matches_api_files__file_id__matches_get: {
+        parameters: {
+            query: {
+                /** @description a text property */
+                property: string;
+                /** @description a text search, as the filter op `search` takes it */
+                search: string;
+            };
+            header?: never;
+            path: {
+                file_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": number[][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     image_text_api_files__file_id__text_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description a text search (as the filter op `search` takes it): each word then says whether it matches (`match`) */
+                search?: string | null;
+            };
             header?: never;
             path: {
                 file_id: number;

@@ -123,7 +123,10 @@ export type FileDetail = Item & { same_content: number[] };
 export interface Similar { id: number; path: string; score: number; similarity: number }
 
 /** A word read in an image (OCR), its box as fractions of the upright picture's width and height. */
-export interface WordBox { text: string; confidence: number; line: number; x: number; y: number; w: number; h: number }
+/** A word read in an image, its box as fractions of the picture; `match` when asked whether a text search
+ * matches it. */
+export interface WordBox { text: string; confidence: number; line: number; x: number; y: number; w: number; h: number;
+  match?: boolean }
 
 /** The text read in an image: `read` is null before any reading. */
 export interface ImageText { id: number; read: string | null; engine: string | null; text: string; words: WordBox[] }

@@ -23,6 +23,8 @@ from ..operations.files import Files
 from ..operations.oplog import OpLog
 from ..operations.vectors import VectorStore
 from ..store import ocr as ocr_sql
+from ..store import textindex
+from ..store.compiler import search_query
 from ..store.db import Database
 from . import engine as ocr_engine
 from .engine import TextReader, UnreadableImage, Word, engine_name, open_upright
@@ -89,13 +91,20 @@ class TextReading:
         return {"engine": engine_name(), "read": read, "with_text": with_text,
                 "total": ocr_sql.read_count(self.db.reader), "failed": failed}
 
-    def image_text(self, file_id: int) -> dict:
+    def image_text(self, file_id: int, search: str | None = None) -> dict:
         """The text read in an image: {"id", "read": when (None before any reading), "engine", "text": its
         lines, "words": [{"text", "confidence", "line", "x", "y", "w", "h"}]}, the box as fractions of the
-        upright picture's width and height."""
+        upright picture's width and height. With `search` (a text search's words, as the `search` filter
+        takes them), each word also says whether it is one the search matches ("match"), read as the
+        full-text index reads the text: case and accents folded, phrases, prefixes, OR, NOT."""
         image = self.files.existing_files([file_id])[0]
         found = ocr_sql.reading(self.db.reader, image["content_id"]) or {"engine": None, "read": None, "words": []}
-        return {"id": image["id"], **found, "text": _text([(w["line"], w["text"]) for w in found["words"]])}
+        text, places = _laid_out([(w["line"], w["text"]) for w in found["words"]])
+        if search is not None:
+            spans = textindex.matched_spans(self.db.reader, search_query(search), text)
+            for word, (start, end) in zip(found["words"], places):
+                word["match"] = any(start < span_end and span_start < end for span_start, span_end in spans)
+        return {"id": image["id"], **found, "text": text}
 
     def _originals(self, content_ids: list[int], failed: list[dict]) -> tuple[dict, dict]:
         """({content id: (bytes, path)} of the originals found, {content id: a path of it}); the contents
@@ -127,10 +136,22 @@ class TextReading:
 
 def _text(words: list[tuple[int, str]]) -> str:
     """(line, word) pairs as text: a line of the picture a line, its words separated by spaces."""
-    lines: dict[int, list[str]] = {}
-    for line, word in words:
-        lines.setdefault(line, []).append(word)
-    return "\n".join(" ".join(line) for line in lines.values())
+    return _laid_out(words)[0]
+
+
+def _laid_out(words: list[tuple[int, str]]) -> tuple[str, list[tuple[int, int]]]:
+    """(line, word) pairs as text, and where each word lies in it: its (start, end) characters."""
+    lines: dict[int, list[int]] = {}
+    for position, (line, _) in enumerate(words):
+        lines.setdefault(line, []).append(position)
+    text, places = "", [(0, 0)] * len(words)
+    for n_line, positions in enumerate(lines.values()):
+        text += "\n" if n_line else ""
+        for n_word, position in enumerate(positions):
+            text += " " if n_word else ""
+            places[position] = (len(text), len(text) + len(words[position][1]))
+            text += words[position][1]
+    return text, places
 
 
 class _Workers:

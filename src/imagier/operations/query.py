@@ -8,7 +8,8 @@ import apsw
 
 from ..errors import InvalidInput
 from ..store import query as query_sql
-from ..store.compiler import CompiledView, Schema, compile_view, expect
+from ..store import textindex
+from ..store.compiler import CompiledView, Schema, compile_view, expect, search_query
 from ..store.db import Database
 from .annotations import Annotations
 from .files import Files
@@ -49,6 +50,21 @@ class Querying:
     def _read_schema(self) -> Schema:
         properties = [p for p in self.annotations.properties() if not p["builtin"]]
         return Schema(tuple(properties), query_sql.tags(self.db.reader))
+
+    def text_matches(self, file_id: int, property: str, search: str) -> list[list[int]]:
+        """Where a text search (words as the filter op `search` takes them) matches an image's value of a text
+        property: the [start, end] characters of the words it matches, in order; none when the image has no
+        value, or when the value as a whole does not match, as the search would not find the image by it.
+        Read as the full-text index reads the value: case and accents folded, phrases, prefixes, OR, NOT."""
+        prop = self.annotations.property(property)
+        if prop["type"] != "text":
+            raise InvalidInput(f"{prop['name']} is a {prop['type']} property: a text search looks in text properties",
+                               property=prop["name"])
+        query = search_query(search)
+        value = self.annotations.values([file_id], [prop["name"]])[file_id].get(prop["name"])
+        if value is None:
+            return []
+        return [list(span) for span in textindex.matched_spans(self.db.reader, query, value)]
 
     def query(self, filter=None, sort=None, group=None, *, limit: int | None = None, offset: int = 0) -> dict:
         """The images of a view, in order: {"total", "rows", "ids", "groups"?}.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from ...ingest.scan import is_under
@@ -76,5 +76,17 @@ def _servable(request: Request, project: Project, path: Path) -> Path:
 
 @router.get("/files/{file_id}/text", summary="The text read in an image (OCR): its lines and its words, each with "
                                              "its confidence and its box as fractions of the picture's width and height")
-def image_text(project: ProjectDep, file_id: int) -> dict:
-    return project.image_text(file_id)
+def image_text(project: ProjectDep, file_id: int,
+               search: str | None = Query(None, description="a text search (as the filter op `search` takes it): "
+                                                             "each word then says whether it matches (`match`)")
+               ) -> dict:
+    return project.image_text(file_id, search)
+
+
+@router.get("/files/{file_id}/matches", summary="Where a text search matches the image's value of a text property: "
+                                                "the [start, end] characters of the words it matches (the detail's marks)")
+def text_matches(project: ProjectDep, file_id: int,
+                 property: str = Query(..., description="a text property"),
+                 search: str = Query(..., description="a text search, as the filter op `search` takes it")
+                 ) -> list[list[int]]:
+    return project.text_matches(file_id, property, search)
