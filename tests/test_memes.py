@@ -137,3 +137,20 @@ def test_the_cli_and_the_builtin_action_take_the_text_weight(memes):
         groups = project.run_action("imagier.kmeans", {"k": 2, "text_weight": 1.0}, ids=[ids[n] for n in names])
     assert sorted(len(g["ids"]) for g in groups) == [1, 2]
     assert {ids["astronaut-shared.jpg"], ids["coffee-shared.jpg"]} in [set(g["ids"]) for g in groups]
+
+
+@pytest.mark.browser
+def test_the_pages_clustering_form_sends_the_weight_of_the_words(webui):
+    # The embedded photographs were never read: a weight of the words above 0 is refused by the server, with
+    # its reason, and the form stays open to set it back.
+    page, server, project = webui
+    page.get_by_test_id("cluster-view").click()
+    page.get_by_test_id("cluster-auto").uncheck()
+    page.get_by_test_id("cluster-k").fill("2")
+    page.get_by_test_id("cluster-text-weight").fill("0.5")
+    page.get_by_test_id("cluster-run").click()
+    page.wait_for_selector("[data-testid=message-error]:has-text('imagier ocr')")
+    page.get_by_test_id("cluster-text-weight").fill("0")
+    page.get_by_test_id("cluster-run").click()
+    page.get_by_test_id("cluster-form").wait_for(state="detached")
+    page.get_by_test_id("overlay-banner").wait_for()
