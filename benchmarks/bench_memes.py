@@ -12,7 +12,7 @@ projects are kept in benchmarks/out/memes/ so that a second run reads nothing ag
 
 `--calibrate` prints, on the calibration half only, how the two measures memes.py decides with (the
 cosine of two texts' TF-IDF, the correlation of two pictures with their text masked) spread over the pairs
-of each kind, to set SAME_WORDS and SAME_PICTURE. The report half then gives:
+of each kind, to set SAME_WORDS and SAME_PICTURE, and the clustering's F1 at each text weight. The report half then gives:
 - clustering (k-means, k the number of templates) at several text weights: the pairwise F1 of the clusters
   against the templates (goal >= 0.9 at weight 0: a template's memes in one cluster) and against the captions;
 - `project.duplicates()`: precision (goal >= 0.95) and recall of the pairs named "same template" (one
@@ -227,6 +227,9 @@ def main() -> None:
         project, by_id = prepared_half(0, args.templates, args.captions, args.workers)
         with project:
             calibration(project, by_id)
+            for r in clustering_scores(project, by_id, args.templates):
+                print(f"text weight {r['weight']:.2f}: clusters' pairwise F1 {r['template_f1']:.3f} against the "
+                      f"templates, {r['caption_f1']:.3f} against the captions")
         return
     project, by_id = prepared_half(1, args.templates, args.captions, args.workers)
     with project:
