@@ -99,16 +99,22 @@ def prepared_half(half: int, templates: int, captions: int, workers: int):
         with imagier.open(project_path) as project:
             project.import_folders([folder])
             project.embed("efficientnet-lite0")
-            started, cpu = time.perf_counter(), time.process_time()
+            started, cpu = time.perf_counter(), _cpu_seconds()
             report = project.read_text(workers=workers)
             print(f"half {half}: read {report['read']} images in {time.perf_counter() - started:.0f} s "
-                  f"(this process's CPU {time.process_time() - cpu:.0f} s), {report['with_text']} with text",
-                  flush=True)
+                  f"(CPU {_cpu_seconds() - cpu:.0f} s with the workers'), {report['with_text']} with text", flush=True)
         truth_path.write_text(json.dumps(truth))
     truth = json.loads(truth_path.read_text())
     project = imagier.open(project_path)
     by_id = {f["id"]: truth[f["name"]] for f in project.files(project.query()["ids"])}
     return project, by_id
+
+
+def _cpu_seconds() -> float:
+    """The CPU time of this process and of its children that have ended (the OCR workers)."""
+    import os
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def pair_f1(labels: dict[int, object], truth: dict[int, object]) -> float:
@@ -170,21 +176,28 @@ def calibration(project, by_id: dict[int, dict]) -> None:
     words = project.memes.words(contents.values())
     ids = [i for i in sorted(by_id) if contents[i] in words]
     tfidf = memes._tfidf([memes._text(words[contents[i]]) for i in ids])
-    frames = memes._Frames(project.images, words)
+    frames, masks = memes._frames(project.images, words, [contents[i] for i in ids])
+    pairs = list(itertools.combinations(range(len(ids)), 2))
+    rows_a, rows_b = [x for x, _ in pairs], [y for _, y in pairs]
     kinds: dict[str, list[tuple[float, float | None]]] = {}
-    for (x, a), (y, b) in itertools.combinations(enumerate(ids), 2):
+    for (x, y), text, picture in zip(pairs, memes._cosines(tfidf, rows_a, rows_b),
+                                     memes._agreements(frames, masks, rows_a, rows_b)):
+        a, b = ids[x], ids[y]
         kind = ("same picture" if by_id[a]["template"] == by_id[b]["template"] else "other picture") + \
                (", same words" if by_id[a]["caption"] == by_id[b]["caption"] else ", other words")
-        kinds.setdefault(kind, []).append((float(tfidf[x].multiply(tfidf[y]).sum()),
-                                           frames.agreement(contents[a], contents[b])))
+        kinds.setdefault(kind, []).append((float(text), None if np.isnan(picture) else float(picture)))
     print(f"{len(ids)} of {len(by_id)} images hold text")
     for kind, values in sorted(kinds.items()):
         text = np.array([v[0] for v in values])
         picture = np.array([v[1] for v in values if v[1] is not None])
-        quantiles = lambda v: " ".join(f"{q:.2f}" for q in np.quantile(v, [0, 0.01, 0.05, 0.5, 0.95, 0.99, 1])) if len(v) else "-"
         print(f"{kind}: {len(values)} pairs ({len(values) - len(picture)} too masked to compare)\n"
               f"  text cosine      min/1%/5%/median/95%/99%/max {quantiles(text)}\n"
               f"  masked pictures  min/1%/5%/median/95%/99%/max {quantiles(picture)}")
+
+
+def quantiles(values: np.ndarray) -> str:
+    """Minimum, 1%, 5%, median, 95%, 99% and maximum."""
+    return " ".join(f"{q:.2f}" for q in np.quantile(values, [0, 0.01, 0.05, 0.5, 0.95, 0.99, 1])) if len(values) else "-"
 
 
 def report_text(calibrating: list[dict], clusters: list[dict], relations: dict, args, images: int,

@@ -34,6 +34,7 @@ NGRAMS = (2, 4)           # lengths of the character n-grams, within words
 SEED = 1234
 TEXT_NEIGHBOURS = 10      # each text's nearest texts asked whether they hold the same words
 FRAME = 32                # side of the grey frames compared, text masked
+THUMBNAIL_BATCH, PAIR_BATCH = 256, 4096   # thumbnails fetched, and pairs compared, at a time
 GROW = 0.25               # a word's box grows by this share of its height on each side (outline, accents)
 PLAIN_LEVELS, PLAIN_SHARE = 12.0, 0.97   # a plain row or column: this share of it within these grey levels
 MIN_PICTURE = 0.3         # share of a frame that must be left unmasked to tell two pictures apart
@@ -87,11 +88,14 @@ class Memes:
         row = {c: i for i, c in enumerate(texted)}
         pairs = {(a, b) for a, b in candidates if a in row and b in row}
         pairs |= {(texted[i], texted[j]) for i, j in _text_neighbours(tfidf)}
+        pairs = sorted(pairs)
+        rows_a, rows_b = [row[a] for a, _ in pairs], [row[b] for _, b in pairs]
+        frames, masks = _frames(self.files, words, texted)
         by_pair = {(a, b): match for a, b, match in verified}
-        frames = _Frames(self.files, words)
-        for a, b in sorted(pairs):
-            relation = _relation(float(tfidf[row[a]].multiply(tfidf[row[b]]).sum()),
-                                 frames.agreement(a, b), by_pair.get((a, b)))
+        for (a, b), words_agree, picture in zip(pairs, _cosines(tfidf, rows_a, rows_b),
+                                                _agreements(frames, masks, rows_a, rows_b)):
+            relation = _relation(float(words_agree), None if np.isnan(picture) else float(picture),
+                                 by_pair.get((a, b)))
             if relation is not None:
                 by_pair[(a, b)] = relation
         return [(a, b, match) for (a, b), match in sorted(by_pair.items())]
@@ -143,6 +147,13 @@ def _reduced(tfidf) -> np.ndarray:
     return reduced / np.maximum(norms, 1e-12)
 
 
+def _cosines(tfidf, rows_a: list[int], rows_b: list[int]) -> np.ndarray:
+    """The cosine of each pair of rows (rows_a[i], rows_b[i]) of a matrix of unit rows, in one product."""
+    if not rows_a:
+        return np.zeros(0)
+    return np.asarray(tfidf[rows_a].multiply(tfidf[rows_b]).sum(axis=1)).ravel()
+
+
 def _text_neighbours(tfidf) -> set[tuple[int, int]]:
     """(row, row) pairs, smaller first, of each text's nearest texts that may hold the same words (their
     reduced cosine close to SAME_WORDS; the exact cosine decides)."""
@@ -154,35 +165,39 @@ def _text_neighbours(tfidf) -> set[tuple[int, int]]:
     return set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist()))
 
 
-class _Frames:
-    """Each image's grey frame with its text painted over and plain borders trimmed, and the mask of its
-    text, made once per image from its thumbnail."""
+def _frames(files: Files, words: dict[int, list[dict]], content_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, masks): each content's grey frame with its text painted over and plain borders trimmed, and
+    the mask of its text, flattened, one row per content of `content_ids` (from its thumbnail, fetched a few
+    hundred at a time; a content without a thumbnail is all mask)."""
+    frames = np.zeros((len(content_ids), FRAME * FRAME), dtype=np.float32)
+    masks = np.ones((len(content_ids), FRAME * FRAME), dtype=bool)
+    for start in range(0, len(content_ids), THUMBNAIL_BATCH):
+        chunk = content_ids[start:start + THUMBNAIL_BATCH]
+        thumbnails = files.thumbnails_of(chunk)
+        for i, content_id in enumerate(chunk, start):
+            if content_id in thumbnails:
+                grey = np.asarray(Image.open(io.BytesIO(thumbnails[content_id])).convert("L"), dtype=np.float32)
+                frame, mask = _masked_frame(grey, words[content_id])
+                frames[i], masks[i] = frame.ravel(), mask.ravel()
+    return frames, masks
 
-    def __init__(self, files: Files, words: dict[int, list[dict]]):
-        self.files = files
-        self.words = words
-        self.made: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
 
-    def frame(self, content_id: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """(frame, mask), or None for a content without a thumbnail."""
-        if content_id not in self.made:
-            data = self.files.thumbnails_of([content_id]).get(content_id)
-            grey = None if data is None else np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=np.float32)
-            self.made[content_id] = None if grey is None else _masked_frame(grey, self.words[content_id])
-        return self.made[content_id]
-
-    def agreement(self, a: int, b: int) -> float | None:
-        """The correlation of the two frames outside the text of either; None when too little is left (or
-        a thumbnail is missing)."""
-        if self.frame(a) is None or self.frame(b) is None:
-            return None
-        (frame_a, mask_a), (frame_b, mask_b) = self.frame(a), self.frame(b)
-        keep = ~(mask_a | mask_b)
-        if keep.mean() < MIN_PICTURE:
-            return None
-        x, y = frame_a[keep] - frame_a[keep].mean(), frame_b[keep] - frame_b[keep].mean()
-        spread = float(np.sqrt((x * x).sum() * (y * y).sum()))
-        return float((x * y).sum() / spread) if spread > 0 else None
+def _agreements(frames: np.ndarray, masks: np.ndarray, rows_a: list[int], rows_b: list[int]) -> np.ndarray:
+    """The correlation of each pair of frames (rows_a[i], rows_b[i]) outside the text of either; NaN where
+    less than MIN_PICTURE of the frame is left."""
+    found = np.full(len(rows_a), np.nan)
+    for start in range(0, len(rows_a), PAIR_BATCH):
+        a, b = rows_a[start:start + PAIR_BATCH], rows_b[start:start + PAIR_BATCH]
+        keep = ~(masks[a] | masks[b])
+        count = keep.sum(axis=1)
+        x, y = frames[a] * keep, frames[b] * keep
+        safe = np.maximum(count, 1)
+        x = (x - (x.sum(axis=1) / safe)[:, None]) * keep
+        y = (y - (y.sum(axis=1) / safe)[:, None]) * keep
+        spread = np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
+        enough = (count >= MIN_PICTURE * keep.shape[1]) & (spread > 0)
+        found[start:start + len(a)] = np.where(enough, (x * y).sum(axis=1) / np.maximum(spread, 1e-12), np.nan)
+    return found
 
 
 def _masked_frame(grey: np.ndarray, words: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -191,13 +206,12 @@ def _masked_frame(grey: np.ndarray, words: list[dict]) -> tuple[np.ndarray, np.n
     height, width = grey.shape
     painted, mask = grey.copy(), np.zeros(grey.shape, dtype=bool)
     for w in words:
-        pad = GROW * w["h"] * height
-        x0, y0 = max(0, int(w["x"] * width - pad)), max(0, int(w["y"] * height - pad))
-        x1, y1 = min(width, int(np.ceil((w["x"] + w["w"]) * width + pad))), min(height, int(np.ceil((w["y"] + w["h"]) * height + pad)))
+        x0, y0, x1, y1 = _pixel_box(w, width, height)
         if x1 <= x0 or y1 <= y0:
             continue
-        ring = grey[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2]
-        painted[y0:y1, x0:x1] = np.median(ring)
+        # The box and a margin: mostly the colour of the bar or of the picture behind, letters being thin.
+        around = grey[max(0, y0 - 2):y1 + 2, max(0, x0 - 2):x1 + 2]
+        painted[y0:y1, x0:x1] = np.median(around)
         mask[y0:y1, x0:x1] = True
     top, bottom = _plain_ends(painted)
     left, right = _plain_ends(painted.T)
@@ -206,6 +220,14 @@ def _masked_frame(grey: np.ndarray, words: list[dict]) -> tuple[np.ndarray, np.n
     frame = cv2.resize(painted[top:bottom, left:right], (FRAME, FRAME), interpolation=cv2.INTER_AREA)
     covered = cv2.resize(mask[top:bottom, left:right].astype(np.float32), (FRAME, FRAME), interpolation=cv2.INTER_AREA)
     return cv2.GaussianBlur(frame, (3, 3), 0), covered > 0.25
+
+
+def _pixel_box(word: dict, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) in pixels of a word's box (fractions of the picture), grown by GROW of its height."""
+    pad = GROW * word["h"] * height
+    return (max(0, int(word["x"] * width - pad)), max(0, int(word["y"] * height - pad)),
+            min(width, int(np.ceil((word["x"] + word["w"]) * width + pad))),
+            min(height, int(np.ceil((word["y"] + word["h"]) * height + pad))))
 
 
 def _plain_ends(grey: np.ndarray) -> tuple[int, int]:
