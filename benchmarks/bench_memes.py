@@ -4,15 +4,17 @@
 
 The corpus is made in two halves that share nothing: each has its own templates (real photographs:
 scikit-image's samples and Debian's wallpapers, as benchmarks/bench_ocr.py finds them) and its own captions.
-In a half, each template is captioned `--captions` times with different words (in the fonts of Debian's
-font packages that bench_ocr.py names, black on a white bar or white with a black outline on the picture,
-24-40 px) and kept once without a caption; each caption is put on `--captions` templates. Each half is
+In a half, each template is captioned `--captions` times with different words (in the fonts of Debian's font
+packages that bench_ocr.py names, black on a white bar or white with a black outline on the picture, 24-40 px)
+and kept once without a caption, each time on a copy of its own (cropped by up to 4% of each side, brightness
+and contrast changed by up to 10%, JPEG quality 60-95); each caption is put on `--captions` templates. Each half is
 imported, embedded with EfficientNet-Lite0 and read by the real OCR engine (`project.read_text`); the
 projects are kept in benchmarks/out/memes/ so that a second run reads nothing again.
 
 `--calibrate` prints, on the calibration half only, how the two measures memes.py decides with (the
 cosine of two texts' TF-IDF, the correlation of two pictures with their text masked) spread over the pairs
-of each kind, to set SAME_WORDS and SAME_PICTURE, and the clustering's F1 at each text weight. The report half then gives:
+of each kind, to set SAME_WORDS and SAME_PICTURE, and the clustering's F1 at each text weight. The report
+half then gives:
 - clustering (k-means, k the number of templates) at several text weights: the pairwise F1 of the clusters
   against the templates (goal >= 0.9 at weight 0: a template's memes in one cluster) and against the captions;
 - `project.duplicates()`: precision (goal >= 0.95) and recall of the pairs named "same template" (one
@@ -31,16 +33,20 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageEnhance
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_ocr import FONTS, fit, meme, photographs  # noqa: E402  (the caption renderer the OCR benchmark uses)
 
+CORPUS_VERSION = 2  # the projects kept in OUT are made again when the corpus changes
 HEADING = "## Memes: clustering by picture and words, same template / same text"
 OUT = HERE / "out" / "memes"
 SIZES = (24, 32, 40)
 MEGAPIXELS = (0.4, 0.7)
+CROP, TONE = 0.04, 0.1    # each copy of a template: up to 4% cut off each side, brightness and contrast +-10%
+QUALITY = (60, 95)        # JPEG quality of each file
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # Two pools of captions, one per half, so that no caption of the report half was seen while calibrating.
 CAPTIONS = (
@@ -54,6 +60,17 @@ CAPTIONS = (
      "Les vacances sont finies", "Quand le train arrive à l'heure", "That feeling when the tests pass",
      "Brace yourselves, exams are coming", "Le chat a encore gagné", "Winter is coming to the office"),
 )
+
+
+def copy_of(photo: Image.Image, rng: random.Random) -> Image.Image:
+    """The photograph as one more meme maker took it: cropped by up to CROP of each side, its brightness and
+    contrast changed by up to TONE, rescaled to MEGAPIXELS."""
+    w, h = photo.size
+    box = (round(w * rng.uniform(0, CROP)), round(h * rng.uniform(0, CROP)),
+           round(w * (1 - rng.uniform(0, CROP))), round(h * (1 - rng.uniform(0, CROP))))
+    picture = fit(photo.crop(box), rng.uniform(*MEGAPIXELS))
+    picture = ImageEnhance.Brightness(picture).enhance(1 + rng.uniform(-TONE, TONE))
+    return ImageEnhance.Contrast(picture).enhance(1 + rng.uniform(-TONE, TONE))
 
 
 def build_half(folder: Path, half: int, templates: int, captions: int) -> dict[str, dict]:
@@ -70,18 +87,17 @@ def build_half(folder: Path, half: int, templates: int, captions: int) -> dict[s
         raise SystemExit(f"a half has {len(pool)} captions: at most {len(pool)} templates and captions")
     truth = {}
     for t, (name, photo) in enumerate(chosen):
-        picture = fit(photo, rng.uniform(*MEGAPIXELS))
         file = f"t{t:02d}-plain.jpg"
-        picture.save(folder / file, quality=90)
+        copy_of(photo, rng).save(folder / file, quality=rng.randint(*QUALITY))
         truth[file] = {"template": name, "caption": ""}
         for j in range(captions):
             # Template t takes captions t, t + 1, ...: each caption lands on `captions` templates.
             caption = pool[(t + j) % len(pool)]
             font = list(FONTS)[(t + j) % len(FONTS)]
             style = ("bar", "outline")[(t + j) % 2]
-            picture = meme(fit(photo, rng.uniform(*MEGAPIXELS)), caption, FONTS[font], rng.choice(SIZES), style)
+            picture = meme(copy_of(photo, rng), caption, FONTS[font], rng.choice(SIZES), style)
             file = f"t{t:02d}-c{j}.jpg"
-            picture.save(folder / file, quality=90)
+            picture.save(folder / file, quality=rng.randint(*QUALITY))
             truth[file] = {"template": name, "caption": caption, "font": font, "style": style}
     return truth
 
@@ -89,7 +105,7 @@ def build_half(folder: Path, half: int, templates: int, captions: int) -> dict[s
 def prepared_half(half: int, templates: int, captions: int, workers: int):
     """The half's project, built, embedded and read once (kept in OUT), and its truth by file id."""
     import imagier
-    where = OUT / f"half{half}-{templates}x{captions}"
+    where = OUT / f"half{half}-{templates}x{captions}-{CORPUS_VERSION}"
     project_path, truth_path = where / "memes.imagier", where / "truth.json"
     if not truth_path.exists():
         folder = where / "corpus"
@@ -207,7 +223,9 @@ def report_text(calibrating: list[dict], clusters: list[dict], relations: dict, 
              f"`python benchmarks/bench_memes.py --templates {args.templates} --captions {args.captions}`: the report "
              f"half, {images} images: {args.templates} photographs, each captioned {args.captions} times with other "
              f"words ({len(FONTS)} fonts, {SIZES[0]}-{SIZES[-1]} px, bars and outlined text, English and French) and "
-             f"once left plain; each caption on {args.captions} photographs. The thresholds of "
+             f"once left plain, each time on a copy of its own (cropped by up to {CROP:.0%} of each side, brightness "
+             f"and contrast changed by up to {TONE:.0%}, JPEG quality {QUALITY[0]}-{QUALITY[1]}); each caption on "
+             f"{args.captions} photographs. The thresholds of "
              f"analysis/memes.py (SAME_WORDS {memes.SAME_WORDS}, SAME_PICTURE {memes.SAME_PICTURE}) were set on "
              "the calibration half (other photographs, other captions); EfficientNet-Lite0 vectors, the text read "
              "by the real OCR engine.", "",
@@ -230,10 +248,11 @@ def report_text(calibrating: list[dict], clusters: list[dict], relations: dict, 
     for relation in ("same template", "same text"):
         r = relations[relation]
         lines.append(f"| {relation} | {r['found']} | {r['true']} | {r['precision']:.3f} | {r['recall']:.3f} |")
-    lines += ["", "The corpus is easier than the web's memes: a template is the same photograph each time, only "
-              "rescaled and re-encoded (never cropped, recoloured or redrawn), and the captions are rendered cleanly, "
-              "so the OCR reads one caption nearly alike on every picture. The figures are an upper bound for a "
-              "real corpus, whose thresholds deserve a look at its own pairs (`imagier duplicates --details`)."]
+    lines += ["", "The corpus is easier than the web's memes: a template is one photograph, each copy only cropped by "
+              f"up to {CROP:.0%} of a side, retoned by up to {TONE:.0%} and re-encoded (never redrawn, recoloured or "
+              "turned), and the captions are rendered cleanly, so the OCR reads one caption nearly alike on every "
+              "picture. The figures are an upper bound for a real corpus, whose thresholds deserve a look at its own "
+              "pairs (`imagier duplicates --details`)."]
     return "\n".join(lines) + "\n"
 
 

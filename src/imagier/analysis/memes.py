@@ -44,11 +44,12 @@ MIN_PICTURE = 0.3         # share of a frame that must be left unmasked to tell 
 # frames agree (a caption bar above one of them reads as a crop).
 FRAME_KEEPING = {"same", "overlay", "resized", "greyscale"}
 # Set on the calibration half of benchmarks/bench_memes.py's corpus (84 images, 2,556 pairs of captioned
-# ones), in the middle of the gap between the kinds of pair: the texts of other captions reach a cosine of
-# 0.13, those of one caption 1.00; the masked frames of other photographs reach 0.84, those of one photograph
-# (rescaled, recaptioned) 1.00.
+# ones). The texts of other captions reach a cosine of 0.13, those of one caption 1.00: the middle of the gap.
+# The masked frames of other photographs reach 0.84 (9 pairs from 0.83, two wallpapers of one series), those
+# of two copies of one photograph (each cropped, retoned, recaptioned) fall to 0.84 (1% below 0.86): the one
+# threshold without an error on that half.
 SAME_WORDS = 0.55         # cosine of the two texts' TF-IDF from which the words are the same
-SAME_PICTURE = 0.92       # correlation of the masked frames from which the pictures are the same
+SAME_PICTURE = 0.84       # correlation of the masked frames from which the pictures are the same
 
 
 class Memes:
