@@ -135,7 +135,7 @@ _register("duplicates", _check_duplicates, _run_duplicates, CONTINUES)
 # ---- cluster -------------------------------------------------------------------------------------------------
 
 CLUSTER_OPTIONS = {"filter": None, "ids": None, "k": None, "method": "kmeans", "min_cluster_size": None,
-                   "vector_type": None, "save_as": None, "parent": None}
+                   "vector_type": None, "save_as": None, "parent": None, "text_weight": 0.0}
 
 
 def _check_cluster(project, params, roots) -> dict:

@@ -17,6 +17,7 @@ import numpy as np
 from .analysis.clustering import ClusterList, Clustering
 from .analysis.duplicates import NEIGHBOURS, Duplicates
 from .analysis.layout import Layout
+from .analysis.memes import Memes
 from .analysis.similarity import Query, Similarity
 from .analysis.suggestions import Suggestions
 from .analysis.textsearch import SearchResults, TextSearch
@@ -59,10 +60,11 @@ class Project:
         self.csv = CsvExchange(self.oplog, self.annotations, self.images, self.querying)
         self.embedding = Embedding(self.db, self.oplog, self.vector_store, self.images, self.settings)
         self.text_reading = TextReading(self.db, self.oplog, self.vector_store, self.images)
-        self.duplicate_finder = Duplicates(self.vectors, self.images, self.querying)
+        self.memes = Memes(self.db, self.images)
+        self.duplicate_finder = Duplicates(self.vectors, self.images, self.querying, self.memes)
         self.similarity = Similarity(self.vectors, self.images, self.querying, self.duplicate_finder)
         self.clustering = Clustering(self.vectors, self.similarity, self.images, self.querying, self.annotations,
-                                     self.oplog)
+                                     self.oplog, self.memes)
         self.suggesting = Suggestions(self.db, self.oplog, self.vectors, self.similarity, self.images,
                                       self.querying, self.annotations)
         self.text_search = TextSearch(self.vectors, self.images, self.querying)
@@ -586,22 +588,26 @@ class Project:
 
     def cluster(self, filter=None, *, ids=None, k: int | None = None, method: str = "kmeans",
                 vector_type: str | None = None, save_as: str | None = None, parent: str | None = None,
-                min_cluster_size: int | None = None, cancel: threading.Event | None = None) -> ClusterList:
+                min_cluster_size: int | None = None, text_weight: float = 0.0,
+                cancel: threading.Event | None = None) -> ClusterList:
         """Cluster a set of images: those of `ids` (file ids), else of `filter`, else of the tag `parent`
         of the property `save_as`, else every image. Returns [{"cluster", "score", "similarity", "size",
         "ids", "paths"}] covering every input image once (see the module for the details), with
-        `.provenance`. `save_as` saves them as tags of that property, as one undoable operation."""
+        `.provenance`. `save_as` saves them as tags of that property, as one undoable operation.
+        `text_weight` (0 to 1) weighs the words read in the images (`imagier ocr`) against the pictures."""
         return self.clustering.cluster(filter, ids=ids, k=k, method=method, vector_type=vector_type, save_as=save_as,
-                                       parent=parent, min_cluster_size=min_cluster_size, cancel=cancel)
+                                       parent=parent, min_cluster_size=min_cluster_size, text_weight=text_weight,
+                                       cancel=cancel)
 
     def check_cluster(self, filter=None, *, ids=None, k: int | None = None, method: str = "kmeans",
                       vector_type: str | None = None, save_as: str | None = None, parent: str | None = None,
-                      min_cluster_size: int | None = None) -> None:
+                      min_cluster_size: int | None = None, text_weight: float = 0.0) -> None:
         """Refuse, before a clustering starts in the background, what `cluster` would refuse once running:
-        an unknown method, a bad k or min_cluster_size, a bad filter, ids that are no image, an unknown
-        vector type."""
+        an unknown method, a bad k, min_cluster_size or text_weight, a bad filter, ids that are no image,
+        an unknown vector type."""
         return self.clustering.check_cluster(filter, ids=ids, k=k, method=method, vector_type=vector_type,
-                                             save_as=save_as, parent=parent, min_cluster_size=min_cluster_size)
+                                             save_as=save_as, parent=parent, min_cluster_size=min_cluster_size,
+                                             text_weight=text_weight)
 
     def save_clusters(self, property: str, clusters: list[dict], *, parent: str | None = None,
                       provenance: dict | None = None) -> list[dict]:
@@ -660,8 +666,11 @@ class Project:
         """Groups of images that show the same picture: [{"ids": [file ids], "pairs": [{"a", "b",
         "relation", "score"}]}], largest first. A pair reads "a <relation> b": "identical" (same bytes),
         "same" (recompressed), "resized", "crop of", "bordered", "greyscale", "mirrored", "overlay"
-        (a caption or text added); score (0..1) is how well the aligned pictures agree: the share of
-        aligned pixels that agree when keypoints aligned them, else their structural agreement.
+        (a caption or text added), and between images whose text was read (`imagier ocr`) "same template"
+        (the pictures agree once their text is masked, the words differ) and "same text" (the words agree,
+        the pictures do not); score (0..1) is how well the aligned pictures agree: the share of aligned
+        pixels that agree when keypoints aligned them, else their structural agreement (for "same text",
+        how well the words agree).
 
         Candidates are the `k` nearest neighbours of each image in `vector_type` (the default one when
         None) with at least `min_similarity` (by default, also the 3 nearest down to a cosine of 0.5),

@@ -17,6 +17,8 @@ export interface ClusterSettings {
   /** hdbscan: null lets the server choose. */
   minClusterSize: number | null;
   vectorType: string | null;
+  /** The weight of the words read in the images (OCR) against the pictures: 0 pictures only, 1 words only. */
+  textWeight: number;
 }
 
 /** What is clustered: explicit ids (a group, a cluster, the selection) or the view's filter (the
@@ -74,6 +76,7 @@ function request(input: ClusterInput, settings: ClusterSettings, extra: Record<s
     k: settings.method === "kmeans" ? settings.k : null,
     min_cluster_size: settings.method === "hdbscan" ? settings.minClusterSize : null,
     vector_type: settings.vectorType,
+    text_weight: settings.textWeight,
     ...extra,
   };
 }

@@ -1090,6 +1090,12 @@ export interface components {
              */
             save_as?: string | null;
             /**
+             * Text Weight
+             * @description the weight of the words read in the images (OCR) against the pictures: 0 pictures only, 1 words only
+             * @default 0
+             */
+            text_weight?: number;
+            /**
              * Vector Type
              * @description the vector type (default: the project's default)
              */

@@ -34,6 +34,7 @@ from ..operations.query import Querying
 from ..vectors.index import nearest_rows, unit_rows
 from ..vectors.space import VectorSpace
 from . import crop_windows, matching
+from .memes import Memes
 
 NEIGHBOURS = 10
 # Candidates less similar than this are not verified: for a cosine type the cosine, for a hash
@@ -50,13 +51,15 @@ FEATURE_CACHE = 4096      # images whose keypoints stay in memory during a run (
 
 class Duplicates:
     """Near-duplicates among the images `querying` selects: candidates from the matrices of `vectors`,
-    verified on the thumbnails of `files`. `checked_pairs` remembers every verified pair, {(hash, hash):
-    match or None}, for the life of the project object."""
+    verified on the thumbnails of `files`, with the relations of the words read in them (`memes`).
+    `checked_pairs` remembers every verified pair, {(hash, hash): match or None}, for the life of the
+    project object."""
 
-    def __init__(self, vectors: VectorSpace, files: Files, querying: Querying):
+    def __init__(self, vectors: VectorSpace, files: Files, querying: Querying, memes: Memes):
         self.vectors = vectors
         self.files = files
         self.querying = querying
+        self.memes = memes
         self.checked_pairs: dict[tuple[str, str], matching.Match | None] = {}
 
     def duplicates(self, *, vector_type: str | None = None, filter=None, k: int = NEIGHBOURS,
@@ -66,8 +69,11 @@ class Duplicates:
         """Groups of images that show the same picture: [{"ids": [file ids], "pairs": [{"a", "b",
         "relation", "score"}]}], largest first. A pair reads "a <relation> b": "identical" (same bytes),
         "same" (recompressed), "resized", "crop of", "bordered", "greyscale", "mirrored", "overlay"
-        (a caption or text added); score (0..1) is how well the aligned pictures agree: the share of
-        aligned pixels that agree when keypoints aligned them, else their structural agreement.
+        (a caption or text added), and between images whose text was read (`imagier ocr`; memes.py) "same
+        template" (the pictures agree once their text is masked, the words differ) and "same text" (the
+        words agree, the pictures do not); score (0..1) is how well the aligned pictures agree: the share
+        of aligned pixels that agree when keypoints aligned them, else their structural agreement (for
+        "same text", how well the words agree).
 
         Candidates are the `k` nearest neighbours of each image in `vector_type` (the default one when
         None) with at least `min_similarity` (by default, also the 3 nearest down to a cosine of 0.5),
@@ -86,7 +92,7 @@ class Duplicates:
         closest = CLOSEST_SIMILARITY[matrix.type["metric"]] if min_similarity is None else threshold
         candidates = self._duplicate_candidates(matrix, contents, k, threshold, closest, workers)
         verified = self._verify(sorted(candidates), files_of, workers, progress, cancel)
-        return _groups(files_of, verified)
+        return _groups(files_of, self.memes.relate(contents.tolist(), candidates, verified))
 
     def check_duplicates(self, *, vector_type: str | None = None, filter=None, k: int = NEIGHBOURS,
                          workers: int = 2) -> None:

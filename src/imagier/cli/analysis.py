@@ -68,12 +68,17 @@ def calibration(project: Project, as_json: bool, similarity, vector_type):
 @click.option("--id", "ids", multiple=True, type=int, help="cluster only these images (repeatable)")
 @click.option("--save-as", help="save the clusters as tags of this tag property (one undoable operation)")
 @click.option("--parent", help="with --save-as: sub-cluster the images of this tag, whose children the new tags are")
+@click.option("--text-weight", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="weigh the words read in the images (imagier ocr) against the pictures: 0 pictures only, 1 words "
+                   "only (images without text still cluster by picture)")
 @_vector_type_option
-def cluster(project: Project, as_json: bool, k, method, min_cluster_size, filter, ids, save_as, parent, vector_type):
+def cluster(project: Project, as_json: bool, k, method, min_cluster_size, filter, ids, save_as, parent, text_weight,
+            vector_type):
     """Cluster the images of PROJECT (or of --filter, --id, --parent) by similarity; every image is in
     exactly one cluster, nearest to its centre first. The score is the cluster's cohesion."""
     clusters = project.cluster(filter, ids=list(ids) or None, k=k, method=method, vector_type=vector_type,
-                               save_as=save_as, parent=parent, min_cluster_size=min_cluster_size)
+                               save_as=save_as, parent=parent, min_cluster_size=min_cluster_size,
+                               text_weight=text_weight)
     items = [{"cluster": c["cluster"], "score": c["score"], "paths": c["paths"], "size": c["size"],
               **({"tag": c["tag"]} if "tag" in c else {}), **({"noise": True} if c["noise"] else {})}
              for c in clusters]

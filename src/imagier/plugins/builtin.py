@@ -18,29 +18,35 @@ def _clusters(clusters) -> list[dict]:
 
 
 @action(kind="group", label="Clusters (k-means)")
-def kmeans(ctx, k: Annotated[int | None, Range(1, 1000)] = None, vector_type: VectorType | None = None) -> list[dict]:
+def kmeans(ctx, k: Annotated[int | None, Range(1, 1000)] = None, vector_type: VectorType | None = None,
+           text_weight: Annotated[float, Range(0, 1)] = 0.0) -> list[dict]:
     """Clusters of similar images by k-means on their vectors; every image in exactly one cluster.
 
     Args:
         k: how many clusters (empty: chosen automatically, by the best silhouette).
         vector_type: the vectors to compare (empty: the project's default).
+        text_weight: the weight of the words read in the images (OCR) against the pictures, for memes:
+            0 pictures only, 1 words only.
     """
     return _clusters(ctx.project.cluster(ids=ctx.ids, k=k, method="kmeans", vector_type=vector_type,
-                                         cancel=ctx.cancel_event))
+                                         text_weight=text_weight, cancel=ctx.cancel_event))
 
 
 @action(kind="group", label="Clusters (HDBSCAN)")
 def hdbscan(ctx, min_cluster_size: Annotated[int | None, Range(2, 10_000)] = None,
-            vector_type: VectorType | None = None) -> list[dict]:
+            vector_type: VectorType | None = None, text_weight: Annotated[float, Range(0, 1)] = 0.0) -> list[dict]:
     """Clusters found by density (HDBSCAN), which chooses their number; images that fit none form one
     "unclustered" group.
 
     Args:
         min_cluster_size: the smallest cluster (empty: about 5% of the images, between 2 and 50).
         vector_type: the vectors to compare (empty: the project's default).
+        text_weight: the weight of the words read in the images (OCR) against the pictures, for memes:
+            0 pictures only, 1 words only.
     """
     return _clusters(ctx.project.cluster(ids=ctx.ids, method="hdbscan", min_cluster_size=min_cluster_size,
-                                         vector_type=vector_type, cancel=ctx.cancel_event))
+                                         vector_type=vector_type, text_weight=text_weight,
+                                         cancel=ctx.cancel_event))
 
 
 @action(kind="similar", label="Similar images")

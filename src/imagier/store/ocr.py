@@ -3,6 +3,8 @@ confidences and boxes (`ocr_words`); see ocr/reading.py."""
 
 from __future__ import annotations
 
+import json
+
 import apsw
 
 from .oplog import now
@@ -40,3 +42,16 @@ def reading(conn: apsw.Connection, content_id: int) -> dict | None:
         "SELECT line, text, confidence, x, y, w, h FROM ocr_words WHERE content_id = ? ORDER BY position",
         (content_id,))]
     return {"engine": row[0], "read": row[1], "words": words}
+
+
+def words_of_contents(conn: apsw.Connection, content_ids: list[int]) -> dict[int, list[dict]]:
+    """The words read in these contents, {content id: [{WORD_COLUMNS}] in reading order}; a content read
+    without text maps to [], one never read is absent."""
+    chosen = json.dumps([int(c) for c in content_ids])
+    found: dict[int, list[dict]] = {content_id: [] for (content_id,) in conn.execute(
+        "SELECT r.content_id FROM json_each(?) s JOIN ocr_reads r ON r.content_id = s.value", (chosen,))}
+    for content_id, *word in conn.execute(
+            "SELECT w.content_id, w.line, w.text, w.confidence, w.x, w.y, w.w, w.h FROM json_each(?) s "
+            "JOIN ocr_words w ON w.content_id = s.value ORDER BY w.content_id, w.position", (chosen,)):
+        found[content_id].append(dict(zip(WORD_COLUMNS, word)))
+    return found

@@ -33,6 +33,8 @@ class ClusterRequest(Body):
     vector_type: str | None = VECTOR_TYPE
     save_as: str | None = Field(None, description="save the clusters as tags of this tag property")
     parent: str | None = Field(None, description="a tag of save_as: sub-cluster its images under it")
+    text_weight: float = Field(0.0, ge=0, le=1, description="the weight of the words read in the images (OCR) "
+                               "against the pictures: 0 pictures only, 1 words only")
 
 
 class ClusterTree(Body):
