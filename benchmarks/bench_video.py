@@ -86,8 +86,12 @@ def speed(minutes: float) -> str:
             frames = report["added"]
             project.close()
         cpu = (own1 - own0) + (children1 - children0)
-        rows.append(f"| {label} | {frames} | {wall:.1f} s | {cpu:.1f} s | {frames / wall:.1f} | "
-                    f"{duration / wall:.1f}x | {wall * 5400 / duration / 60:.1f} min | {load} |")
+        # On this shared machine the wall time mostly measures the other processes; the CPU time over the two
+        # cores is what the same run takes on a quiet machine (the work parallelises over the workers).
+        quiet = cpu / 2
+        rows.append(f"| {label} | {frames} | {wall:.1f} s | {cpu:.1f} s | {frames / wall:.1f} ({frames / quiet:.1f}) | "
+                    f"{duration / wall:.1f}x ({duration / quiet:.1f}x) | {wall * 5400 / duration / 60:.1f} min "
+                    f"({quiet * 5400 / duration / 60:.1f} min) | {load} |")
         print(rows[-1], flush=True)
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -95,6 +99,8 @@ def speed(minutes: float) -> str:
         f"A generated {duration / 60:.1f}-minute 1080p H.264 film at 25 fps (keyframes every 2 s, x264 veryfast, "
         f"with sound; {BASE_SECONDS} s of shots encoded, then repeated), imported into a new project by "
         "`Project.import_folders` with 2 worker processes.",
+        "",
+        "In brackets, the figure from the CPU time spread over the 2 cores: what a quiet machine gives.",
         "",
         "| import | frames | wall | CPU (all processes) | frames/s | real-time factor | 90 min would take | load |",
         "|---|---|---|---|---|---|---|---|",
@@ -175,12 +181,13 @@ def main() -> None:
     parser.add_argument("--speed-only", action="store_true")
     args = parser.parse_args()
     import av
-    parts = [f"## Films: import speed and shots (bench_video.py)\n\nMachine: {machine(f'PyAV {av.__version__}')}."]
+    # Each part is kept under out/, so that one can be measured again alone and the section keeps the other.
     if not args.quality_only:
-        parts.append(speed(args.minutes))
+        (OUT / "video-speed.md").write_text(f"Machine: {machine(f'PyAV {av.__version__}')}.\n\n{speed(args.minutes)}")
     if not args.speed_only:
-        parts.append(quality())
-    section = "\n\n".join(parts)
+        (OUT / "video-quality.md").write_text(quality())
+    parts = [(OUT / name).read_text() for name in ("video-speed.md", "video-quality.md") if (OUT / name).exists()]
+    section = "\n\n".join(["## Films: import speed and shots (bench_video.py)"] + parts)
     print(section)
     write_results(section)
 

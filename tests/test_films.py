@@ -276,3 +276,20 @@ def test_the_detail_of_a_frame_plays_the_film_from_the_frame_s_moment(film_copy,
         time = project.file(target)["time"]
         page.wait_for_function(f"() => Math.abs(document.querySelector('[data-testid=detail-film-video]')"
                                f".currentTime - {time}) < 0.001", timeout=20000)
+
+
+def test_a_project_s_own_property_named_like_a_frame_s_built_in_is_renamed_keeping_its_values(tmp_path):
+    from conftest import older_project_file
+    path = tmp_path / "older.imagier"
+    conn = older_project_file(path, 7)
+    with conn:
+        conn.execute("INSERT INTO properties(id, name, type, scope) VALUES (1, 'Time', 'text', 'file'), "
+                     "(2, 'place', 'text', 'file')")
+        conn.execute("INSERT INTO property_values(property_id, target_id, value) VALUES (1, 5, 'dusk')")
+    conn.close()
+    project = imagier.open(path)
+    own = {p["name"]: p for p in project.properties() if not p["builtin"]}
+    assert set(own) == {"Time (own)", "place"}
+    assert next(p for p in project.properties() if p["name"] == "time")["builtin"]
+    with pytest.raises(InvalidInput):
+        project.create_property("shot", "number")

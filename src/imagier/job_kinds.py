@@ -95,6 +95,7 @@ def _run_import(project, params, progress, cancel, job_id):
 
 
 def _same_import(recorded: dict, asked: dict) -> bool:
+    recorded = {"films": film_sampling(), **recorded}  # recorded before films were imported: the default
     # What is imported, not what follows the import (embedding) nor how fast (workers).
     return all(recorded.get(key) == asked.get(key) for key in ("folders", "store_originals", "links_within", "films"))
 

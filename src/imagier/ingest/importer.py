@@ -146,6 +146,7 @@ class Importer:
 
 def _same_import(recorded: dict, asked: dict) -> bool:
     """Whether an interrupted job imports what is asked now (what it was to do after may differ)."""
+    recorded = {"films": film_sampling(), **recorded}  # recorded before films were imported: the default
     return all(recorded.get(key) == value for key, value in asked.items())
 
 

@@ -27,3 +27,8 @@ CREATE TABLE frames (
     shot_end   REAL
 );
 CREATE INDEX frames_film_time ON frames(film_id, time);
+
+-- The frames' built-in properties (film, time, timecode, shot, shot start, shot end) take names a project may
+-- already give its own properties: those are renamed, keeping their values, rather than hidden behind them.
+UPDATE properties SET name = name || ' (own)'
+WHERE lower(name) IN ('film', 'time', 'timecode', 'shot', 'shot start', 'shot end');
