@@ -173,25 +173,20 @@ def detect_shots(times: np.ndarray, features: np.ndarray, fps: float, *, cut: fl
         moved[span:count - span] = np.abs(layouts[2 * span:] - layouts[:-2 * span]).mean(axis=1) * LAYOUT_WEIGHT
     for index in _peaks(np.minimum(change, moved), gradual, span):
         if not any(abs(index - c) <= span for c in starts):
-            starts.add(_middle(moved, index))
+            starts.add(_middle(moved, index, span))
     bounds = sorted(starts | {0})
     frame_time = 1.0 / fps if fps else 0.0
     ends = [float(times[i]) for i in bounds[1:]] + [float(times[-1]) + frame_time]
     return [(float(times[i]), end) for i, end in zip(bounds, ends)]
 
 
-def _middle(across: np.ndarray, index: int) -> int:
-    """The middle of the dissolve found at `index`: the centre of the stretch around it where the layout
-    distance across it is over half its peak (the pixels mix linearly, so that distance rises and falls
-    symmetrically; a histogram's need not, its bins filling unevenly)."""
-    index = int(np.argmax(across[max(0, index - 3):index + 4])) + max(0, index - 3)
-    half = across[index] / 2
-    first, last = index, index
-    while first > 0 and across[first - 1] > half:
-        first -= 1
-    while last + 1 < len(across) and across[last + 1] > half:
-        last += 1
-    return (first + last + 1) // 2
+def _middle(moved: np.ndarray, index: int, span: int) -> int:
+    """The middle of the dissolve found at `index`: where the layouts `span` frames before and after differ
+    most. The pixels mix linearly, so that distance peaks at the dissolve's middle; the histograms' need
+    not (their bins fill unevenly), nor does a stretch around the peak (a pan next to it widens it)."""
+    low = max(0, index - span)
+    window = np.convolve(moved[low:index + span + 1], np.ones(3) / 3, mode="same")  # the codec's noise
+    return low + int(np.argmax(window))
 
 
 def _peaks(values: np.ndarray, threshold: float, radius: int) -> list[int]:
