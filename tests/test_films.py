@@ -226,7 +226,8 @@ def test_csv_export_carries_film_time_and_shot(film_copy, tmp_path):
     assert skipped >= {"film[path]", "timecode[text]", "time[number]", "shot[number]"}, report["skipped_columns"]
 
 
-def test_the_server_streams_a_film_with_range_requests_and_only_films_of_the_project(film_copy, tmp_path):
+def test_the_server_streams_a_film_with_range_requests_and_only_films_of_the_project(film_copy, tmp_path,
+                                                                                     tmp_path_factory):
     from imagier.server.app import create_app
     project = imagier.open(tmp_path / "p.imagier")
     project.import_folders(film_copy / "second.webm", workers=1)
@@ -249,6 +250,13 @@ def test_the_server_streams_a_film_with_range_requests_and_only_films_of_the_pro
         assert frame["film_id"] == film_id and frame["time"] == 0
         original = client.get(f"/api/originals/{_frames(project)[1]['hash']}")
         assert original.status_code == 200 and original.headers["content-type"] == "image/png"
+        # The film's path turned into a link to a file outside the imported folders and the server's roots
+        # (the project's folder, the home folder): not served.
+        outside = tmp_path_factory.mktemp("outside") / "elsewhere.webm"
+        (film_copy / "second.webm").rename(outside)
+        (film_copy / "second.webm").symlink_to(outside)
+        refused = client.get(f"/api/films/{film_id}/video")
+        assert refused.status_code == 403 and outside.name in refused.text
 
 
 @pytest.mark.browser
