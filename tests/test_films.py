@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -301,3 +304,41 @@ def test_a_project_s_own_property_named_like_a_frame_s_built_in_is_renamed_keepi
     assert next(p for p in project.properties() if p["name"] == "time")["builtin"]
     with pytest.raises(InvalidInput):
         project.create_property("shot", "number")
+
+
+def test_the_command_imports_a_film_and_shows_a_frame_s_film_time_and_shot(film_copy, tmp_path):
+    def command(*args):
+        done = subprocess.run([sys.executable, "-m", "imagier.cli", *map(str, args), "--json"], capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    project = tmp_path / "p.imagier"
+    report = command("import", project, film_copy / "second.webm", "--no-embed", "--every", 4, "--shots")
+    assert report["failed"] == [] and report["added"] == 6  # at 0, 4 and 8 s, and the shots' middles, 1.5, 4.5, 7.5 s
+    with imagier.open(project) as opened:
+        frame = next(f for f in _frames(opened) if f["time"] == pytest.approx(4.0))
+    shown = command("frame", project, frame["id"])
+    assert (shown["film"], shown["time"], shown["shot"]) == (str(film_copy / "second.webm"), frame["time"], 2)
+
+
+def test_the_page_s_import_job_takes_the_films_sampling(film_copy, tmp_path):
+    from imagier.server.app import create_app
+    from live import finished_job
+    project = imagier.open(tmp_path / "p.imagier")
+    with LiveServer(create_app(project, roots=[film_copy])) as server, httpx.Client(base_url=server.url) as client:
+        started = client.post("/api/imports", json={"folders": [str(film_copy)], "embed": False, "film_every": 3})
+        assert started.status_code == 202, started.text
+        job = finished_job(client, started.json()["job"])
+        assert job["state"] == "done", job
+        refused = client.post("/api/imports", json={"folders": [str(film_copy)], "embed": False, "film_every": -1})
+        assert refused.status_code == 422
+    times = sorted(f["time"] for f in _frames(project) if f["film"].endswith("reel.mp4"))
+    assert times == pytest.approx([0, 3, 6, 9, 12, 15], abs=1e-6)
+
+
+def test_the_text_in_a_frame_is_read_from_the_frame_decoded_again(film_copy, tmp_path):
+    project = imagier.open(tmp_path / "p.imagier")
+    project.import_folders(film_copy / "reel.mp4", workers=1, film_every=10)
+    report = project.read_text(workers=1)
+    assert report["failed"] == [] and report["read"] == 2
