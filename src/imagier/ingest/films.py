@@ -27,6 +27,8 @@ FRAMES_PER_PIECE = 24
 
 @dataclass(frozen=True)
 class FilmFrame:
+    """A frame read from a film, with the shot it is in."""
+
     frame: Frame
     shot: int | None  # 1, 2, ...; None when shots were not detected
     shot_start: float | None

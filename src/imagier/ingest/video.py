@@ -32,6 +32,9 @@ _BLOCKS = (6, 8)           # rows and columns of the layout
 _HISTOGRAM = _Y_BINS * _C_BINS * _C_BINS
 FEATURES = _HISTOGRAM + 3 * _BLOCKS[0] * _BLOCKS[1]
 TRUNCATED_AFTER = 1.0      # seconds by which a film's frames may stop short of its header's duration
+# How far ahead (seconds) a wanted frame must be for seeking to its keyframe to beat decoding on: a second,
+# about the keyframe interval of films made for streaming, below most films'.
+SEEK_GAIN = 1.0
 
 
 def frame_path(film: str, time: float) -> str:
@@ -97,7 +100,7 @@ def frames_at(path: str, times: list[float], mtime_ns: int) -> list[Frame]:
         frames = None
         current = None
         for wanted in times:
-            if frames is None or current is None or wanted - current.time > _seek_gain(stream):
+            if frames is None or current is None or wanted - current.time > SEEK_GAIN:
                 _seek(container, stream, wanted)
                 frames = container.decode(stream)
                 current = None
@@ -131,8 +134,8 @@ def frame_png(path: str, time: float) -> tuple[bytes, str]:
 
 
 def features(path: str, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
-    """(times, histograms) of every frame whose time is in [start, end): the joint histogram of luma and
-    chroma of a few thousand pixels of each, what shots are detected from."""
+    """(times, features) of every frame whose time is in [start, end), what shots are detected from: the
+    histogram and layout of a few thousand pixels of each (see `_features_of`)."""
     times, rows = [], []
     with _open(path) as container:
         stream = _video_stream(container)
@@ -145,14 +148,13 @@ def features(path: str, start: float, end: float) -> tuple[np.ndarray, np.ndarra
             if frame.time >= end - _half_frame(stream):
                 break
             times.append(frame.time)
-            rows.append(_histogram(frame))
-    histograms = np.array(rows, dtype=np.float32).reshape(len(rows), FEATURES)
-    return np.array(times, dtype=np.float64), histograms
+            rows.append(_features_of(frame))
+    return np.array(times, dtype=np.float64), np.array(rows, dtype=np.float32).reshape(len(rows), FEATURES)
 
 
 def detect_shots(times: np.ndarray, features: np.ndarray, fps: float, *, cut: float = CUT_THRESHOLD,
                  gradual: float = GRADUAL_THRESHOLD) -> list[tuple[float, float]]:
-    """The shots, as (start, end) in seconds, from the features of every frame of a film (see `_histogram`).
+    """The shots, as (start, end) in seconds, from the features of every frame of a film (see `_features_of`).
 
     A cut is a frame whose layout is far from the one before's (and the farthest of its neighbours): a slow
     pan or zoom moves the layout little from one frame to the next. A dissolve is a frame whose neighbours
@@ -200,7 +202,7 @@ def _peaks(values: np.ndarray, threshold: float, radius: int) -> list[int]:
     return found
 
 
-def _histogram(frame) -> np.ndarray:
+def _features_of(frame) -> np.ndarray:
     """A frame's features, read from a sparse grid of its pixels: the normalised joint histogram of its luma
     and chroma (what a cut changes, a pan hardly), then its layout, the mean luma and chroma of 6 x 8 blocks
     (what a cut between two pictures of the same colours changes; a dissolve moves it linearly)."""
@@ -316,9 +318,3 @@ def _seek(container, stream, time: float) -> None:
 def _half_frame(stream) -> float:
     rate = stream.average_rate or stream.guessed_rate
     return 0.5 / float(rate) if rate else 0.0
-
-
-def _seek_gain(stream) -> float:
-    """How far ahead (seconds) a wanted frame must be for seeking to its keyframe to beat decoding on: a
-    second, about the keyframe interval of films made for streaming, below most films' GOPs."""
-    return 1.0
