@@ -83,7 +83,7 @@ def test_properties_are_created_renamed_and_deleted(imported, ids):
 def test_builtin_properties_are_listed_and_read_only(imported, ids):
     names = [p["name"] for p in imported.properties() if p["builtin"]]
     assert names == ["path", "folder", "name", "format", "width", "height", "size", "modified", "taken",
-                     "hash", "imported"]
+                     "hash", "imported", "film", "time", "timecode", "shot", "shot start", "shot end"]
     with pytest.raises(InvalidInput, match="built-in"):
         imported.set_values("width", ids[:1], 10)
     with pytest.raises(InvalidInput, match="built-in"):

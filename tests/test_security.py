@@ -165,7 +165,7 @@ def test_no_get_route_changes_the_project(imported, state_of):
     imported.set_values("category", imported.query_ids()[:2], "cat")
     file = imported.files(imported.query_ids()[:1])[0]
     arguments = {"file_id": file["id"], "content_hash": file["hash"], "name": "category", "tag": "cat",
-                 "job_id": "none"}
+                 "job_id": "none", "film_id": 1}
     before, version = state_of(imported), imported.data_version()
     with served(imported) as server, httpx.Client(base_url=server.url, timeout=60) as client:
         paths = [path for path, methods in client.get("/openapi.json").json()["paths"].items() if "get" in methods]

@@ -7,6 +7,7 @@ Each check returns the value it accepted, so a caller can check and use it in on
 
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 from .errors import InvalidInput
@@ -72,3 +73,22 @@ def non_empty_name(what: str, value) -> str:
 def _shown(value):
     """A value as an error's details may carry it (JSON): itself when plain, else its text, cut short."""
     return value if value is None or isinstance(value, (bool, int, float)) else str(value)[:100]
+
+
+DEFAULT_FILM_EVERY = 5.0  # seconds between the frames taken from a film: the practice of the lab that asked for films
+
+
+def film_sampling(every: float | None = DEFAULT_FILM_EVERY, shots: bool = False) -> dict:
+    """The checked sampling of an import's films: a frame every `every` seconds (0 or None: none) and/or
+    one per shot, with shot detection."""
+    every = 0.0 if every is None else every
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or not math.isfinite(every) or every < 0:
+        raise InvalidInput(f"film_every is a number of seconds >= 0, not {every!r}", film_every=_shown(every))
+    if 0 < every < 0.04:
+        raise InvalidInput(f"film_every of {every} s would take every frame: give 0.04 s or more", film_every=every)
+    if not isinstance(shots, bool):
+        raise InvalidInput(f"film_shots is true or false, not {shots!r}", film_shots=_shown(shots))
+    if every == 0 and not shots:
+        raise InvalidInput("a film import takes frames every N seconds (film_every > 0), one per shot "
+                           "(film_shots), or both", film_every=every)
+    return {"every": float(every), "shots": shots}

@@ -76,6 +76,9 @@ OPERATIONS: tuple[Operation, ...] = (
         no_cli="JPEG bytes for the page; the CLI prints the images' paths"),
     _op("original", http="GET /api/originals/{content_hash}",
         no_cli="the CLI prints the images' paths: the original is the file at that path"),
+    _op("frame", "frame", "GET /api/files/{file_id}/frame"),
+    _op("film_video", http="GET /api/films/{film_id}/video",
+        no_cli="`imagier frame` prints the film's path and the frame's time: a video player opens it there"),
 
     # ---- properties, tags, values, history ---------------------------------------------------------
     _op("properties", "property list", "GET /api/properties"),

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .checks import whole_number
+from .checks import DEFAULT_FILM_EVERY, film_sampling, whole_number
 from .errors import InvalidInput
 from .plugins.schema import KIND as FIELD_KIND
 from .vectors import models as catalogue
@@ -77,13 +77,14 @@ def _within(roots, path, parameter: str) -> None:
 
 def _check_import(project, params, roots) -> dict:
     p = _only("import", params, {"folders": None, "store_originals": False, "workers": None, "embed": True,
-                                 "model": None})
+                                 "model": None, "film_every": DEFAULT_FILM_EVERY, "film_shots": False})
     folders = p["folders"] if isinstance(p["folders"], list) else [p["folders"]]
     for folder in folders:
         _within(roots, folder, "folders")
     checked = {"folders": project.check_import(folders, embed=p["embed"], model=p["model"]),
                "store_originals": bool(p["store_originals"]),
-               "workers": p["workers"], "embed": bool(p["embed"]), "model": p["model"]}
+               "workers": p["workers"], "embed": bool(p["embed"]), "model": p["model"],
+               "films": film_sampling(p["film_every"], p["film_shots"])}
     if roots is not None:  # links to files outside the roots are not followed: the page could read them
         checked["links_within"] = sorted(os.path.realpath(root) for root in roots.roots)
     return checked
@@ -94,8 +95,9 @@ def _run_import(project, params, progress, cancel, job_id):
 
 
 def _same_import(recorded: dict, asked: dict) -> bool:
+    recorded = {"films": film_sampling(), **recorded}  # recorded before films were imported: the default
     # What is imported, not what follows the import (embedding) nor how fast (workers).
-    return all(recorded.get(key) == asked.get(key) for key in ("folders", "store_originals", "links_within"))
+    return all(recorded.get(key) == asked.get(key) for key in ("folders", "store_originals", "links_within", "films"))
 
 
 _register("import", _check_import, _run_import, CONTINUES, same_work=_same_import)

@@ -21,13 +21,16 @@ from .analysis.memes import Memes
 from .analysis.similarity import Query, Similarity
 from .analysis.suggestions import Suggestions
 from .analysis.textsearch import SearchResults, TextSearch
+from .checks import DEFAULT_FILM_EVERY
 from .errors import Conflict
 from .exchange.csvfile import CsvExchange
 from .ingest.iiif_import import DEFAULT_CONCURRENCY, DEFAULT_SIZE, IiifImport
 from .ingest.importer import Importer
+from .ingest.video import frame_png
 from .ocr.reading import TextReading
 from .operations.annotations import Annotations, TagRef
 from .operations.files import Files
+from .operations.films import Films
 from .operations.oplog import OpLog
 from .operations.query import Querying
 from .operations.settings import Settings
@@ -50,7 +53,8 @@ class Project:
         # The parts, bottom up: each is given what it uses, and nothing is made later.
         self.settings = Settings(self.db)
         self.annotations = Annotations(self.db, self.oplog)
-        self.images = Files(self.db)
+        self.images = Files(self.db, read_frame=frame_png)
+        self.films = Films(self.db)
         self.querying = Querying(self.db, self.annotations, self.images)
         self.saved_views = Views(self.db, self.querying)
         self.vector_store = VectorStore(self.db)
@@ -292,8 +296,24 @@ class Project:
         one that differs is hashed again, so no other bytes are ever given under the content's hash.
         Conflict when the content's files all changed on disk since their import. `may_read` (the
         server's rule) gives the path to read for a file's path or raises Forbidden: a file it refuses
-        is neither read nor hashed, and when it refuses them all, its refusal is raised."""
+        is neither read nor hashed, and when it refuses them all, its refusal is raised. The original of a
+        frame of a film is the frame decoded again from the film, as PNG bytes."""
         return self.images.original(content_hash, may_read)
+
+    # ---- films -----------------------------------------------------------------------------------
+
+    def frame(self, file_id: int) -> dict:
+        """The film, time and shot of a frame: {"id", "film_id", "film", "time", "shot", "shot_start", "shot_end",
+        "film_duration", "film_fps", "film_shots", "shot_frames": [{"id", "time", "hash"}] (by time),
+        "previous_shot", "next_shot" (the first frame of the nearest shot before and after that has frames, or
+        None)}. NotFound when the image is no frame of a film."""
+        return self.films.frame(file_id)
+
+    def film_video(self, film_id: int, may_read: Callable[[Path], Path] | None = None) -> Path:
+        """The video file of a film, to play: NotFound when the project has no such film or the file is gone,
+        Conflict when it changed since its import (its frames' times may no longer match), and `may_read`'s
+        Forbidden (the server's rule) when it may not be read."""
+        return self.films.film_video(film_id, may_read)
 
     # ---- saved_views -----------------------------------------------------------------------------
 
@@ -411,7 +431,8 @@ class Project:
     def import_folders(self, folders: str | os.PathLike | Iterable[str | os.PathLike], *, workers: int | None = None,
                        store_originals: bool = False, progress: Callable[[dict], None] | None = None,
                        cancel: threading.Event | None = None, then: dict | None = None,
-                       links_within: Iterable[str | os.PathLike] | None = None) -> dict:
+                       links_within: Iterable[str | os.PathLike] | None = None,
+                       film_every: float | None = DEFAULT_FILM_EVERY, film_shots: bool = False) -> dict:
         """Import the images under these folders (recursively), or update them when already imported.
 
         Returns {"added", "skipped", "failed": [{"path", "error"}], "moved": [{"from", "to"}],
@@ -420,10 +441,12 @@ class Project:
         job what its caller does after the import (say, embedding), so resuming it does the same. Symbolic
         links to files are followed wherever they lead, unless `links_within` lists folders: then links to
         files outside them are not imported but listed in "failed" (what an import started from the web
-        page does).
+        page does). Films (video files) are imported as frames: one every `film_every` seconds and, with
+        `film_shots`, one per shot, each frame knowing its shot; "changed" and "missing" name films, not frames.
         """
         return self.importer.import_folders(folders, workers=workers, store_originals=store_originals,
-                                            progress=progress, cancel=cancel, then=then, links_within=links_within)
+                                            progress=progress, cancel=cancel, then=then, links_within=links_within,
+                                            film_every=film_every, film_shots=film_shots)
 
     def check_folders(self, folders) -> list[str]:
         """The folders as the import will read them (absolute, nested ones merged); NotFound or

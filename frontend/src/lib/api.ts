@@ -8,8 +8,8 @@
 import type { paths } from "./schema";
 import type { PluginList } from "./plugins";
 import type {
-  CsvPreview, FileDetail, FolderListing, Guess, IiifSource, ImageText, Info, Item, Job, ModelOffer, Operation, Property,
-  QueryResult, SavedView, Scored, SearchAnswer, Similar, Tag,
+  CsvPreview, FileDetail, FolderListing, FrameOfFilm, Guess, IiifSource, ImageText, Info, Item, Job, ModelOffer, Operation,
+  Property, QueryResult, SavedView, Scored, SearchAnswer, Similar, Tag,
 } from "./types";
 
 export class ApiError extends Error {
@@ -143,6 +143,7 @@ export const api = {
   imageText: (id: number, search: string | null = null) =>
     as<ImageText>(call("get", "/api/files/{file_id}/text", { path: { file_id: id }, query: { search } })),
   iiifSource: (id: number) => as<IiifSource | null>(call("get", "/api/files/{file_id}/iiif", { path: { file_id: id } })),
+  frame: (id: number) => as<FrameOfFilm>(call("get", "/api/files/{file_id}/frame", { path: { file_id: id } })),
   setValues: (body: Body<"post", "/api/values/set">) => call("post", "/api/values/set", { body }),
   addTags: (body: Body<"post", "/api/values/add">) => call("post", "/api/values/add", { body }),
   removeTags: (body: Body<"post", "/api/values/remove">) => call("post", "/api/values/remove", { body }),
@@ -213,6 +214,10 @@ export function thumbnailUrl(hash: string): string {
 
 export function originalUrl(hash: string): string {
   return href("/api/originals/{content_hash}", { path: { content_hash: hash } });
+}
+
+export function filmVideoUrl(filmId: number): string {
+  return href("/api/films/{film_id}/video", { path: { film_id: filmId } });
 }
 
 /** Follow a background job through its server-sent events until it ends; resolves with its last snapshot

@@ -157,6 +157,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/files/{file_id}/frame": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The film, time and shot of a frame of a film: the other frames of its shot and the first frames of the shots before and after it */
+        get: operations["frame_api_files__file_id__frame_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/files/{file_id}/iiif": {
         parameters: {
             query?: never;
@@ -200,6 +217,23 @@ export interface paths {
         };
         /** The text read in an image (OCR): its lines and its words, each with its confidence and its box as fractions of the picture's width and height */
         get: operations["image_text_api_files__file_id__text_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/films/{film_id}/video": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The video file of a film of the project, to play (HTTP range requests, 206 Partial Content) */
+        get: operations["film_video_api_films__film_id__video_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1230,6 +1264,18 @@ export interface components {
              */
             embed?: boolean;
             /**
+             * Film Every
+             * @description films: a frame every this many seconds (0: none)
+             * @default 5
+             */
+            film_every?: number;
+            /**
+             * Film Shots
+             * @description films: detect the shots (decoding every frame) and take one frame per shot too
+             * @default false
+             */
+            film_shots?: boolean;
+            /**
              * Folders
              * @description folders inside the allowed roots (see GET /api/folders), imported recursively
              */
@@ -1872,6 +1918,39 @@ export interface operations {
             };
         };
     };
+    frame_api_files__file_id__frame_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                file_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     iiif_source_api_files__file_id__iiif_get: {
         parameters: {
             query?: never;
@@ -1965,6 +2044,51 @@ export interface operations {
                         [key: string]: unknown;
                     };
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    film_video_api_films__film_id__video_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                film_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "video/*": unknown;
+                };
+            };
+            /** @description Partial Content */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the film changed on disk since its import */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -79,6 +79,11 @@ export interface Item {
   imported: string;
   content_id: number;
   orientation: number;
+  /** A frame of a film: its film's path, time in seconds, timecode and shot (null for other images). */
+  film: string | null;
+  time: number | null;
+  timecode: string | null;
+  shot: number | null;
   values: Record<string, unknown>;
 }
 
@@ -127,6 +132,13 @@ export interface Similar { id: number; path: string; score: number; similarity: 
  * matches it. */
 export interface WordBox { text: string; confidence: number; line: number; x: number; y: number; w: number; h: number;
   match?: boolean }
+
+/** A frame of a film: its film and time, the frames of its shot and the first frames of the shots around it. */
+export interface FrameOfFilm {
+  id: number; film_id: number; film: string; time: number; shot: number | null; shot_start: number | null;
+  shot_end: number | null; film_duration: number; film_fps: number; film_shots: number | null;
+  shot_frames: { id: number; time: number; hash: string }[]; previous_shot: number | null; next_shot: number | null;
+}
 
 /** The text read in an image: `read` is null before any reading. */
 export interface ImageText { id: number; read: string | null; engine: string | null; text: string; words: WordBox[] }

@@ -17,13 +17,19 @@ from .base import command, emit, fetch_if_absent, json_option, main, remember_js
 # ---- images -----------------------------------------------------------------------------------------
 
 @command(main, "import", create=True)
-@click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--workers", type=click.IntRange(1, 64), help="decoding processes (default: one per core)")
 @click.option("--store-originals", is_flag=True, help="also keep the original files inside the project, to share it")
 @click.option("--no-embed", is_flag=True, help="do not compute the images' vectors after importing")
 @click.option("--model", help="the embedder to run after importing (default: the project's default vector type)")
-def import_(project: Project, as_json: bool, folders, workers, store_originals, no_embed, model):
-    """Import the images of FOLDERS (recursively) into PROJECT, creating it when missing.
+@click.option("--every", "film_every", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="films: take a frame every this many seconds (0: none)")
+@click.option("--shots", "film_shots", is_flag=True,
+              help="films: detect the shots (decodes every frame) and take one frame per shot too")
+def import_(project: Project, as_json: bool, folders, workers, store_originals, no_embed, model, film_every,
+            film_shots):
+    """Import the images of FOLDERS (recursively) into PROJECT, creating it when missing. FOLDERS may
+    also name image files and films (video files, imported as their frames).
 
     Re-importing adds only new files and reports moved, changed and missing ones; an interrupted
     import resumes where it stopped. Then the new images are embedded (see `imagier embed`)."""
@@ -31,7 +37,8 @@ def import_(project: Project, as_json: bool, folders, workers, store_originals, 
         fetch_if_absent(model or project.default_model(), None, as_json)
     with terminal_progress(as_json, "importing") as progress:
         report = project.import_and_embed(list(folders), embed=not no_embed, model=model, workers=workers,
-                                          store_originals=store_originals, progress=progress)
+                                          store_originals=store_originals, progress=progress,
+                                          film_every=film_every, film_shots=film_shots)
     summary = (f"added {report['added']}, skipped {report['skipped']}, failed {len(report['failed'])}; "
                f"{report['total']} files in {project.path.name}")
     lines = [summary] + [f"  failed: {f['path']}: {f['error']}" for f in report["failed"]]
@@ -54,6 +61,21 @@ def _model_offer(project: Project) -> list[str]:
     return [f"{better['name']} is on this machine, for text search and finer similarity: "
             f"`imagier embed {project.path} --model {better['name']}` takes {better['estimate']}"]
 
+
+
+@command(main)
+@click.argument("image")
+def frame(project: Project, as_json: bool, image):
+    """Show the film, time and shot of IMAGE (an id or a path), a frame of a film: the other frames of its
+    shot and the first frames of the shots before and after it."""
+    data = project.frame(project.file(image)["id"])
+    shot = (f"shot {data['shot']} ({data['shot_start']:.3f}-{data['shot_end']:.3f} s)" if data["shot"] is not None
+            else "shots not detected (import with --shots)")
+    lines = [f"{data['film']} at {data['time']:.3f} s, {shot}"]
+    lines += [f"  shot frame: {f['id']} at {f['time']:.3f} s" for f in data["shot_frames"]]
+    lines += [f"  {side} shot: image {data[key]}" for side, key in (("previous", "previous_shot"), ("next", "next_shot"))
+              if data[key] is not None]
+    emit(as_json, data, "\n".join(lines))
 
 
 @command(main)

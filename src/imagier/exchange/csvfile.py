@@ -27,6 +27,8 @@ from ..operations.oplog import OpLog
 from ..operations.query import Querying
 from ..store.types import BUILTINS, canonical_type, coerce
 
+FRAME_COLUMNS = ("film", "timecode", "time", "shot")  # the built-in properties of frames a CSV export carries
+
 KEY_COLUMNS = ("path", "id", "key")
 SEPARATORS = (",", ";", "\t")
 # Panoptic's read-only column types, computed by the tool itself: skipped on import.
@@ -248,17 +250,22 @@ class CsvExchange:
 
     def _write_csv(self, f: IO[str], ids: list[int], props: list[dict], key: str, separator: str) -> dict:
         writer = csv.writer(f, delimiter=separator)
-        writer.writerow([key] + [f"{p['name']}[{p['type']}]" for p in props])
+        # A project with films carries each frame's film, time and shot (read-only: an import skips them).
+        frame_columns = FRAME_COLUMNS if self.files.has_films() else ()
+        writer.writerow([key] + [f"{name}[{BUILTINS[name][0]}]" for name in frame_columns] +
+                        [f"{p['name']}[{p['type']}]" for p in props])
         names = [p["name"] for p in props]
         for start in range(0, len(ids), EXPORT_CHUNK):
             chunk = ids[start:start + EXPORT_CHUNK]
-            paths = {row["id"]: row["path"] for row in self.files.files(chunk)} if key == "path" else {}
+            rows = {row["id"]: row for row in self.files.files(chunk)} if key == "path" or frame_columns else {}
             values = self.annotations.values(chunk, names) if props else {}
             for file_id in chunk:
                 row_values = values.get(file_id, {})
-                writer.writerow([paths.get(file_id, file_id)] +
+                row = rows.get(file_id, {})
+                writer.writerow([row.get("path", file_id) if key == "path" else file_id] +
+                                [_cell(BUILTINS[name][0], row.get(name)) for name in frame_columns] +
                                 [_cell(p["type"], row_values.get(p["name"])) for p in props])
-        return {"rows": len(ids), "columns": [key] + names}
+        return {"rows": len(ids), "columns": [key] + list(frame_columns) + names}
 
     def import_csv(self, source, *, dry_run: bool = False, skip_unmatched: bool = False,
                    skip_invalid: bool = False, encoding: str | None = None) -> dict:

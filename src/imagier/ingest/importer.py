@@ -22,13 +22,17 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
+from ..checks import DEFAULT_FILM_EVERY, film_sampling
 from ..errors import Conflict, ImagierError, NotFound
 from ..operations.oplog import OpLog
+from ..store import films as films_sql
 from ..store import imports as sql
 from ..store import jobs as job_rows
 from ..store.db import Database, storable
 from .decode import Decoded, DecodeError, decode
-from .scan import is_under, resolve_roots, scan
+from .films import FilmRead, FilmReader
+from .scan import is_under, is_video_name, resolve_roots, scan
+from .video import Frame, film_of_path
 
 BATCH_FILES = 200
 BATCH_BYTES = 64 << 20  # with store_originals, a batch of large files is flushed before 200
@@ -51,7 +55,8 @@ class Importer:
     def import_folders(self, folders: str | os.PathLike | Iterable[str | os.PathLike], *, workers: int | None = None,
                        store_originals: bool = False, progress: Callable[[dict], None] | None = None,
                        cancel: threading.Event | None = None, then: dict | None = None,
-                       links_within: Iterable[str | os.PathLike] | None = None) -> dict:
+                       links_within: Iterable[str | os.PathLike] | None = None,
+                       film_every: float | None = DEFAULT_FILM_EVERY, film_shots: bool = False) -> dict:
         """Import the images under these folders (recursively), or update them when already imported.
 
         Returns {"added", "skipped", "failed": [{"path", "error"}], "moved": [{"from", "to"}],
@@ -60,10 +65,12 @@ class Importer:
         job what its caller does after the import (say, embedding), so resuming it does the same. Symbolic
         links to files are followed wherever they lead, unless `links_within` lists folders: then links to
         files outside them are not imported but listed in "failed" (what an import started from the web
-        page does).
+        page does). Films (video files) are imported as frames: one every `film_every` seconds and, with
+        `film_shots`, one per shot, each frame knowing its shot; "changed" and "missing" name films, not frames.
         """
         roots = resolve_roots(folders)
-        params = {"folders": roots, "store_originals": bool(store_originals)}
+        params = {"folders": roots, "store_originals": bool(store_originals),
+                  "films": film_sampling(film_every, film_shots)}
         if links_within is not None:  # kept in the job, so that resuming it keeps the rule
             params["links_within"] = sorted(os.path.realpath(folder) for folder in links_within)
         interrupted = [j for j in self.pending_imports() if _same_import(j["params"], params)]
@@ -118,7 +125,7 @@ class Importer:
             with self.db.write() as conn:
                 job_rows.restart_job(conn, job_id, params)
             run = _ImportRun(self.db, job_id, params["folders"], params["store_originals"], progress,
-                             params.get("links_within"))
+                             params.get("links_within"), params.get("films") or film_sampling())
             try:
                 state = run.execute(workers or os.cpu_count() or 1, cancel)
             except Exception as e:  # an interruption (Ctrl-C, a kill) leaves it 'running', to resume
@@ -139,6 +146,7 @@ class Importer:
 
 def _same_import(recorded: dict, asked: dict) -> bool:
     """Whether an interrupted job imports what is asked now (what it was to do after may differ)."""
+    recorded = {"films": film_sampling(), **recorded}  # recorded before films were imported: the default
     return all(recorded.get(key) == value for key, value in asked.items())
 
 
@@ -146,8 +154,10 @@ class _ImportRun:
     """The state of one run of an import job."""
 
     def __init__(self, db, job_id: int, roots: list[str], store_originals: bool,
-                 progress: Callable[[dict], None] | None, links_within: list[str] | None = None):
+                 progress: Callable[[dict], None] | None, links_within: list[str] | None = None,
+                 sampling: dict | None = None):
         self.db = db
+        self.film_sampling = sampling or film_sampling()
         self.job_id = job_id
         self.roots = roots
         self.links_within = links_within
@@ -165,8 +175,12 @@ class _ImportRun:
     def execute(self, workers: int, cancel: threading.Event | None) -> str:
         found, unreadable = scan(self.roots, self.links_within)
         self.failed.extend(unreadable)
+        films = [f for f in found if is_video_name(f.path)]
+        found = [f for f in found if not is_video_name(f.path)]
         self.known = sql.files_under(self.db.reader, self.roots)
-        on_disk = {f.path for f in found}
+        # A frame is on disk while its film is.
+        film_paths = {f.path for f in films}
+        on_disk = {f.path for f in found} | {p for p in self.known if film_of_path(p) in film_paths}
         # Files of the project that are gone from under the roots, by content: a new file with the same
         # bytes is the same image moved.
         self.gone: dict[str, list[tuple[str, int]]] = {}
@@ -181,7 +195,7 @@ class _ImportRun:
                 self.skipped += 1
             else:
                 todo.append(f.path)
-        self.total = len(found)
+        self.total = len(found) + len(films)
         self.done = self.skipped
         self._progress(force=True)
 
@@ -204,12 +218,57 @@ class _ImportRun:
                 self._progress(force=cancelled)
                 if cancelled:
                     break
+        if films and not cancelled:
+            self._write(batch)
+            batch = []
+            cancelled = not self._import_films(films, workers, cancel)
         state = "cancelled" if cancelled else "done"
         self._write(batch, final_state=state)
         self._progress(force=True)
         return state
 
-    def _write(self, batch: list[Decoded], final_state: str | None = None) -> None:
+    def _import_films(self, films, workers: int, cancel: threading.Event | None) -> bool:
+        """Read each film into frames and write them with the film; False when cancelled."""
+        known_films = films_sql.films_under(self.db.reader, self.roots)
+        with FilmReader(workers, _new_pool, cancel) as reader:
+            for found in films:
+                self.last_path = found.path
+                known = known_films.get(found.path)
+                if known and (known.size, known.mtime_ns, known.sampling) == (found.size, found.mtime_ns,
+                                                                                 self.film_sampling):
+                    self.skipped += 1
+                    self.done += 1
+                    continue
+                read = reader.read(found.path, self.film_sampling, known, self._film_progress)
+                if read is None:
+                    return False
+                self.done += 1
+                if isinstance(read, str):
+                    self.failed.append({"path": found.path, "error": read})
+                elif read.unchanged:
+                    self.skipped += 1
+                    self._write([], then=lambda conn: films_sql.touch_film(conn, known.id, read.film.mtime_ns))
+                else:
+                    if known and known.hash != read.film.hash:
+                        self.changed.append(found.path)
+                    self._write([f.frame for f in read.frames], then=lambda conn: self._record_film(conn, read))
+                self._progress(force=True)
+        return True
+
+    def _record_film(self, conn, read: FilmRead) -> None:
+        film = read.film
+        film_id = films_sql.save_film(conn, film.path, film.hash, film.size, film.mtime_ns, film.duration, film.fps,
+                                      film.width, film.height, film.codec, self.film_sampling, read.shots)
+        films_sql.record_frames(conn, film_id, [(f.frame.path, f.frame.time, f.shot, f.shot_start, f.shot_end)
+                                                for f in read.frames])
+
+    def _film_progress(self, seconds: float, duration: float) -> None:
+        if self.report is not None and time.monotonic() - self.last_report >= PROGRESS_INTERVAL:
+            self.last_report = time.monotonic()
+            self.report({**self.counts(), "path": self.last_path, "film_seconds": round(seconds, 3),
+                         "film_duration": round(duration, 3)})
+
+    def _write(self, batch: list[Decoded], final_state: str | None = None, then=None) -> None:
         with self.db.write() as conn:
             sql.add_contents(
                 conn,
@@ -220,15 +279,17 @@ class _ImportRun:
             new, updated = [], []
             for d in batch:
                 folder = posixpath.dirname(d.path)
-                root = next(r for r in self.roots if is_under(d.path, r))
-                folder_id = sql.folder_id(conn, folder, folder if root == d.path else root, self.folders)
+                on_disk = film_of_path(d.path) or d.path  # a frame is where its film is
+                root = next(r for r in self.roots if is_under(on_disk, r))
+                folder_id = sql.folder_id(conn, folder, folder if root == on_disk else root, self.folders)
                 place = (d.path, folder_id, posixpath.basename(d.path))
                 stamp = (d.hash, _iso(d.mtime_ns), d.mtime_ns)
                 known = self.known.get(d.path)
                 source = None if known else self._take_gone(d.hash)
                 if known:
                     if known.hash != d.hash:
-                        self.changed.append(d.path)
+                        if not isinstance(d, Frame):  # a changed film is reported once, as the film
+                            self.changed.append(d.path)
                         self.replaced.add(known.hash)
                     else:
                         self.skipped += 1
@@ -241,6 +302,8 @@ class _ImportRun:
                     new.append((*place, *stamp))
             sql.update_files(conn, updated)
             sql.insert_files(conn, new)
+            if then is not None:
+                then(conn)
             if final_state:
                 if self.replaced:
                     sql.drop_unused_contents(conn, self.replaced)
@@ -255,7 +318,8 @@ class _ImportRun:
             return
         for hash_, file_id, path in sql.files_with_hashes(conn, hashes):
             # Only a file's path can have moved: an image fetched from IIIF has its canvas's URL as path.
-            if os.path.isabs(path) and not any(is_under(path, r) for r in self.roots) and not os.path.exists(path):
+            source = film_of_path(path) or path  # a frame is on disk while its film is
+            if os.path.isabs(source) and not any(is_under(source, r) for r in self.roots) and not os.path.exists(source):
                 self.gone.setdefault(hash_, []).append((path, file_id))
 
     def _take_gone(self, hash_: str) -> tuple[str, int] | None:
@@ -276,9 +340,8 @@ class _ImportRun:
 
     def result(self, state: str) -> dict:
         # A cancelled run has not looked at every file, so it cannot tell which are missing.
-        missing = [] if state != "done" else sorted(
-            path for candidates in self.gone.values() for path, _ in candidates
-            if any(is_under(path, r) for r in self.roots))
+        sources = {film_of_path(path) or path for candidates in self.gone.values() for path, _ in candidates}
+        missing = [] if state != "done" else sorted(p for p in sources if any(is_under(p, r) for r in self.roots))
         total = sql.file_count(self.db.reader)
         return {"added": self.added, "skipped": self.skipped, "failed": self.failed, "moved": self.moved,
                 "changed": self.changed, "missing": missing, "total": total, "job": self.job_id, "state": state}

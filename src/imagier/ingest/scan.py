@@ -11,6 +11,9 @@ from ..errors import InvalidInput, refuse_nul
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp",
                         ".heic", ".heif"})
+# Films, imported as their frames (films.py).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".ogv",
+                              ".wmv", ".flv", ".3gp"})
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,14 @@ def is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in EXTENSIONS
 
 
+def is_video_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
+
+
+def _importable(name: str) -> bool:
+    return is_image_name(name) or is_video_name(name)
+
+
 def resolve_roots(folders: Iterable[str | os.PathLike]) -> list[str]:
     """The absolute, resolved roots of an import, without roots nested in other roots."""
     if isinstance(folders, (str, os.PathLike)):
@@ -33,8 +44,9 @@ def resolve_roots(folders: Iterable[str | os.PathLike]) -> list[str]:
         path = Path(refuse_nul(folder, "folders")).expanduser().resolve()
         if not path.exists():
             raise InvalidInput(f"cannot import {str(folder)!r}: no such folder", path=str(folder))
-        if path.is_file() and not is_image_name(path.name):
-            raise InvalidInput(f"cannot import {str(folder)!r}: not a folder nor an image file", path=str(folder))
+        if path.is_file() and not _importable(path.name):
+            raise InvalidInput(f"cannot import {str(folder)!r}: not a folder, an image file nor a film",
+                               path=str(folder))
         roots.append(path.as_posix())
     roots = sorted(set(roots))
     return [r for r in roots if not any(is_under(r, other) for other in roots if other != r)]
@@ -71,7 +83,7 @@ def walk(root: str, errors: list[dict] | None = None) -> Iterator[tuple[str, os.
 
 
 def scan(roots: list[str], links_within: Iterable[str | os.PathLike] | None = None) -> tuple[list[Found], list[dict]]:
-    """Every image file under the roots (see `walk`), sorted by path, and the files and folders that
+    """Every image file and film under the roots (see `walk`), sorted by path, and the files and folders that
     could not be read.
 
     Symbolic links to files are followed wherever they lead, unless `links_within` names folders: then
@@ -87,7 +99,7 @@ def scan(roots: list[str], links_within: Iterable[str | os.PathLike] | None = No
             continue
         for _, entry in walk(root, errors):
             try:
-                if not (is_image_name(entry.name) and entry.is_file()):
+                if not (_importable(entry.name) and entry.is_file()):
                     continue
                 if allowed is not None and entry.is_symlink() and not _leads_inside(entry.path, allowed):
                     errors.append({"path": entry.path, "error": "a link to a file outside the folders this server "

@@ -12,14 +12,20 @@ from typing import Callable, Iterable
 from ..checks import image_ids
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, refuse_nul
 from ..store import files as files_sql
+from ..store import films as films_sql
 from ..store.db import Database
+
+# Decodes the frame of a film at a time: (PNG bytes, hash of its pixels). Given by the Project, from ingest/.
+FrameReader = Callable[[str, float], tuple[bytes, str]]
 
 
 class Files:
-    """The files and contents of one project file: their built-in properties, thumbnails and originals."""
+    """The files and contents of one project file: their built-in properties, thumbnails and originals.
+    `read_frame` makes the original of a frame of a film again from the film."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, read_frame: FrameReader | None = None):
         self.db = db
+        self.read_frame = read_frame
 
     def files(self, ids: Iterable[int]) -> list[dict]:
         """The built-in properties of these images, in the order asked; unknown ids are left out."""
@@ -74,6 +80,10 @@ class Files:
         """The number of files in the project."""
         return files_sql.file_count(self.db.reader)
 
+    def has_films(self) -> bool:
+        """Whether the project has imported a film."""
+        return films_sql.film_count(self.db.reader) > 0
+
     def content_count(self) -> int:
         """The number of distinct contents (files with identical bytes count once)."""
         return files_sql.content_count(self.db.reader)
@@ -103,7 +113,8 @@ class Files:
         one that differs is hashed again, so no other bytes are ever given under the content's hash.
         Conflict when the content's files all changed on disk since their import. `may_read` (the
         server's rule) gives the path to read for a file's path or raises Forbidden: a file it refuses
-        is neither read nor hashed, and when it refuses them all, its refusal is raised."""
+        is neither read nor hashed, and when it refuses them all, its refusal is raised. The original of a
+        frame of a film is the frame decoded again from the film, as PNG bytes."""
         conn = self.db.reader
         content = files_sql.content_with_hash(conn, content_hash)
         if content is None:
@@ -112,6 +123,9 @@ class Files:
         stored = files_sql.stored_original(conn, content_id)
         if stored is not None:
             return stored, None, format_
+        frames = films_sql.frames_of_content(conn, content_id)
+        if frames:
+            return self._frame_original(content_hash, frames, may_read), None, "PNG"
         changed, refusal = [], None
         for path, mtime_ns in files_sql.paths_of_content(conn, content_id):
             if may_read is not None:
@@ -138,6 +152,39 @@ class Files:
             raise refusal
         raise NotFound(f"the original of {content_hash!r} is not on this machine and was not stored in the project "
                        "(import with --store-originals to share originals)", hash=content_hash)
+
+    def _frame_original(self, content_hash: str, frames: list[tuple[str, int, int, float]],
+                        may_read: Callable[[Path], Path] | None) -> bytes:
+        """A frame decoded again from the first of its films that is on disk as imported."""
+        changed, refusal = None, None
+        for film, size, mtime_ns, time in frames:
+            if may_read is not None:
+                try:
+                    film = str(may_read(Path(film)))
+                except Forbidden as e:
+                    refusal = e
+                    continue
+            found = _file_stat(film)
+            if found is None:
+                continue
+            if (found.st_size, found.st_mtime_ns) != (size, mtime_ns):
+                changed = film
+                continue
+            try:
+                data, pixels_hash = self.read_frame(film, time)
+            except Exception as e:  # noqa: BLE001 - the decoder's reason, whatever its kind, is the answer
+                raise Conflict(f"cannot decode the frame at {time:.3f} s of {film}: {e}", hash=content_hash,
+                               path=film) from None
+            if pixels_hash != content_hash:
+                raise Conflict(f"the frame at {time:.3f} s of {film} is no longer the one imported: import the "
+                               "film again", hash=content_hash, path=film)
+            return data
+        if changed is not None:
+            raise Conflict(f"{changed} changed on disk since it was imported, so it no longer holds the frame "
+                           f"{content_hash!r}: import its folder again", hash=content_hash, path=changed)
+        if refusal is not None:
+            raise refusal
+        raise NotFound(f"the film of frame {content_hash!r} is not on this machine", hash=content_hash)
 
     def file_ids_of_contents(self, content_ids) -> dict[int, list[int]]:
         """The files of each content: {content id: [file ids]}."""

@@ -279,6 +279,9 @@ class CompiledView:
     repeats: bool  # whether an image can appear in several groups (grouping by a multi-tag property)
 
 
+_ALIAS = re.compile(r"\b(c|fo|fr|fm)\.")  # the tables a built-in property's SQL reads
+
+
 class _Builder:
     """Collects the joins one view needs while its parts are compiled."""
 
@@ -289,7 +292,7 @@ class _Builder:
     def value(self, field: Field) -> str:
         """The SQL expression of a scalar field's value for the current file (NULL when it has none)."""
         if field.column is not None:
-            self.tables.add(field.column.split(".")[0])
+            self.tables.update(_ALIAS.findall(field.column))
             return field.column
         alias = f"v{field.id}"
         self.joins.setdefault(alias, f"LEFT JOIN property_values {alias} "
@@ -311,6 +314,10 @@ class _Builder:
             parts.append("CROSS JOIN contents c ON c.id = f.content_id")
         if "fo" in self.tables:
             parts.append("CROSS JOIN folders fo ON fo.id = f.folder_id")
+        if self.tables & {"fr", "fm"}:  # the frames of films: most images are none
+            parts.append("LEFT JOIN frames fr ON fr.file_id = f.id")
+        if "fm" in self.tables:
+            parts.append("LEFT JOIN films fm ON fm.id = fr.film_id")
         return " ".join(parts + list(self.joins.values()))
 
 

@@ -7,11 +7,15 @@ import json
 
 import apsw
 
+from .types import BUILTINS, FRAME_BUILTINS
+
+# A frame of a film (migration 0009) has its film, time and shot too; any other image has them empty.
 _FILE_COLUMNS = ("f.id, f.path, fo.path, f.name, c.format, c.width, c.height, c.size, f.modified, c.taken, "
-                 "c.hash, f.imported, f.content_id, c.orientation")
-_FILE_JOINS = "JOIN contents c ON c.id = f.content_id JOIN folders fo ON fo.id = f.folder_id"
+                 "c.hash, f.imported, f.content_id, c.orientation, " + ", ".join(BUILTINS[n][1] for n in FRAME_BUILTINS))
+_FILE_JOINS = ("JOIN contents c ON c.id = f.content_id JOIN folders fo ON fo.id = f.folder_id "
+               "LEFT JOIN frames fr ON fr.file_id = f.id LEFT JOIN films fm ON fm.id = fr.film_id")
 _FILE_KEYS = ("id", "path", "folder", "name", "format", "width", "height", "size", "modified", "taken", "hash",
-              "imported", "content_id", "orientation")
+              "imported", "content_id", "orientation") + FRAME_BUILTINS
 
 
 def files(conn: apsw.Connection, ids: list[int]) -> list[dict]:

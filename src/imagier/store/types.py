@@ -27,7 +27,12 @@ TYPE_ALIASES = {
     "link": "url",
 }
 
-# name -> (type, SQL expression over files f, contents c, folders fo). Read-only, always present.
+# A frame's time (seconds, fr.time) as a timecode, HH:MM:SS.mmm, which sorts as the times do.
+_TIMECODE = ("CASE WHEN fr.time IS NULL THEN NULL ELSE printf('%02d:%02d:%06.3f', CAST(fr.time / 3600 AS INTEGER), "
+             "CAST(fr.time / 60 AS INTEGER) % 60, fr.time - 60 * CAST(fr.time / 60 AS INTEGER)) END")
+
+# name -> (type, SQL expression over files f, contents c, folders fo, and for the frames of films (migration
+# 0009) frames fr and films fm; empty for other images). Read-only, always present.
 BUILTINS: dict[str, tuple[str, str]] = {
     "path": ("path", "f.path"),
     "folder": ("path", "fo.path"),
@@ -40,7 +45,14 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "taken": ("date", "c.taken"),
     "hash": ("text", "c.hash"),
     "imported": ("date", "f.imported"),
+    "film": ("path", "fm.path"),
+    "time": ("number", "fr.time"),  # seconds: grouped with a bin of 60, by minute
+    "timecode": ("text", _TIMECODE),
+    "shot": ("number", "fr.shot"),
+    "shot start": ("number", "fr.shot_start"),
+    "shot end": ("number", "fr.shot_end"),
 }
+FRAME_BUILTINS = ("film", "time", "timecode", "shot", "shot start", "shot end")
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _SHORT_COLOUR = re.compile(r"^#[0-9a-fA-F]{3}$")

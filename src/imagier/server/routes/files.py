@@ -7,6 +7,7 @@ an original whose file changed on disk since its import is refused (409), never 
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from fastapi import APIRouter, Query, Request, Response
@@ -72,6 +73,24 @@ def _servable(request: Request, project: Project, path: Path) -> Path:
     if any(is_under(str(resolved), folder) for folder in project.imported_folders()):
         return resolved
     return request.app.state.server.roots.check(resolved)
+
+
+@router.get("/files/{file_id}/frame", summary="The film, time and shot of a frame of a film: the other frames of its "
+                                              "shot and the first frames of the shots before and after it")
+def frame(project: ProjectDep, file_id: int) -> dict:
+    return project.frame(file_id)
+
+
+@router.get("/films/{film_id}/video", summary="The video file of a film of the project, to play (HTTP range requests, "
+                                              "206 Partial Content)",
+            response_class=Response, responses={200: {"content": {"video/*": {}}}, 206: {},
+                                                409: {"description": "the film changed on disk since its import"}})
+def film_video(project: ProjectDep, request: Request, film_id: int) -> Response:
+    # Only a film of the project, by id, and only inside the imported folders or the allowed roots; Starlette's
+    # FileResponse answers Range requests, which a <video> element seeks with.
+    path = project.film_video(film_id, may_read=lambda path: _servable(request, project, path))
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/files/{file_id}/text", summary="The text read in an image (OCR): its lines and its words, each with "

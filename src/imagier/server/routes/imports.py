@@ -18,6 +18,9 @@ class ImportRequest(Body):
     embed: bool = Field(True, description="then embed the new images (as `imagier import` does)")
     model: str | None = Field(None, description="the embedder to run after importing (default: the project's "
                                                 "default vector type, else efficientnet-lite0)")
+    film_every: float = Field(5.0, ge=0, description="films: a frame every this many seconds (0: none)")
+    film_shots: bool = Field(False, description="films: detect the shots (decoding every frame) and take one frame "
+                                                "per shot too")
 
 
 @router.post("/imports", status_code=202, summary="Start importing folders in the background; returns the job id")
