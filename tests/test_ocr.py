@@ -18,7 +18,7 @@ from PIL import Image
 import imagier
 from conftest import load_benchmark, sample_pixels
 from imagier.errors import Conflict
-from imagier.ocr import reading
+from imagier.ocr import engine, reading
 from imagier.server.app import create_app
 from live import LiveServer, finished_job
 
@@ -167,6 +167,39 @@ def test_a_cancelled_reading_resumes_and_reads_nothing_twice(project, captions, 
     assert (second["read"], second["total"], second["failed"]) == (3, 4, [])
     assert steps[0] == {"done": 1, "total": 4} and steps[-1] == {"done": 4, "total": 4}
     assert project.read_text(workers=1)["read"] == 0
+
+
+def test_a_reading_cancelled_while_workers_read_ahead_resumes_and_reads_nothing_twice(project, captions,
+                                                                                   monkeypatch):
+    folder, _ = captions
+    project.import_folders([folder])
+    monkeypatch.setattr(reading, "BATCH", 1)  # the workers read the second image while the first is written
+    cancel = threading.Event()
+    first = project.read_text(workers=2, cancel=cancel, progress=lambda p: p["done"] >= 1 and cancel.set())
+    assert (first["read"], first["total"], first["failed"]) == (1, 1, [])  # the image read ahead is not kept
+    second = project.read_text(workers=2)
+    assert (second["read"], second["total"], second["failed"]) == (3, 4, [])
+    texts = [project.image_text(i)["text"] for i in project.query()["ids"]]
+    assert sum(1 for text in texts if text) == 3
+
+
+def test_the_detector_runs_in_8_bit_integers_at_under_half_the_cost_of_the_float_one():
+    import time
+
+    import onnxruntime as ort
+    pixels = engine.detection_input(bench.meme(photo("chelsea", 1.5), SMALL, LIBERATION, 14, "bar"))
+
+    def cpu_seconds(model) -> float:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        session.run(None, {"x": pixels})
+        started = time.process_time()  # CPU time, which the other processes of the machine barely move
+        for _ in range(2):
+            session.run(None, {"x": pixels})
+        return time.process_time() - started
+
+    assert cpu_seconds(engine.DETECTOR) < 0.5 * cpu_seconds(engine.wheel_model(engine.FLOAT_DETECTOR))
 
 
 def test_the_ocr_job_over_http_and_the_words_of_an_image(project, captions):

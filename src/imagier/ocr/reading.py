@@ -69,23 +69,29 @@ class TextReading:
                 progress({"done": done, "total": total})
 
         report()
+        batches = iter([todo[start:start + BATCH] for start in range(0, len(todo), BATCH)])
         with _Workers(workers) as pool:
-            for start in range(0, len(todo), BATCH):
-                if cancel is not None and cancel.is_set():
-                    break
-                batch = todo[start:start + BATCH]
-                sources, paths = self._originals(batch, failed)
+            # The workers read the next batch while this process writes the last one: they never wait for a commit.
+            following = next(batches, None)
+            reading = self._start(pool, following) if following and not _cancelled(cancel) else None
+            while reading is not None:
+                batch, outcomes, missing = reading
+                following = next(batches, None)
+                reading = self._start(pool, following) if following and not _cancelled(cancel) else None
                 readings = {}
-                for content_id, outcome in zip(sources, pool.read([sources[c] for c in sources])):
+                for content_id, path, outcome in outcomes():
                     if isinstance(outcome, str):
-                        failed.append({"content": content_id, "path": paths[content_id], "error": outcome})
+                        failed.append({"content": content_id, "path": path, "error": outcome})
                     else:
                         readings[content_id] = outcome
                 self._write(readings)
+                failed += missing
                 read += len(readings)
                 with_text += sum(1 for words in readings.values() if words)
                 done += len(batch)
                 report()
+                if _cancelled(cancel):
+                    break  # a batch started before the cancel is dropped unread, and read by the next run
         if read:
             self.oplog.log("ocr", f"read the text in {read} images", {"read": read, "failed": len(failed)})
         return {"engine": engine_name(), "read": read, "with_text": with_text,
@@ -105,6 +111,14 @@ class TextReading:
             for word, (start, end) in zip(found["words"], places):
                 word["match"] = any(start < span_end and span_start < end for span_start, span_end in spans)
         return {"id": image["id"], **found, "text": text}
+
+    def _start(self, pool: _Workers, batch: list[int]) -> tuple[list[int], Callable[[], list[tuple]], list[dict]]:
+        """Start reading a batch of contents: (the batch, a call that waits for [(content id, a path of it,
+        its words or why they could not be read)], the contents whose original is not on this machine)."""
+        missing = []
+        sources, paths = self._originals(batch, missing)
+        outcomes = pool.start(list(sources.values()))
+        return batch, lambda: list(zip(sources, [paths[c] for c in sources], outcomes())), missing
 
     def _originals(self, content_ids: list[int], failed: list[dict]) -> tuple[dict, dict]:
         """({content id: (bytes, path)} of the originals found, {content id: a path of it}); the contents
@@ -132,6 +146,10 @@ class TextReading:
                                      [(w.line, w.text, w.confidence, w.x, w.y, w.w, w.h) for w in words])
             self.vectors.write_machine_text(TEXT_PROPERTY, {c: _text([(w.line, w.text) for w in words])
                                                                  for c, words in readings.items()})
+
+
+def _cancelled(cancel: threading.Event | None) -> bool:
+    return cancel is not None and cancel.is_set()
 
 
 def _text(words: list[tuple[int, str]]) -> str:
@@ -168,21 +186,27 @@ class _Workers:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def read(self, sources: list[tuple]) -> list[list[Word] | str]:
-        """The words of each source (bytes, path) in order, or why it could not be read."""
+    def start(self, sources: list[tuple]) -> Callable[[], list[list[Word] | str]]:
+        """Start reading each source (bytes, path); the call returned waits for their words in order, or why
+        each could not be read. Alone (one worker), the reading happens in that call."""
         if self.workers == 1:
-            return [_read_one(source) for source in sources]
+            return lambda: [_read_one(source) for source in sources]
         if self.pool is None:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=process_context(ocr_engine.__name__),
                                             initializer=exit_with, initargs=(os.getpid(),))
-        try:
-            return list(self.pool.map(_read_one, sources))
-        except BrokenProcessPool:
-            # A worker died (the kernel out of memory, a crash in a decoder): read this batch one by one here,
-            # so the image at fault is named, and start new workers for the next one.
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = None
-            return [_read_one(source) for source in sources]
+        pool, futures = self.pool, [self.pool.submit(_read_one, source) for source in sources]
+
+        def outcomes() -> list[list[Word] | str]:
+            try:
+                return [future.result() for future in futures]
+            except BrokenProcessPool:
+                # A worker died (the kernel out of memory, a crash in a decoder): read these one by one here,
+                # so the image at fault is named, and start new workers for the next batch.
+                if self.pool is pool:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self.pool = None
+                return [_read_one(source) for source in sources]
+        return outcomes
 
 
 def _read_one(source: tuple[bytes | None, str | None]) -> list[Word] | str:
