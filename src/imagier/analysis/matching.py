@@ -71,6 +71,7 @@ CROP_SSIM = 0.81          # the smaller picture and the part of the larger where
 COLOUR_GAP = 7.9          # CIELAB units between the median colours of a crop and of the part it was found on
 MIN_CROP_CORRELATION = 0.5   # normalised cross-correlation of a placement worth asking its agreement
 CROP_TRIES = 2            # scales (the best-correlating at half size) searched at full size
+REFINEMENTS = 4           # rounds of the scale's refinement around each of them, the step halved each round
 COLOUR_STEP = 4           # pixels of the check image per cell of a picture's colours
 
 
@@ -174,7 +175,7 @@ def _caption_rows(rows: np.ndarray) -> int:
     height = len(rows)
     limit = round(CAPTION_MAX * height)
     colour = float(np.median(rows[0]))
-    share = (np.abs(rows[:limit + 3] - colour) < UNIFORM).mean(axis=1)
+    share = (np.abs(rows[:limit + 3 + limit // 2] - colour) < UNIFORM).mean(axis=1)
     plain = np.flatnonzero(share[:limit] >= CAPTION_PLAIN)
     if share[0] < CAPTION_EDGE or not len(plain):
         return 0
@@ -182,8 +183,12 @@ def _caption_rows(rows: np.ndarray) -> int:
     if share[n] >= CAPTION_EDGE:   # the seam: the bar's last row blurred into the picture's first
         n += 1
     beyond = share[n:n + 2]
+    # Past a caption's edge the picture does not go back to rows of nothing but the bar's colour within
+    # half the bar's height; past a line of text on a page (a crop of it starting mid-page), the blank
+    # row before the next line does.
+    page = (share[n + 2:n + 2 + max(2, n // 2)] >= CAPTION_PLAIN).any()
     if n >= CAPTION_MIN * height and share[:n].min() >= CAPTION_LETTERS and len(beyond) == 2 \
-            and beyond.max() < CAPTION_EDGE:
+            and beyond.max() < CAPTION_EDGE and not page:
         return n
     return 0
 
@@ -411,25 +416,40 @@ def crop_similarity(inner: Features, outer: Features,
         piece = cv2.resize(piece, (max(1, round(piece.shape[1] * shrink)), max(1, round(piece.shape[0] * shrink))),
                            interpolation=cv2.INTER_AREA)
     peaks = []
-    for share in CROP_SCALES:
+    for share in _crop_scales(_trimmed_width(inner) / _trimmed_width(outer)):
         size = _template_size(share, coarse.shape, piece.shape)
         if size is not None:
             peak = _best_place(coarse, piece, size)[0]
             if peak >= MIN_CROP_CORRELATION:
                 peaks.append((peak, share))
-    best, transform, best_share = 0.0, None, None
+    # Between the grid's scales: a crop whose width falls between two of them is up to 5% off in scale
+    # at both, which costs its agreement more than any shift does, and a page's lines of text agree at
+    # one scale only, give or take 2%. So each scale tried is first refined by the correlation alone (a
+    # tenth of the cost of an agreement), and the agreement asked there.
+    best, transform = 0.0, None
     for _, share in sorted(peaks, reverse=True)[:CROP_TRIES]:
-        similarity, placed = _placed_agreement(inner, outer, field, piece, cut, share, factor, needed)
-        if similarity > best:
-            best, transform, best_share = similarity, placed, share
-    # Between the grid's scales: a crop whose width falls halfway between two of them is 5% off in
-    # scale at both, which costs its agreement more than any shift does.
-    half_step = np.sqrt(CROP_SCALES[1] / CROP_SCALES[0])
-    for share in ((best_share * half_step, best_share / half_step) if best_share else ()):
-        similarity, placed = _placed_agreement(inner, outer, field, piece, cut, share, factor, needed)
+        similarity, placed = _placed_agreement(inner, outer, field, piece, cut, _sharpest_scale(field, piece, share),
+                                               factor, needed)
         if similarity > best:
             best, transform = similarity, placed
     return best, transform
+
+
+def _sharpest_scale(field: np.ndarray, piece: np.ndarray, share: float) -> float:
+    """The share near `share` (within about two steps of CROP_SCALES) at which the piece correlates best
+    with the field: one step either side of it, then each round half the previous step either side of
+    the best so far."""
+    def peak(s: float) -> float:
+        size = _template_size(s, field.shape, piece.shape)
+        return -1.0 if size is None else _best_place(field, piece, size)[0]
+    step, best, best_peak = CROP_SCALES[1] / CROP_SCALES[0], share, peak(share)
+    for _ in range(REFINEMENTS):
+        for s in (best * step, best / step):
+            found = peak(s)
+            if found > best_peak:
+                best, best_peak = s, found
+        step = np.sqrt(step)
+    return best
 
 
 def _placed_agreement(inner: Features, outer: Features, field: np.ndarray, piece: np.ndarray,
@@ -444,6 +464,22 @@ def _placed_agreement(inner: Features, outer: Features, field: np.ndarray, piece
         return 0.0, None
     similarity = structural_agreement(template, field[y:y + size[1], x:x + size[0]], needed)
     return similarity, _placement(inner, outer, cut, size, (x, y), factor)
+
+
+def _crop_scales(trimmed: float) -> np.ndarray:
+    """The piece's widths, as shares of the field's, to search: CROP_SCALES' steps down from all of it
+    to CROP_SCALES' smallest share times `trimmed`, when less than 1. A crop's share is a share of the
+    whole pictures, and a box may have lost a plain margin that the other has not (a crop of a screen
+    whose lines all end before its right edge): then the piece is a smaller share of the field than
+    the crop is of its original, by the ratio of the shares of their widths that the boxes keep."""
+    step = CROP_SCALES[1] / CROP_SCALES[0]
+    lowest = CROP_SCALES[0] * min(1.0, trimmed)
+    return CROP_SCALES[-1] / step ** np.arange(int(np.floor(np.log(CROP_SCALES[-1] / lowest) / np.log(step) + 1e-9)) + 1)
+
+
+def _trimmed_width(f: Features) -> float:
+    """The share of f's width that its box keeps."""
+    return (f.box[2] - f.box[0]) / f.grey.shape[1]
 
 
 def _template_size(share: float, field: tuple[int, int], piece: tuple[int, int]) -> tuple[int, int] | None:
