@@ -1,4 +1,4 @@
-"""Verification of a candidate pair of images, with three signals, tried in this order:
+"""Verification of a candidate pair of images, with four signals, tried in this order:
 
 - local features: ORB keypoints, ratio-tested matches, a RANSAC similarity transform (scale and shift),
   then a pixel check of the two images aligned by it. This tells the same picture under crop, caption,
@@ -9,11 +9,15 @@
   gradients, soft focus and recoloured copies need: they have too few keypoints, or keypoints that move
   with their colours, but their aligned pixels still agree;
 - the copy inside the other: the smaller picture searched for in the larger by normalised
-  cross-correlation at eleven scales, coarse to fine, the best refined halfway to its neighbours (crops
-  of textureless pictures), whose typical colour must be that of the part of the larger it was found on
-  (unless one of them is greyscale).
+  cross-correlation at eleven scales or more (the scales are shares of the whole pictures, so a box
+  trimmed of a blank margin widens them), coarse to fine, the best refined halfway to its neighbours,
+  whose typical colour must be that of the part of the larger it was found on (unless one of them is
+  greyscale);
+- for a pair with a plain picture (a gradient, a plain corner of one, a dark sky), which has too little
+  detail for the structural signals: the smooth signal, the grey levels of the shaded cells compared as
+  they are (whole frames, turned or mirrored, or one inside the other where its levels fit best).
 
-For the last two, "agreeing" is two scales at once: a low quantile of the SSIM map over the windows with
+For the second and third, "agreeing" is two scales at once: a low quantile of the SSIM map over the windows with
 detail (a caption or a line of text spoils a band of the map without letting a different picture
 through; plain windows, alike in any two pictures, do not count), and the correlation of the pictures
 averaged down to 16 x 16, caption bands left out (two smooth pictures whose few edges happen to agree
@@ -65,18 +69,18 @@ COARSE = 16               # side of the averaged-down frames whose correlation i
 BAND = 0.2                # share of the height at the top and at the bottom left out of that correlation
 MIN_DETAIL = 3.0          # grey levels of local spread that make a window of the SSIM map count
 MIN_DETAILED_SHARE = 0.05  # of the windows: below, a pair is too plain for the frame and crop signals
-# Calibrated on the calibration half of the benchmark corpus (benchmarks/calibrate_duplicates.py):
+# Calibrated on the calibration half of the benchmark corpus (benchmarks/calibrate_duplicates.py; the
+# frame's rule prints 0.63, kept lower because its highest negative, 0.287, lies far below: RESULTS.md):
 FRAME_SSIM = 0.52         # the whole frames (or one mirrored) agree at least this well: the same picture
 CROP_SSIM = 0.81          # the smaller picture and the part of the larger where it is found
-SMOOTH_AGREEMENT = 0.8    # share of the aligned cells of two plain pictures that agree: the same picture
+SMOOTH_AGREEMENT = 0.81   # share of the shaded cells of two plain pictures that agree: the same picture
 COLOUR_GAP = 7.9          # CIELAB units between the median colours of a crop and of the part it was found on
 MIN_CROP_CORRELATION = 0.5   # normalised cross-correlation of a placement worth asking its agreement
 CROP_TRIES = 2            # scales (the best-correlating at half size) searched at full size
-SMOOTH_DETAIL = 0.15       # share of detailed windows below which a picture is plain: the plainest 1% of pictures
-SMOOTH_CELLS = 16          # side of the grid of averaged cells on which plain pictures' shading is compared
-SMOOTH_SHADED = 0.25       # share of the cells that must be shaded for a plain picture to be evidence at all
-SMOOTH_LEVELS = 3.0        # grey levels within which two aligned cells agree: a copy's recompression
-REFINEMENTS = 4           # rounds of the scale's refinement around each of them, the step halved each round
+SMOOTH_DETAIL = 0.15      # share of detailed windows below which a picture is plain: the plainest 1% of pictures
+SMOOTH_CELLS = 16         # side of the grid of averaged cells on which plain pictures' shading is compared
+SMOOTH_SHADED = 0.25      # share of the cells that must be shaded for a plain picture to be evidence at all
+SMOOTH_LEVELS = 3.0       # grey levels within which two aligned cells agree: a copy's recompression
 COLOUR_STEP = 4           # pixels of the check image per cell of a picture's colours
 
 
@@ -300,7 +304,8 @@ def _orb(fast_threshold: int):
 def verify(a: Features, b: Features, mirrored_b: Callable[[], Features]) -> Match | None:
     """Whether b shows the same picture as a; the relation when it does. Keypoints first (they tell
     crops and overlays best), then the whole frames (also mirrored), then b inside a or a inside b,
-    and last keypoints on b mirrored (the costliest: its features are computed again)."""
+    then, when one of them is plain, their shading, and last keypoints on b mirrored (the costliest:
+    its features are computed again)."""
     found = _aligned(a, b)
     if found is not None:
         homography, inliers, agreement = found
@@ -523,34 +528,19 @@ def crop_similarity(inner: Features, outer: Features,
             peak = _best_place(coarse, piece, size)[0]
             if peak >= MIN_CROP_CORRELATION:
                 peaks.append((peak, share))
-    # Between the grid's scales: a crop whose width falls between two of them is up to 5% off in scale
-    # at both, which costs its agreement more than any shift does, and a page's lines of text agree at
-    # one scale only, give or take 2%. So each scale tried is first refined by the correlation alone (a
-    # tenth of the cost of an agreement), and the agreement asked there.
-    best, transform = 0.0, None
+    best, transform, best_share = 0.0, None, None
     for _, share in sorted(peaks, reverse=True)[:CROP_TRIES]:
-        similarity, placed = _placed_agreement(inner, outer, field, piece, cut, _sharpest_scale(field, piece, share),
-                                               factor, needed)
+        similarity, placed = _placed_agreement(inner, outer, field, piece, cut, share, factor, needed)
+        if similarity > best:
+            best, transform, best_share = similarity, placed, share
+    # Between the grid's scales: a crop whose width falls halfway between two of them is 5% off in
+    # scale at both, which costs its agreement more than any shift does.
+    half_step = np.sqrt(CROP_SCALES[1] / CROP_SCALES[0])
+    for share in ((best_share * half_step, best_share / half_step) if best_share else ()):
+        similarity, placed = _placed_agreement(inner, outer, field, piece, cut, share, factor, needed)
         if similarity > best:
             best, transform = similarity, placed
     return best, transform
-
-
-def _sharpest_scale(field: np.ndarray, piece: np.ndarray, share: float) -> float:
-    """The share near `share` (within about two steps of CROP_SCALES) at which the piece correlates best
-    with the field: one step either side of it, then each round half the previous step either side of
-    the best so far."""
-    def peak(s: float) -> float:
-        size = _template_size(s, field.shape, piece.shape)
-        return -1.0 if size is None else _best_place(field, piece, size)[0]
-    step, best, best_peak = CROP_SCALES[1] / CROP_SCALES[0], share, peak(share)
-    for _ in range(REFINEMENTS):
-        for s in (best * step, best / step):
-            found = peak(s)
-            if found > best_peak:
-                best, best_peak = s, found
-        step = np.sqrt(step)
-    return best
 
 
 def _placed_agreement(inner: Features, outer: Features, field: np.ndarray, piece: np.ndarray,
