@@ -53,9 +53,9 @@ Notes: candidates are each image's 10 nearest neighbours at cosine >= 0.75 and i
 borders of paintings and gradients move their embedding further), plus pHash neighbours, plus each
 image with the one whose window its colour layout matches best and the one whose layout matches one
 of its windows best (crop_windows.py: crops that every embedding moves too far). Misses left: crops of
-pictures whose crop has little of the original's structure (a page of text, a corner of a gradient),
-text over smooth pictures (the lettering is most of their detail), and the few copies whose candidates
-never met their family."""
+pages (found only at a scale within 2-3% of their own, or never made candidates with their family),
+nearly plain crops (any plain rectangle of their colour would match them), text over plain pictures
+(the lettering is most of their detail), and the few copies whose candidates never met their family."""
 
 
 def corpus(workdir: Path, seed: int) -> dict[str, dict]:

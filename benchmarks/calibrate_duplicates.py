@@ -3,15 +3,16 @@
     python benchmarks/calibrate_duplicates.py [--seed 0]
 
 For every candidate pair of the calibration half (the pairs `duplicates()` would verify), the signals of
-matching.py: whether the keypoint check accepts it, the whole-frame SSIM (as is and mirrored) and the
-crop SSIM (each picture searched in the other) and, for the crop, the gap between the median colours of
+matching.py: whether the keypoint check accepts it, the whole-frame SSIM (as is and mirrored), the
+crop SSIM (each picture searched in the other), the smooth agreement (the grey levels of shaded cells,
+as they are, whole or one inside the other) and, for the crop, the gap between the median colours of
 the two pictures where they overlap. Copies of one picture are positives, everything else
 negatives. A false pair merges two families into one group (with 11 pictures each, 121 false pairs), so
 each threshold is set well above the highest negative: halfway to the median positive; the figures
 printed say what recall each signal adds at that threshold. The colour gap is an upper bound: halfway
 between the pairs of one picture whose colours were not edited and the pairs of different pictures that
 the crop signal nearly accepts. Copy the thresholds printed into matching.py (FRAME_SSIM, CROP_SSIM,
-COLOUR_GAP), then run bench_duplicates.py, which reports the other half.
+SMOOTH_AGREEMENT, COLOUR_GAP), then run bench_duplicates.py, which reports the other half.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def signals(project, truth: dict[str, dict]) -> list[dict]:
         corr = matching.coarse_correlation(fa.frame, fb.frame)
         corr_m = matching.coarse_correlation(fa.frame, fb.frame[:, ::-1])
         crop, b_to_a = matching.crop_signal(fa, fb)
-        rows.append({"a": names[files_of[a][0]], "b": names[files_of[b][0]], "positive": family[a] == family[b],
+        smooth = matching.smooth_signal(fa, fb)[0]
+        rows.append({"smooth": smooth, "a": names[files_of[a][0]], "b": names[files_of[b][0]], "positive": family[a] == family[b],
                      "keypoints": matching._aligned(fa, fb) is not None, "frame": same, "mirrored": mirrored, "corr": corr, "corr_m": corr_m,
                      "crop": crop, "colour_gap": None if b_to_a is None else matching.colour_gap(fa, fb, b_to_a),
                      "colours_edited": any(truth[names[files_of[c][0]]]["edit"] == "colour" for c in (a, b))})
@@ -102,12 +104,16 @@ def main() -> None:
           f"{sum(r['keypoints'] for r in rows if not r['positive'])} others")
     frame = threshold(rows, lambda r: max(r["frame"], r["mirrored"]), "FRAME_SSIM")
     crop = threshold(rows, lambda r: r["crop"], "CROP_SSIM")
-    missed = [r for r in positives if not r["keypoints"] and max(r["frame"], r["mirrored"]) < frame and r["crop"] < crop]
+    # Over every candidate pair, though verification asks it only of pairs with a plain picture: so
+    # that its threshold is set against all the pictures that could ever reach it.
+    smooth = threshold(rows, lambda r: r["smooth"], "SMOOTH_AGREEMENT")
+    missed = [r for r in positives if not r["keypoints"] and max(r["frame"], r["mirrored"]) < frame and r["crop"] < crop
+              and r["smooth"] < smooth]
     print(f"positives no signal accepts: {len(missed)}")
     for r in missed:
         print(f"  {r['a']} ~ {r['b']}: frame {r['frame']:.3f} mirrored {r['mirrored']:.3f} crop {r['crop']:.3f}")
     colour = colour_threshold(rows, crop)
-    print(f"FRAME_SSIM = {frame}\nCROP_SSIM = {crop}\nCOLOUR_GAP = {colour}")
+    print(f"FRAME_SSIM = {frame}\nCROP_SSIM = {crop}\nSMOOTH_AGREEMENT = {smooth}\nCOLOUR_GAP = {colour}")
 
 
 if __name__ == "__main__":

@@ -604,3 +604,123 @@ def lomiri_wallpapers_cache() -> dict[str, Image.Image]:
     if not _WALLPAPERS:
         _WALLPAPERS.update(lomiri_wallpapers())
     return _WALLPAPERS
+
+
+# ---- pages and screens of text: a crop of one is found in it, not in another page --------------------------
+
+def text_pictures() -> dict[str, Image.Image]:
+    """Two pages of licences and two screens of code, rendered as the benchmark corpus renders them."""
+    corpus = corpus_module()
+    fonts = corpus.fonts()
+    serif = [f for f in fonts if "Serif" in f and "Bold" not in f][0]
+    mono = [f for f in fonts if "Mono" in f and "Bold" not in f][0]
+    licences = sorted(p for p in Path("/usr/share/common-licenses").iterdir() if p.is_file())
+    code = sorted(Path(random.__file__).parent.glob("[a-m]*.py"))
+    return {"page": corpus._page(licences[1].read_text(errors="replace"), serif, random.Random(1), 2),
+            "other page": corpus._page(licences[3].read_text(errors="replace"), serif, random.Random(1), 4),
+            "screen": corpus._screen(code[2].read_text(errors="replace"), mono, random.Random(1), 3),
+            "other screen": corpus._screen(code[5].read_text(errors="replace"), mono, random.Random(1), 5)}
+
+
+def test_a_crop_of_a_screen_whose_lines_end_early_is_found_in_it_and_not_in_another_screen_or_page():
+    pictures = text_pictures()
+    features = {name: thumbnail_features(img) for name, img in pictures.items()}
+    img = pictures["screen"]
+    w, h = img.size
+    # Crops whose lines of code all end before their right edge: their boxes are trimmed of that blank
+    # side like a border, so the piece is a smaller share of the original's box than the crop is of it.
+    for x, y, share in ((0.4, 0.1, 0.5), (0.45, 0.3, 0.5)):
+        crop = thumbnail_features(img.crop((int(w * x), int(h * y), int(w * (x + share)), int(h * (y + share)))))
+        similarity, _ = matching.crop_similarity(crop, features["screen"])
+        assert similarity >= matching.CROP_SSIM, (x, y, similarity)
+        assert matching.verify(features["screen"], crop, lambda: crop).relation == "crop of", (x, y)
+        assert matching._trimmed_width(crop) < 0.85 * matching._trimmed_width(features["screen"]), crop.box
+        for other in ("other screen", "page", "other page"):
+            assert matching.verify(features[other], crop, lambda: crop) is None, (other, x, y)
+    # Nor is a crop of a page taken for a part of another page.
+    page = pictures["page"]
+    crop = thumbnail_features(page.crop((int(page.width * 0.3), int(page.height * 0.35),
+                                         int(page.width * 0.85), int(page.height * 0.9))))
+    assert matching.verify(features["other page"], crop, lambda: crop) is None
+
+
+def test_a_crop_of_a_page_starting_mid_text_keeps_its_first_lines_in_its_box():
+    img = text_pictures()["page"]
+    w, h = img.size
+    for x, y in ((0.4, 0.42), (0.3, 0.46)):   # where a line of text, then a blank row, looked like a caption's edge
+        crop = thumbnail_features(img.crop((int(w * x), int(h * y), int(w * (x + 0.55)), int(h * (y + 0.55)))))
+        assert crop.box[1] < 0.04 * crop.grey.shape[0], (x, y, crop.box)   # no caption bar trimmed off its top
+
+
+# ---- plain pictures (a gradient, a corner of one): their shading compared as it is ------------------------
+
+def test_a_gradient_and_its_corner_match_by_their_shading_and_another_gradient_does_not():
+    purple = wallpaper("purple")   # lomiri-default-background: a purple gradient with faint facets
+    w, h = purple.size
+    original = thumbnail_features(purple)
+    corner = thumbnail_features(purple.crop((0, 0, int(w * 0.6), int(h * 0.6))))
+    match = matching.verify(original, corner, lambda: corner)
+    assert match is not None and match.relation == "crop of" and match.swapped, match
+    # Too plain for the structural crop signal: found by its shading.
+    assert matching._plain(original.frame)
+    assert matching.crop_signal(original, corner)[0] < matching.CROP_SSIM
+    rng = random.Random("test-purple")
+    fonts = corpus_module().fonts()
+    for edit in ("caption", "text", "border", "rotate"):
+        copy = thumbnail_features(corpus_module().edit(purple, edit, rng, fonts)[0])
+        assert matching.verify(original, copy, lambda: copy) is not None, edit
+    # Another picture of the same series of purple Ubuntu gradients, whole or its corner, is not a copy.
+    fossa = wallpaper("fossa")
+    for other in (fossa, fossa.crop((0, 0, int(fossa.width * 0.6), int(fossa.height * 0.6)))):
+        f = thumbnail_features(other)
+        assert matching.verify(original, f, lambda: f) is None
+        assert matching.smooth_signal(original, f)[0] < matching.SMOOTH_AGREEMENT
+
+
+def test_two_tiles_of_one_gradient_and_a_mirrored_plain_picture_are_not_taken_for_copies_by_their_shading():
+    purple = wallpaper("purple")
+    w, h = purple.size
+    left, right = (thumbnail_features(purple.crop((x, 0, x + int(w * 0.45), int(h * 0.6)))) for x in (0, int(w * 0.55)))
+    assert matching.verify(left, right, lambda: right) is None
+    assert matching.smooth_signal(left, right)[0] < matching.SMOOTH_AGREEMENT
+    # A dark sky with a moon: most of it is one plain level, alike in the picture and its mirror; that
+    # part is not evidence, so the shading alone does not take the mirror for the picture as it is.
+    moon = Image.open("/usr/share/desktop-base/moonlight-theme/grub/grub-16x9.png").convert("RGB")
+    moon.thumbnail((1024, 1024))
+    a, b = thumbnail_features(moon), thumbnail_features(ImageOps.mirror(moon))
+    agreement, relation = matching.smooth_signal(a, b)
+    assert relation == ("mirrored", True) or agreement < matching.SMOOTH_AGREEMENT
+    assert matching.smooth_agreement(a.frame, b.frame) < matching.SMOOTH_AGREEMENT
+
+
+# ---- a crop cut through a meme's caption bar ---------------------------------------------------------------
+
+def meme_with_bar(path: str, words: str) -> Image.Image:
+    """A meme as the benchmark corpus makes one: the photograph under a white caption bar."""
+    img = Image.open(path).convert("RGB")
+    img.thumbnail((1024, 1024))
+    corpus = corpus_module()
+    w, h = img.size
+    bar = h // 5
+    out = Image.new("RGB", (w, h + bar), "white")
+    out.paste(img, (0, bar))
+    draw = ImageDraw.Draw(out)
+    draw.text((20, bar // 4), words, fill="black", font=corpus._fit(draw, words, corpus.fonts()[0], w - 40, bar // 2))
+    return out
+
+
+def test_a_crop_cut_through_a_caption_bar_is_trimmed_of_its_rest_and_found_in_its_meme():
+    meme = meme_with_bar("/usr/share/backgrounds/mate/nature/Blinds.jpg", "property of the museum")
+    other = meme_with_bar("/usr/share/backgrounds/mate/nature/GreenMeadow.jpg", "property of the museum")
+    w, h = meme.size
+    bar = (h * 5 // 6) // 5
+    # From the middle of the lettering down: the bar's rest, its letters cut in half, over the picture.
+    crop = meme.crop((int(w * 0.05), bar // 2, int(w * 0.8), bar // 2 + int(h * 0.7)))
+    f = thumbnail_features(crop)
+    rest = (bar - bar // 2) / crop.height
+    assert abs(f.box[1] / f.grey.shape[0] - rest) < 0.03, (f.box, rest)
+    original, another = thumbnail_features(meme), thumbnail_features(other)
+    match = matching.verify(original, f, lambda: f)
+    assert match is not None and match.relation == "crop of", match
+    # The same caption over another photograph of leaves is not the same picture.
+    assert matching.verify(another, f, lambda: f) is None

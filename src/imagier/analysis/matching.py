@@ -1,4 +1,4 @@
-"""Verification of a candidate pair of images, with three signals, tried in this order:
+"""Verification of a candidate pair of images, with four signals, tried in this order:
 
 - local features: ORB keypoints, ratio-tested matches, a RANSAC similarity transform (scale and shift),
   then a pixel check of the two images aligned by it. This tells the same picture under crop, caption,
@@ -9,11 +9,15 @@
   gradients, soft focus and recoloured copies need: they have too few keypoints, or keypoints that move
   with their colours, but their aligned pixels still agree;
 - the copy inside the other: the smaller picture searched for in the larger by normalised
-  cross-correlation at eleven scales, coarse to fine, the best refined halfway to its neighbours (crops
-  of textureless pictures), whose typical colour must be that of the part of the larger it was found on
-  (unless one of them is greyscale).
+  cross-correlation at eleven scales or more (the scales are shares of the whole pictures, so a box
+  trimmed of a blank margin widens them), coarse to fine, the best refined halfway to its neighbours,
+  whose typical colour must be that of the part of the larger it was found on (unless one of them is
+  greyscale);
+- for a pair with a plain picture (a gradient, a plain corner of one, a dark sky), which has too little
+  detail for the structural signals: the smooth signal, the grey levels of the shaded cells compared as
+  they are (whole frames, turned or mirrored, or one inside the other where its levels fit best).
 
-For the last two, "agreeing" is two scales at once: a low quantile of the SSIM map over the windows with
+For the second and third, "agreeing" is two scales at once: a low quantile of the SSIM map over the windows with
 detail (a caption or a line of text spoils a band of the map without letting a different picture
 through; plain windows, alike in any two pictures, do not count), and the correlation of the pictures
 averaged down to 16 x 16, caption bands left out (two smooth pictures whose few edges happen to agree
@@ -65,12 +69,18 @@ COARSE = 16               # side of the averaged-down frames whose correlation i
 BAND = 0.2                # share of the height at the top and at the bottom left out of that correlation
 MIN_DETAIL = 3.0          # grey levels of local spread that make a window of the SSIM map count
 MIN_DETAILED_SHARE = 0.05  # of the windows: below, a pair is too plain for the frame and crop signals
-# Calibrated on the calibration half of the benchmark corpus (benchmarks/calibrate_duplicates.py):
+# Calibrated on the calibration half of the benchmark corpus (benchmarks/calibrate_duplicates.py; the
+# frame's rule prints 0.63, kept lower because its highest negative, 0.287, lies far below: RESULTS.md):
 FRAME_SSIM = 0.52         # the whole frames (or one mirrored) agree at least this well: the same picture
 CROP_SSIM = 0.81          # the smaller picture and the part of the larger where it is found
+SMOOTH_AGREEMENT = 0.81   # share of the shaded cells of two plain pictures that agree: the same picture
 COLOUR_GAP = 7.9          # CIELAB units between the median colours of a crop and of the part it was found on
 MIN_CROP_CORRELATION = 0.5   # normalised cross-correlation of a placement worth asking its agreement
 CROP_TRIES = 2            # scales (the best-correlating at half size) searched at full size
+SMOOTH_DETAIL = 0.15      # share of detailed windows below which a picture is plain: the plainest 1% of pictures
+SMOOTH_CELLS = 16         # side of the grid of averaged cells on which plain pictures' shading is compared
+SMOOTH_SHADED = 0.25      # share of the cells that must be shaded for a plain picture to be evidence at all
+SMOOTH_LEVELS = 3.0       # grey levels within which two aligned cells agree: a copy's recompression
 COLOUR_STEP = 4           # pixels of the check image per cell of a picture's colours
 
 
@@ -167,25 +177,40 @@ def _without_caption(grey: np.ndarray, box: tuple[int, int, int, int]) -> tuple[
 
 
 def _caption_rows(rows: np.ndarray) -> int:
-    """How many rows from the top of `rows` are a caption bar (0 when there is none): a band of the
-    first row's colour, CAPTION_MIN to CAPTION_MAX of the height, whose rows all show some of that
-    colour between the letters, ending on a row of nothing but that colour and, past one row of
-    seam, a straight edge: rows that hardly have it."""
+    """How many rows from the top of `rows` are a caption bar (0 when there is none): a band of its
+    commonest colour, CAPTION_MIN to CAPTION_MAX of the height, whose rows all show some of that
+    colour between the letters (or, where a crop cut through the lettering, rows of letters and then
+    plain rows), ending on a row of nothing but that colour and, past one row of seam, a straight edge:
+    rows that hardly have it."""
     height = len(rows)
     limit = round(CAPTION_MAX * height)
-    colour = float(np.median(rows[0]))
-    share = (np.abs(rows[:limit + 3] - colour) < UNIFORM).mean(axis=1)
+    colour = _commonest_level(rows[:max(3, limit)])
+    share = (np.abs(rows[:limit + 3 + limit // 2] - colour) < UNIFORM).mean(axis=1)
     plain = np.flatnonzero(share[:limit] >= CAPTION_PLAIN)
-    if share[0] < CAPTION_EDGE or not len(plain):
+    if not len(plain):
         return 0
     n = int(plain[-1]) + 1
     if share[n] >= CAPTION_EDGE:   # the seam: the bar's last row blurred into the picture's first
         n += 1
     beyond = share[n:n + 2]
-    if n >= CAPTION_MIN * height and share[:n].min() >= CAPTION_LETTERS and len(beyond) == 2 \
-            and beyond.max() < CAPTION_EDGE:
+    whole = share[0] >= CAPTION_EDGE and share[:n].min() >= CAPTION_LETTERS
+    cut = plain[0] > 0 and len(plain) >= 2
+    # Past a caption's edge the picture does not go back to rows of nothing but the bar's colour within
+    # half the bar's height; past a line of text on a page (a crop of it starting mid-page), the blank
+    # row before the next line does.
+    page = (share[n + 2:n + 2 + max(2, n // 2)] >= CAPTION_PLAIN).any()
+    if n >= CAPTION_MIN * height and (whole or cut) and len(beyond) == 2 and beyond.max() < CAPTION_EDGE \
+            and not page:
         return n
     return 0
+
+
+def _commonest_level(rows: np.ndarray) -> float:
+    """The commonest grey level of some rows (to within UNIFORM): a caption bar's colour, even where a
+    crop cut through its lettering, whose anti-aliased edges make any median a mixture."""
+    counts = np.bincount((rows.ravel() // UNIFORM).astype(np.int64))
+    common = int(np.argmax(counts))
+    return float(np.median(rows[(rows // UNIFORM) == common]))
 
 
 def _normalised(grey: np.ndarray) -> tuple[np.ndarray, float]:
@@ -279,7 +304,8 @@ def _orb(fast_threshold: int):
 def verify(a: Features, b: Features, mirrored_b: Callable[[], Features]) -> Match | None:
     """Whether b shows the same picture as a; the relation when it does. Keypoints first (they tell
     crops and overlays best), then the whole frames (also mirrored), then b inside a or a inside b,
-    and last keypoints on b mirrored (the costliest: its features are computed again)."""
+    then, when one of them is plain, their shading, and last keypoints on b mirrored (the costliest:
+    its features are computed again)."""
     found = _aligned(a, b)
     if found is not None:
         homography, inliers, agreement = found
@@ -291,10 +317,97 @@ def verify(a: Features, b: Features, mirrored_b: Callable[[], Features]) -> Matc
     if crop is not None:
         homography, similarity = crop
         return Match(*_relation(a, b, homography, similarity), similarity, 0)
+    smooth = _smooth_match(a, b)
+    if smooth is not None:
+        return Match(*smooth, 0)
     found = _aligned(a, mirrored_b())
     if found is not None:
         return Match("mirrored", True, found[2], found[1])
     return None
+
+
+def _smooth_match(a: Features, b: Features):
+    """(relation, swapped, agreement) when one of the two pictures is too plain for the structural
+    signals (a gradient, a plain corner of one) and their shading agrees in its own grey levels: the
+    whole frames (turned, or mirrored) or one inside the other (with the colours of the part they
+    share), whichever agrees best; else None."""
+    if not (_plain(a.frame) or _plain(b.frame)):
+        return None
+    agreement, relation = smooth_signal(a, b)
+    return (*relation, agreement) if agreement >= SMOOTH_AGREEMENT else None
+
+
+def smooth_signal(a: Features, b: Features) -> tuple[float, tuple[str, bool]]:
+    """The best smooth agreement of the pair and the relation it implies (crops whose colours differ
+    from the part of the other they were found on do not count)."""
+    found = [(smooth_agreement(a.frame, _turned(b.frame, angle)), ("rotated", False)) for angle in ROTATIONS]
+    found.append((smooth_agreement(a.frame, b.frame[:, ::-1]), ("mirrored", True)))
+    same = smooth_agreement(a.frame, b.frame)
+    found.append((same, _relation(a, b, _box_transform(a.box, b.box, a, b), same)))
+    inside, b_to_a = smooth_crop_signal(a, b)
+    if b_to_a is not None and colour_gap(a, b, b_to_a) <= COLOUR_GAP:
+        found.append((inside, _relation(a, b, b_to_a, inside)))
+    # The likeliest reading first among equals: as they are, then one inside the other, then turned.
+    return max(reversed(found), key=lambda f: f[0])
+
+
+def _plain(frame: np.ndarray) -> bool:
+    """Whether a frame has little detail: fewer than SMOOTH_DETAIL of its windows spread over
+    MIN_DETAIL grey levels (a gradient, a dark sky with a moon): the pictures whose copies the
+    structural signals, which look at detail only, may not tell."""
+    mean = _blur(frame)
+    variance = _blur(frame * frame) - mean * mean
+    return float(np.mean(variance[3:-3, 3:-3] >= MIN_DETAIL ** 2)) < SMOOTH_DETAIL
+
+
+def smooth_agreement(x: np.ndarray, y: np.ndarray) -> float:
+    """How surely two plain grey pictures of one size are the same: over SMOOTH_CELLS x SMOOTH_CELLS
+    averaged cells, the share of those that are shaded (further than SMOOTH_LEVELS from their
+    picture's typical level, in either picture) whose grey levels, as they are (a plain picture has
+    nothing else to tell it by: brightness and contrast are not taken out), agree within SMOOTH_LEVELS.
+    Lettering over a band spoils that band only; the plain part, alike in any two pictures of its
+    colour, does not count. 0 when fewer than SMOOTH_SHADED of the cells are shaded."""
+    cx, cy = (cv2.resize(np.asarray(v, np.float32), (SMOOTH_CELLS, SMOOTH_CELLS), interpolation=cv2.INTER_AREA)
+              for v in (x, y))
+    shaded = (np.abs(cx - np.median(cx)) >= SMOOTH_LEVELS) | (np.abs(cy - np.median(cy)) >= SMOOTH_LEVELS)
+    if shaded.mean() < SMOOTH_SHADED:
+        return 0.0
+    return float(np.mean(np.abs(cx - cy)[shaded] < SMOOTH_LEVELS))
+
+
+def smooth_crop_signal(a: Features, b: Features) -> tuple[float, np.ndarray | None]:
+    """The smooth agreement of either picture with the part of the other where its grey levels fit
+    best, whichever agrees better: (agreement, transform from b to a)."""
+    inside_a, b_to_a = _smooth_crop(b, a)
+    inside_b, a_to_b = _smooth_crop(a, b)
+    if inside_a >= inside_b:
+        return inside_a, b_to_a
+    return inside_b, np.linalg.inv(a_to_b)
+
+
+def _smooth_crop(inner: Features, outer: Features) -> tuple[float, np.ndarray | None]:
+    """(smooth agreement, transform from inner to outer) of inner placed where its grey levels, as they
+    are, differ least from outer's (a gradient correlates alike wherever it runs the same way; its
+    levels fit in one place), at the scales of the crop search, the best refined as they are."""
+    field, factor = _search_field(outer)
+    piece = _cut(inner.grey, inner.box).astype(np.float32)
+    cut = piece.shape
+    piece = _shrunk(piece)
+
+    def fit(share: float):
+        size = _template_size(share, field.shape, piece.shape)
+        if size is None:
+            return np.inf, None, None
+        template = cv2.resize(piece, size, interpolation=cv2.INTER_AREA)
+        difference, _, at, _ = cv2.minMaxLoc(cv2.matchTemplate(field, template, cv2.TM_SQDIFF))
+        return difference / template.size, at, template
+    fits = [(fit(share), share) for share in _crop_scales(_trimmed_width(inner) / _trimmed_width(outer))]
+    (difference, at, template), share = min(fits, key=lambda f: f[0][0])
+    if at is None:
+        return 0.0, None
+    size = (template.shape[1], template.shape[0])
+    window = field[at[1]:at[1] + size[1], at[0]:at[0] + size[0]]
+    return smooth_agreement(template, window), _placement(inner, outer, cut, size, at, factor)
 
 
 def frame_similarity(a: Features, b: Features) -> tuple[float, float]:
@@ -311,11 +424,15 @@ def _rotated_agreements(a: Features, b: Features, needed: float | None = None) -
 
 def _turned_agreement(a: Features, b: Features, angle: float, needed: float | None = None) -> float:
     """The agreement of a's frame with b's turned by `angle` degrees."""
+    return structural_agreement(a.frame, _turned(b.frame, angle), needed)
+
+
+def _turned(frame: np.ndarray, angle: float) -> np.ndarray:
+    """A frame turned by `angle` degrees about its centre (itself for 0)."""
     if not angle:
-        return structural_agreement(a.frame, b.frame, needed)
+        return frame
     turn = cv2.getRotationMatrix2D(((FRAME - 1) / 2, (FRAME - 1) / 2), angle, 1.0)
-    turned = cv2.warpAffine(b.frame, turn, (FRAME, FRAME), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return structural_agreement(a.frame, turned, needed)
+    return cv2.warpAffine(frame, turn, (FRAME, FRAME), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def _frame_match(a: Features, b: Features):
@@ -399,19 +516,13 @@ def crop_similarity(inner: Features, outer: Features,
     cross-correlation, coarse to fine: every scale of CROP_SCALES on the pictures at half size, then
     the CROP_TRIES best scales that correlate there at full size, whose best placements' agreement is
     asked (`needed` as for structural_agreement)."""
-    field = _cut(outer.grey, outer.box)
-    factor = SEARCH_SIDE / max(field.shape)
-    field = cv2.resize(field, (max(1, round(field.shape[1] * factor)), max(1, round(field.shape[0] * factor))),
-                       interpolation=cv2.INTER_AREA).astype(np.float32)
+    field, factor = _search_field(outer)
     coarse = cv2.resize(field, (field.shape[1] // 2, field.shape[0] // 2), interpolation=cv2.INTER_AREA)
     piece = _cut(inner.grey, inner.box)
     cut = piece.shape
-    shrink = SEARCH_SIDE / max(piece.shape)  # once, so that each scale's template is a cheap resize
-    if shrink < 1:
-        piece = cv2.resize(piece, (max(1, round(piece.shape[1] * shrink)), max(1, round(piece.shape[0] * shrink))),
-                           interpolation=cv2.INTER_AREA)
+    piece = _shrunk(piece)
     peaks = []
-    for share in CROP_SCALES:
+    for share in _crop_scales(_trimmed_width(inner) / _trimmed_width(outer)):
         size = _template_size(share, coarse.shape, piece.shape)
         if size is not None:
             peak = _best_place(coarse, piece, size)[0]
@@ -444,6 +555,40 @@ def _placed_agreement(inner: Features, outer: Features, field: np.ndarray, piece
         return 0.0, None
     similarity = structural_agreement(template, field[y:y + size[1], x:x + size[0]], needed)
     return similarity, _placement(inner, outer, cut, size, (x, y), factor)
+
+
+def _search_field(outer: Features) -> tuple[np.ndarray, float]:
+    """outer's box at SEARCH_SIDE (float32), and the factor it was scaled by."""
+    field = _cut(outer.grey, outer.box)
+    factor = SEARCH_SIDE / max(field.shape)
+    field = cv2.resize(field, (max(1, round(field.shape[1] * factor)), max(1, round(field.shape[0] * factor))),
+                       interpolation=cv2.INTER_AREA)
+    return field.astype(np.float32), factor
+
+
+def _shrunk(piece: np.ndarray) -> np.ndarray:
+    """The piece at most SEARCH_SIDE on its long side: once, so that each scale's template is a cheap resize."""
+    shrink = SEARCH_SIDE / max(piece.shape)
+    if shrink >= 1:
+        return piece
+    return cv2.resize(piece, (max(1, round(piece.shape[1] * shrink)), max(1, round(piece.shape[0] * shrink))),
+                      interpolation=cv2.INTER_AREA)
+
+
+def _crop_scales(trimmed: float) -> np.ndarray:
+    """The piece's widths, as shares of the field's, to search: CROP_SCALES' steps down from all of it
+    to CROP_SCALES' smallest share times `trimmed`, when less than 1. A crop's share is a share of the
+    whole pictures, and a box may have lost a plain margin that the other has not (a crop of a screen
+    whose lines all end before its right edge): then the piece is a smaller share of the field than
+    the crop is of its original, by the ratio of the shares of their widths that the boxes keep."""
+    step = CROP_SCALES[1] / CROP_SCALES[0]
+    lowest = CROP_SCALES[0] * min(1.0, trimmed)
+    return CROP_SCALES[-1] / step ** np.arange(int(np.floor(np.log(CROP_SCALES[-1] / lowest) / np.log(step) + 1e-9)) + 1)
+
+
+def _trimmed_width(f: Features) -> float:
+    """The share of f's width that its box keeps."""
+    return (f.box[2] - f.box[0]) / f.grey.shape[1]
 
 
 def _template_size(share: float, field: tuple[int, int], piece: tuple[int, int]) -> tuple[int, int] | None:
