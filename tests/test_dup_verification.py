@@ -1,10 +1,12 @@
 """The verification stage of near-duplicates at scale: the order its pairs are checked in, so that each
-picture's features are computed about once however many pictures the project holds."""
+picture's features are computed about once however many pictures the project holds, and the cache of
+features, sized in bytes, that holds them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
@@ -63,7 +65,7 @@ def test_each_picture_is_prepared_about_once_when_the_cache_holds_two_families(i
         prepared.append(kwargs.get("mirror", False))
         return real_features(*args, **kwargs)
     # A cache of two families' pictures, far fewer than the project's 30.
-    monkeypatch.setattr(duplicates_module, "FEATURE_CACHE", 2 * PICTURES // len(PHOTOS))
+    monkeypatch.setattr(duplicates_module, "FEATURE_CACHE_BYTES", 2 * PICTURES // len(PHOTOS) * picture_bytes())
     monkeypatch.setattr(matching, "features", counted)
     events = []
     with open_copy(interleaved_template, tmp_path / "q.imagier") as p:
@@ -77,3 +79,62 @@ def test_each_picture_is_prepared_about_once_when_the_cache_holds_two_families(i
     assert plain <= 1.25 * PICTURES and mirrored <= PICTURES, f"{plain} + {mirrored} mirrored for {PICTURES} pictures"
     assert events[-1]["prepared"] == len(prepared)
 
+
+
+def picture_bytes() -> int:
+    """The bytes one of the test's photographs' features take in the cache."""
+    return duplicates_module._size(duplicates_module._compact(matching.features(photo("astronaut"))))
+
+
+def photo(name: str) -> Image.Image:
+    return Image.fromarray(sample_pixels(name)).convert("RGB")
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_the_cache_gives_back_the_features_computed_in_fewer_bytes(mirror):
+    computed = matching.features(photo("chelsea").resize((256, 171)), (451, 300), mirror=mirror)
+    kept = duplicates_module._compact(computed)
+    # The two frames are 8-bit grey levels held as float32: kept as uint8, a quarter of their bytes.
+    assert kept.frame.dtype == kept.whole.dtype == np.uint8
+    saved = duplicates_module._size(computed) - duplicates_module._size(kept)
+    assert saved == 2 * 3 * matching.FRAME ** 2
+    given = duplicates_module._expanded(kept)
+    for field in vars(computed):
+        ours, theirs = getattr(given, field), getattr(computed, field)
+        if isinstance(theirs, np.ndarray):
+            assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs), field
+        else:
+            assert ours == theirs, field
+
+
+def test_frames_that_are_not_eight_bit_are_kept_as_they_are():
+    computed = matching.features(photo("coffee"))
+    computed.frame = computed.frame + np.float32(0.5)
+    kept = duplicates_module._compact(computed)
+    assert kept.frame.dtype == np.float32 and np.array_equal(kept.frame, computed.frame)
+    assert kept.whole.dtype == np.uint8
+
+
+def test_the_cache_holds_as_many_pictures_as_its_bytes_allow(interleaved_template, tmp_path, monkeypatch):
+    with open_copy(interleaved_template, tmp_path / "p.imagier") as p:
+        contents = sorted(p.images.content_ids_of_files([i for i, _ in p.all_paths()]))
+        files_of = p.images.file_ids_of_contents(contents)
+        checker = duplicates_module._PairChecker(p.images, {}, contents, files_of)
+        # What each picture's features take with their two frames in 8 bits rather than float32.
+        eight_bit_frames = 2 * 3 * matching.FRAME ** 2
+        sizes = {c: duplicates_module._size(checker.features_of(c)) - eight_bit_frames for c in contents}
+        held = 12
+        budget = sum(sizes[c] for c in contents[-held:])
+        monkeypatch.setattr(duplicates_module, "FEATURE_CACHE_BYTES", budget)
+        checker = duplicates_module._PairChecker(p.images, {}, contents, files_of)
+        for c in contents:
+            checker.features_of(c)
+        assert checker.cached_bytes <= budget
+        assert checker.prepared == len(contents)
+        # The last `held` pictures are all still there: asked again, none is computed again (with its
+        # frames in float32, the same bytes hold fewer of them, and asked in turn each is computed again).
+        for c in contents[-held:]:
+            checker.features_of(c)
+        assert checker.prepared == len(contents)
+        checker.features_of(contents[0])
+        assert checker.prepared == len(contents) + 1

@@ -18,6 +18,7 @@ hashes, so a run that was cancelled (or asked again with another filter) does no
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 from collections import OrderedDict, deque
@@ -45,7 +46,9 @@ MIN_SIMILARITY = {"cosine": 0.75, "hamming": 0.75}
 # is a copy of the same picture, but 14 of these lie below 0.75).
 CLOSEST, CLOSEST_SIMILARITY = 3, {"cosine": 0.5, "hamming": 0.75}
 CHUNK = 256               # pairs verified between two looks at `cancel`
-FEATURE_CACHE = 4096      # images whose keypoints stay in memory during a run (~70 kB each)
+# Bytes of pictures' features kept in memory during a run: about 20,000 pictures' (45-60 kB each, their
+# frames kept 8-bit), so that a picture met again later in the walk is seldom computed twice.
+FEATURE_CACHE_BYTES = 1 << 30
 
 
 class Duplicates:
@@ -169,8 +172,8 @@ def _cache_friendly(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     candidates, neighbours by their number of candidates), each pair checked when the walk reaches the
     later of its two pictures, so the two pictures of a pair are numbered close together. In the order
     of their ids, a picture's pairs are spread over the whole run (its neighbours are anywhere), and
-    beyond FEATURE_CACHE pictures most of them compute the features again: at 25,000 images five times
-    as often as the least (benchmarks/RESULTS.md, near-duplicates at scale)."""
+    once the cache (FEATURE_CACHE_BYTES) is full most of them compute the features again: at 25,000
+    images five times as often as the least (benchmarks/RESULTS.md, near-duplicates at scale)."""
     neighbours: dict[int, list[int]] = {}
     for a, b in pairs:
         neighbours.setdefault(a, []).append(b)
@@ -191,15 +194,16 @@ def _cache_friendly(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 class _PairChecker:
-    """Verifies pairs of contents (thread-safe), computing each picture's features once (the last
-    FEATURE_CACHE kept; `prepared` counts the computations) and remembering results in `remembered`,
-    keyed by the two contents' hashes."""
+    """Verifies pairs of contents (thread-safe), computing each picture's features once (the last ones
+    used kept, up to FEATURE_CACHE_BYTES; `prepared` counts the computations) and remembering results in
+    `remembered`, keyed by the two contents' hashes."""
 
     def __init__(self, files: Files, remembered: dict, contents, files_of: dict[int, list[int]]):
         self.files = files
         self.facts = {f["content_id"]: f for f in files.files([files_of[c][0] for c in contents])}
         self.remembered = remembered
         self.features: OrderedDict[tuple[int, bool], matching.Features] = OrderedDict()
+        self.cached_bytes = 0
         self.lock = threading.Lock()
         self.pending: dict[tuple[int, bool], Future] = {}
         self.prepared = 0
@@ -209,7 +213,7 @@ class _PairChecker:
         with self.lock:
             if key in self.features:
                 self.features.move_to_end(key)
-                return self.features[key]
+                return _expanded(self.features[key])
             # Pairs checked one after the other share pictures: a thread that needs a picture another
             # is preparing waits for it instead of computing the same features a second time.
             pending, mine = self.pending.get(key), False
@@ -232,11 +236,13 @@ class _PairChecker:
         fact = self.facts[content_id]
         image = Image.open(io.BytesIO(self.files.thumbnails_of([content_id])[content_id]))
         found = matching.features(image, (fact["width"], fact["height"]), mirror=mirror)
+        kept = _compact(found)
         with self.lock:
             self.prepared += 1
-            self.features[(content_id, mirror)] = found
-            while len(self.features) > FEATURE_CACHE:
-                self.features.popitem(last=False)
+            self.features[(content_id, mirror)] = kept
+            self.cached_bytes += _size(kept)
+            while self.cached_bytes > FEATURE_CACHE_BYTES and len(self.features) > 1:
+                self.cached_bytes -= _size(self.features.popitem(last=False)[1])
         return found
 
     def check(self, pair: tuple[int, int]) -> matching.Match | None:
@@ -246,6 +252,36 @@ class _PairChecker:
             self.remembered[key] = matching.verify(self.features_of(a), self.features_of(b),
                                                    lambda: self.features_of(b, True))
         return self.remembered[key]
+
+
+# The frames of matching.Features are 8-bit grey levels (averaged down from the 8-bit check image)
+# held as float32 for the arithmetic: kept in the cache as uint8, a third of a picture's bytes less,
+# and turned back into the same float32 values when used.
+_EIGHT_BIT_FIELDS = ("frame", "whole")
+
+
+def _compact(found: matching.Features) -> matching.Features:
+    """The features as the cache keeps them: each frame 8-bit when that loses nothing."""
+    narrowed = {}
+    for name in _EIGHT_BIT_FIELDS:
+        values = getattr(found, name)
+        eight_bit = values.astype(np.uint8)
+        if np.array_equal(eight_bit, values):
+            narrowed[name] = eight_bit
+    return dataclasses.replace(found, **narrowed)
+
+
+def _expanded(kept: matching.Features) -> matching.Features:
+    """The features as matching.py computes them, from the cache's form."""
+    widened = {name: getattr(kept, name).astype(np.float32) for name in _EIGHT_BIT_FIELDS
+               if getattr(kept, name).dtype == np.uint8}
+    return dataclasses.replace(kept, **widened) if widened else kept
+
+
+def _size(kept: matching.Features) -> int:
+    """The bytes of a picture's features in the cache (their arrays; the rest is a few hundred)."""
+    arrays = (getattr(kept, field.name) for field in dataclasses.fields(kept))
+    return 512 + sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
 
 def _threshold(matrix, min_similarity) -> float:
