@@ -3,10 +3,12 @@
 signal accepted it (keypoints, the whole frame as it is, untrimmed, mirrored or turned, the crop search,
 keypoints mirrored), with what the two files are.
 
-    nice python benchmarks/dup_why.py scale 10000        # the first 10,000 files of dup_scale.py's project
+    nice python benchmarks/dup_why.py scale 10000 [DIR]  # the first 10,000 files of dup_scale.py's project
     nice python benchmarks/dup_why.py corpus 0 calibration   # a half of bench_duplicates.py's corpus
+    python benchmarks/dup_why.py phash out/why-scale-5000.json calibration   # pHash-only pairs, kept or not
 
-Writes benchmarks/out/why-<what>.json (every candidate pair: its signals, the verification's verdict,
+SAMPLE=N verifies only the pairs pHash alone proposed, those of two of the corpus's files, and one
+in N of the others. Writes benchmarks/out/why-<what>.json (every candidate pair: its signals, the verification's verdict,
 the accepting signal and what the files are) and prints the counts.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -72,32 +75,61 @@ def accepting_signal(a: matching.Features, b: matching.Features, mirrored_b) -> 
     return None
 
 
-def explain(project, contents: np.ndarray, kind_of) -> list[dict]:
+def explain(project, contents: np.ndarray, kind_of, sample: int = 1) -> list[dict]:
     """Each candidate pair with its candidate signals, the verification's verdict and accepting signal,
-    and `kind_of(path a, path b)`."""
+    and `kind_of(path a, path b)`. With `sample` > 1, only the pairs that pHash alone proposed, the
+    pairs of two of the corpus's files and a seeded one in `sample` of the others are verified (each
+    row says which: "sampled")."""
     candidates = candidate_signals(project, contents)
     files_of = project.images.file_ids_of_contents(contents.tolist())
+    all_paths = dict(project.all_paths())
+    rng = np.random.default_rng(0)
+
+    def wanted(pair, facts_of_pair) -> bool:
+        a, b = (all_paths[files_of[c][0]] for c in pair)
+        return facts_of_pair["signals"] == ["phash"] or "/corpus/" in a and "/corpus/" in b
+    chosen = {}
+    for pair, facts_of_pair in sorted(candidates.items()):
+        if wanted(pair, facts_of_pair):
+            chosen[pair] = {**facts_of_pair, "sampled": False}
+        elif rng.integers(sample) == 0:
+            chosen[pair] = {**facts_of_pair, "sampled": sample > 1}
+    print(f"{len(candidates):,} candidate pairs, {len(chosen):,} verified", flush=True)
+    candidates = chosen
     facts = {f["content_id"]: f for f in project.files([fs[0] for fs in files_of.values()])}
     paths = dict(project.all_paths())
     features: dict[tuple[int, bool], matching.Features] = {}
+    feature_seconds = []   # process CPU of each computation of a picture's features
 
     def features_of(c: int, mirror: bool = False) -> matching.Features:
         if (c, mirror) not in features:
+            begin = time.process_time()
             image = Image.open(io.BytesIO(project.images.thumbnails_of([c])[c]))
             features[c, mirror] = matching.features(image, (facts[c]["width"], facts[c]["height"]), mirror=mirror)
+            feature_seconds.append(time.process_time() - begin)
         return features[c, mirror]
     rows = []
     start = time.process_time()
     for n, ((a, b), facts_of_pair) in enumerate(sorted(candidates.items())):
-        match = matching.verify(features_of(a), features_of(b), lambda: features_of(b, True))
-        signal = accepting_signal(features_of(a), features_of(b), lambda: features_of(b, True)) if match else None
-        rows.append({"a": paths[files_of[a][0]], "b": paths[files_of[b][0]], **facts_of_pair,
+        plain = features_of(a), features_of(b)
+        mirrored_before = (b, True) in features
+        spent = len(feature_seconds)
+        begin = time.process_time()
+        match = matching.verify(*plain, lambda: features_of(b, True))
+        # The check's own CPU, less the mirrored features it may have had computed.
+        seconds = time.process_time() - begin - sum(feature_seconds[spent:])
+        wants_mirror = mirrored_before or (b, True) in features
+        signal = accepting_signal(*plain, lambda: features_of(b, True)) if match else None
+        rows.append({"a": paths[files_of[a][0]], "b": paths[files_of[b][0]], "ids": [a, b], **facts_of_pair,
                      "relation": match.relation if match else None, "accepted_by": signal,
-                     "kind": kind_of(paths[files_of[a][0]], paths[files_of[b][0]])})
+                     "kind": kind_of(paths[files_of[a][0]], paths[files_of[b][0]]),
+                     "check_ms": round(seconds * 1000, 3), "mirror_used": wants_mirror and signal in (None, "keypoints mirrored")})
         if len(features) > 20_000:   # the pairs come in id order: old pictures are seldom asked again
             features.clear()
         if n % 2000 == 0:
             print(f"{n:,} of {len(candidates):,} pairs, {time.process_time() - start:.0f} s CPU", flush=True)
+    print(f"features: {len(feature_seconds):,} computations, {1000 * sum(feature_seconds) / max(1, len(feature_seconds)):.2f} "
+          f"ms of CPU each; checks: {sum(r['check_ms'] for r in rows) / max(1, len(rows)):.2f} ms of CPU a pair")
     return rows
 
 
@@ -115,6 +147,43 @@ def summary(rows: list[dict]) -> list[str]:
     return lines
 
 
+def components(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Each file of the pairs -> a representative of its connected component."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    return {x: root(x) for x in parent}
+
+
+def phash_only_effect(rows: list[dict], half: str, cosine_floor: float, sure: float) -> dict:
+    """What dropping the pHash-only candidate pairs below `cosine_floor` (EfficientNet) and below `sure`
+    (pHash) does: the pairs dropped, those the verification had accepted, and the pairwise recall and
+    precision of the groups of the corpus's `half` (scale project: files named in truth.json)."""
+    truth = json.loads((dup_scale.OUT / "truth.json").read_text())
+    dropped = [r for r in rows if r["signals"] == ["phash"] and r["cosine"] < cosine_floor and r["phash"] < sure]
+    gone = {(r["a"], r["b"]) for r in dropped}
+    scores = {}
+    for label, kept in (("all", rows), ("filtered", [r for r in rows if (r["a"], r["b"]) not in gone])):
+        root = components([(Path(r["a"]).name, Path(r["b"]).name) for r in kept if r["relation"]])
+        files = sorted(name for name, t in truth.items() if t["half"] == half)
+        family = {name: truth[name]["family"] for name in files}
+        found = [(x, y) for i, x in enumerate(files) for y in files[i + 1:]
+                 if x in root and y in root and root[x] == root[y]]
+        copies = sum(1 for i, x in enumerate(files) for y in files[i + 1:] if family[x] == family[y])
+        right = sum(1 for x, y in found if family[x] == family[y])
+        scores[label] = {"precision": round(right / max(1, len(found)), 4), "recall": round(right / max(1, copies), 4),
+                         "pairs": len(found)}
+    return {"dropped": len(dropped), "dropped_accepted": Counter(r["kind"] for r in dropped if r["relation"]),
+            "dropped_by_kind": Counter(r["kind"] for r in dropped), **scores}
+
+
 def corpus_kind(truth: dict[str, dict]):
     def kind(a: str, b: str) -> str:
         return "copies" if truth[Path(a).name]["family"] == truth[Path(b).name]["family"] else "different pictures"
@@ -123,15 +192,31 @@ def corpus_kind(truth: dict[str, dict]):
 
 def main() -> None:
     what = sys.argv[1]
+    sample = int(os.environ.get("SAMPLE", "1"))
+    if what == "phash":
+        rows = json.loads(Path(sys.argv[2]).read_text())
+        for floor in (0.3, 0.4, 0.5, 0.6, 0.7):
+            for sure in (0.875, 0.9, 0.95, 1.01):
+                print(floor, sure, phash_only_effect(rows, sys.argv[3], floor, sure))
+        return
     if what == "scale":
         n = int(sys.argv[2])
+        if len(sys.argv) > 3:   # a project built by dup_scale.py and moved elsewhere
+            dup_scale.OUT = Path(sys.argv[3])
+            dup_scale.PROJECT, dup_scale.CHUNKS = dup_scale.OUT / "scale.imagier", dup_scale.OUT / "chunks.json"
         chunks = json.loads(dup_scale.CHUNKS.read_text())
         chosen, files = dup_scale.selection(chunks, n)
-        kinds = dup_scale.pair_kinds()
+        kind_of = dup_scale.pair_kinds()
+        truth = json.loads((dup_scale.OUT / "truth.json").read_text())
+
+        def kinds(a: str, b: str) -> str:
+            """The kind of pair, and for the corpus's pairs the half of the first file's family."""
+            half = truth.get(Path(a).name, {}).get("half")
+            return kind_of(a, b) + (f" ({half})" if half else "")
         with imagier.open(dup_scale.PROJECT) as project:
             ids = project.query_ids(chosen)
             contents = np.array(sorted(project.images.content_ids_of_files(ids)), dtype=np.int64)
-            rows = explain(project, contents, kinds)
+            rows = explain(project, contents, kinds, sample)
         name = f"scale-{files}"
     else:
         seed, half = int(sys.argv[2]), sys.argv[3]
@@ -139,7 +224,7 @@ def main() -> None:
         truth = bench.corpus(workdir, seed)["files"]
         with imagier.open(bench.project_of(workdir, seed, half)) as project:
             contents = project.vectors.matrix("efficientnet-lite0").content_ids
-            rows = explain(project, contents, corpus_kind(truth))
+            rows = explain(project, contents, corpus_kind(truth), sample)
         name = f"corpus-{seed}-{half}"
     out = HERE / "out" / f"why-{name}.json"
     out.write_text(json.dumps(rows))

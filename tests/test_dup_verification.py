@@ -138,3 +138,66 @@ def test_the_cache_holds_as_many_pictures_as_its_bytes_allow(interleaved_templat
         assert checker.prepared == len(contents)
         checker.features_of(contents[0])
         assert checker.prepared == len(contents) + 1
+
+
+# ---- the candidate stage: pHash neighbours that the embedding finds unlike ---------------------------
+
+WALLPAPERS = [*(f"/usr/share/backgrounds/gnome/{name}-l.webp" for name in ("adwaita", "grid", "licorice", "pixels",
+                                                                              "truchet", "wood")),
+              *(f"/usr/share/backgrounds/mate/abstract/{name}.png" for name in ("Flow", "Gulp", "Silk", "Spring", "Waves"))]
+TILE = (68, 51)
+
+
+@pytest.fixture(scope="module")
+def tiles_and_photos_template(tmp_path_factory) -> Path:
+    """Small tiles of wallpapers (pictures with a similar spread of light, which pHash finds near) and
+    scikit-image's photographs with a greyscale and a recompressed copy each."""
+    folder = tmp_path_factory.mktemp("tiles")
+    for path in WALLPAPERS:
+        wallpaper = Image.open(path).convert("RGB")
+        wallpaper.thumbnail((1600, 1600))
+        for x in range(0, wallpaper.width - TILE[0] * 4, wallpaper.width // 6):
+            for y in (wallpaper.height // 4, wallpaper.height // 2):
+                wallpaper.crop((x, y, x + TILE[0] * 4, y + TILE[1] * 4)).resize(TILE).save(
+                    folder / f"{Path(path).stem}-{x}-{y}.jpg", quality=90)
+    for name in ("astronaut", "camera", "chelsea", "coffee", "coins", "moon", "rocket", "retina"):
+        img = Image.fromarray(sample_pixels(name)).convert("RGB")
+        img.save(folder / f"{name}.jpg", quality=90)
+        ImageOps.grayscale(img).save(folder / f"{name}-grey.jpg", quality=90)
+        img.save(folder / f"{name}-jpeg.jpg", quality=15)
+    path = tmp_path_factory.mktemp("tiles-project") / "tiles.imagier"
+    with imagier.open(path) as p:
+        p.import_folders([folder])
+        p.embed("efficientnet-lite0")
+        p.embed("phash")
+    return path
+
+
+def test_phash_neighbours_the_embedding_finds_unlike_are_not_verified(tiles_and_photos_template, tmp_path):
+    with open_copy(tiles_and_photos_template, tmp_path / "p.imagier") as p:
+        finder = p.duplicate_finder
+        matrix, hashes = p.vectors.matrix("efficientnet-lite0"), p.vectors.matrix("phash")
+        contents = matrix.content_ids
+        k, threshold = duplicates_module.NEIGHBOURS, duplicates_module.MIN_SIMILARITY
+        embedding = (duplicates_module._neighbour_pairs(matrix, contents, k, threshold["cosine"])
+                     | duplicates_module._neighbour_pairs(matrix, contents, duplicates_module.CLOSEST,
+                                                          duplicates_module.CLOSEST_SIMILARITY["cosine"]))
+        by_hash = duplicates_module._neighbour_pairs(hashes, contents, k, threshold["hamming"]) - embedding
+        candidates = finder._neighbour_candidates(matrix, contents, k, threshold["cosine"],
+                                                  duplicates_module.CLOSEST_SIMILARITY["cosine"])
+        names = {c: Path(p.file(fs[0])["path"]).stem for c, fs in p.images.file_ids_of_contents(contents.tolist()).items()}
+        groups = [{names[c] for c in p.images.content_ids_of_files(g["ids"])} for g in p.duplicates()]
+    a, b = (np.array(side) for side in zip(*sorted(by_hash)))
+    cosines = dict(zip(sorted(by_hash), duplicates_module._pair_similarities(matrix, a, b)))
+    bits = dict(zip(sorted(by_hash), duplicates_module._pair_similarities(hashes, a, b)))
+    unlike = {pair for pair in by_hash
+              if cosines[pair] < duplicates_module.PHASH_COSINE and bits[pair] < duplicates_module.PHASH_ALONE}
+    # The pictures of this project that only pHash finds near include pairs the embedding finds unlike:
+    # those are left out, and every other pHash neighbour is still a candidate.
+    assert unlike, "no pHash neighbour that the embedding finds unlike: the test shows nothing"
+    assert not unlike & candidates
+    assert by_hash - unlike <= candidates
+    # Each photograph is still grouped with its copies.
+    for name in ("astronaut", "camera", "chelsea", "coffee", "coins", "moon", "rocket", "retina"):
+        assert {name, f"{name}-grey", f"{name}-jpeg"} in groups or any({name, f"{name}-grey", f"{name}-jpeg"} <= g
+                                                                       for g in groups), name

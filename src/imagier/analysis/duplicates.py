@@ -45,6 +45,13 @@ MIN_SIMILARITY = {"cosine": 0.75, "hamming": 0.75}
 # on the calibration half of the benchmark corpus: the nearest neighbour of 112 of 118 crops and borders
 # is a copy of the same picture, but 14 of these lie below 0.75).
 CLOSEST, CLOSEST_SIMILARITY = 3, {"cosine": 0.5, "hamming": 0.75}
+# A perceptual-hash neighbour that the embedding did not propose is verified when the hashes nearly
+# agree (1 - hamming / bits at least PHASH_ALONE: 6 of 64 bits differ at most) or when the embedding
+# finds the two at least PHASH_COSINE alike. Among the 5,000 files of benchmarks/dup_scale.py's
+# project, the copies that pHash alone proposes in the corpus's calibration half lie at a cosine of
+# 0.394 and above; the pairs of different pictures it proposes, at 0.06 to 0.9 (a quarter of them
+# below 0.35, which are dropped: 4% of all candidate pairs).
+PHASH_ALONE, PHASH_COSINE = 0.9, 0.35
 CHUNK = 256               # pairs verified between two looks at `cancel`
 # Bytes of pictures' features kept in memory during a run: about 20,000 pictures' (45-60 kB each, their
 # frames kept 8-bit), so that a picture met again later in the walk is seldom computed twice.
@@ -74,7 +81,8 @@ class Duplicates:
 
         Candidates are the `k` nearest neighbours of each image in `vector_type` (the default one when
         None) with at least `min_similarity` (by default, also the 3 nearest down to a cosine of 0.5),
-        plus those of the project's perceptual hash ("phash") when it has one, plus each image with the
+        plus those of the project's perceptual hash ("phash") when it has one (unless the embedding finds
+        them unlike and their hashes do not nearly agree), plus each image with the
         one whose window its colour layout matches best (a crop) and the one whose colour layout
         matches one of its windows best; `filter` restricts the images looked at. `cancel` stops between
         chunks of pairs (checked pairs are remembered: asking again resumes); progress gets {"stage",
@@ -125,8 +133,9 @@ class Duplicates:
             candidates |= _neighbour_pairs(matrix, contents, min(k, CLOSEST), closest)
         for other in self.vectors.store.vector_types():
             if other["model"] == "phash" and other["name"] != matrix.type["name"] and other["count"]:
-                candidates |= _neighbour_pairs(self.vectors.matrix(other["name"]), contents, k,
-                                               MIN_SIMILARITY["hamming"])
+                hashes = self.vectors.matrix(other["name"])
+                found = _neighbour_pairs(hashes, contents, k, MIN_SIMILARITY["hamming"]) - candidates
+                candidates |= _alike_enough(found, hashes, matrix)
         return candidates
 
     # ---- verification ---------------------------------------------------------------------------------
@@ -288,6 +297,34 @@ def _threshold(matrix, min_similarity) -> float:
     if min_similarity is None:
         return MIN_SIMILARITY[matrix.type["metric"]]
     return float(number_between("min_similarity", min_similarity, -1, 1))
+
+
+def _alike_enough(pairs: set[tuple[int, int]], hashes, matrix) -> set[tuple[int, int]]:
+    """The pairs of perceptual-hash neighbours worth verifying that the embedding `matrix` did not
+    propose: those whose hashes nearly agree (PHASH_ALONE), and the others when the embedding finds
+    them alike at least a little (PHASH_COSINE). In a large collection most pHash neighbours at 16 bits
+    are pictures with a similar spread of light, unlike in every other way."""
+    if not pairs or matrix.type["metric"] != "cosine":
+        return pairs
+    ordered = sorted(pairs)
+    a, b = (np.array(side, dtype=np.int64) for side in zip(*ordered))
+    bits = _pair_similarities(hashes, a, b)
+    cosines = _pair_similarities(matrix, a, b)
+    keep = (bits >= PHASH_ALONE) | (cosines >= PHASH_COSINE)
+    return {pair for pair, kept in zip(ordered, keep) if kept}
+
+
+def _pair_similarities(matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The similarity (cosine, or 1 - hamming / bits) of contents a[i] and b[i] in `matrix`; -1 for a
+    pair one of whose contents has no vector there."""
+    rows_a, rows_b = matrix.index_of(a), matrix.index_of(b)
+    have = (rows_a >= 0) & (rows_b >= 0)
+    unit = unit_rows(matrix)
+    similarities = np.full(len(a), -1.0, dtype=np.float32)
+    similarities[have] = np.einsum("ij,ij->i", unit[rows_a[have]], unit[rows_b[have]])
+    if matrix.type["metric"] == "hamming":
+        similarities[have] = (1 + similarities[have]) / 2
+    return similarities
 
 
 def _neighbour_pairs(matrix, contents: np.ndarray, k: int, threshold: float) -> set[tuple[int, int]]:
