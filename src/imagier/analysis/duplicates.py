@@ -53,8 +53,9 @@ CLOSEST, CLOSEST_SIMILARITY = 3, {"cosine": 0.5, "hamming": 0.75}
 # below 0.35, which are dropped: 4% of all candidate pairs).
 PHASH_ALONE, PHASH_COSINE = 0.9, 0.35
 CHUNK = 256               # pairs verified between two looks at `cancel`
-# Bytes of pictures' features kept in memory during a run: about 20,000 pictures' (45-60 kB each, their
-# frames kept 8-bit), so that a picture met again later in the walk is seldom computed twice.
+# Bytes of pictures' features kept in memory during a run: 15,000 to 26,000 of them (40-70 kB each, their
+# frames kept 8-bit; a picture and its mirror are two), so that a picture met again later in the walk is
+# seldom computed twice.
 FEATURE_CACHE_BYTES = 1 << 30
 
 
