@@ -142,6 +142,7 @@ def test_the_cache_holds_as_many_pictures_as_its_bytes_allow(interleaved_templat
 
 # ---- the candidate stage: pHash neighbours that the embedding finds unlike ---------------------------
 
+# Debian's gnome-backgrounds and mate-backgrounds: patterns, paintings and gradients.
 WALLPAPERS = [*(f"/usr/share/backgrounds/gnome/{name}-l.webp" for name in ("adwaita", "grid", "licorice", "pixels",
                                                                               "truchet", "wood")),
               *(f"/usr/share/backgrounds/mate/abstract/{name}.png" for name in ("Flow", "Gulp", "Silk", "Spring", "Waves"))]
@@ -152,6 +153,8 @@ TILE = (68, 51)
 def tiles_and_photos_template(tmp_path_factory) -> Path:
     """Small tiles of wallpapers (pictures with a similar spread of light, which pHash finds near) and
     scikit-image's photographs with a greyscale and a recompressed copy each."""
+    missing = [path for path in WALLPAPERS if not Path(path).exists()]
+    assert not missing, f"{missing} missing: apt-get install gnome-backgrounds mate-backgrounds"
     folder = tmp_path_factory.mktemp("tiles")
     for path in WALLPAPERS:
         wallpaper = Image.open(path).convert("RGB")
