@@ -116,13 +116,21 @@ def build(n: int) -> list[dict]:
     """The project of the first n files (built once, resumed chunk by chunk): [{"folder", "files"}]."""
     OUT.mkdir(parents=True, exist_ok=True)
     design = {"tile": list(TILE), "variants": list(VARIANTS), "chunk_files": CHUNK_FILES, "seed": SEED}
-    if DESIGN.exists() and json.loads(DESIGN.read_text()) != design:
-        raise SystemExit(f"{OUT} holds a project of another design ({DESIGN.read_text()}): move it away first")
+    built = json.loads(DESIGN.read_text()) if DESIGN.exists() else design
+    if {k: built.get(k) for k in design} != design:
+        raise SystemExit(f"{OUT} holds a project of another design ({built}): move it away first")
+    design = {**built, **design}
     DESIGN.write_text(json.dumps(design))
     chunks = json.loads(CHUNKS.read_text()) if CHUNKS.exists() else []
     if chunks and chunks[-1]["files"] >= n:
         return chunks
     sources = full_resolution_sources()
+    # The plan's order depends on every source: a resumed build needs the same ones (ukui-wallpapers
+    # unpacked, the same packages installed).
+    names = sorted(s.name for s in sources)
+    if chunks and design.get("sources", names) != names:
+        raise SystemExit(f"the sources differ from those {OUT} was built from: {sorted(set(names) ^ set(design['sources']))}")
+    DESIGN.write_text(json.dumps({**design, "sources": names}))
     plan = filler_plan(sources)
     print(f"{len(sources)} sources, {len(plan):,} tiles planned", flush=True)
     used = sum(c["tiles_tried"] for c in chunks)
