@@ -6,6 +6,7 @@ keypoints mirrored), with what the two files are.
     nice python benchmarks/dup_why.py scale 10000 [DIR]  # the first 10,000 files of dup_scale.py's project
     nice python benchmarks/dup_why.py corpus 0 calibration   # a half of bench_duplicates.py's corpus
     python benchmarks/dup_why.py phash out/why-scale-5000.json calibration   # pHash-only pairs, kept or not
+    nice python benchmarks/dup_why.py replay 15000   # feature computations per image for caches of some sizes
 
 SAMPLE=N verifies only the pairs pHash alone proposed, those of two of the corpus's files, and one
 in N of the others. Writes benchmarks/out/why-<what>.json (every candidate pair: its signals, the verification's verdict,
@@ -19,7 +20,7 @@ import json
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +185,37 @@ def phash_only_effect(rows: list[dict], half: str, cosine_floor: float, sure: fl
             "dropped_by_kind": Counter(r["kind"] for r in dropped), **scores}
 
 
+def replay(n: int, sizes=(4096, 8192, 26_000)) -> list[str]:
+    """The candidate pairs of the first n files of dup_scale.py's project, walked in `_cache_friendly`'s
+    order through an LRU cache of so many entries: the feature computations per image, with the mirrored
+    features asked for no pair (a lower bound) and for every pair (an upper bound)."""
+    chosen, files = dup_scale.selection(json.loads(dup_scale.CHUNKS.read_text()), n)
+    cpu = time.process_time()
+    with imagier.open(dup_scale.PROJECT) as project:
+        contents = np.array(sorted(project.images.content_ids_of_files(project.query_ids(chosen))), dtype=np.int64)
+        matrix = project.vectors.matrix("efficientnet-lite0")
+        pairs = sorted(project.duplicate_finder._duplicate_candidates(
+            matrix, contents, dup.NEIGHBOURS, dup.MIN_SIMILARITY["cosine"], dup.CLOSEST_SIMILARITY["cosine"], 2))
+    cpu = time.process_time() - cpu
+    order = dup._cache_friendly(pairs)
+
+    def computations(entries: int, mirrored: bool) -> float:
+        cache, computed = OrderedDict(), 0
+        for a, b in order:
+            for key in ((a, False), (b, False), *(((b, True),) if mirrored else ())):
+                if key in cache:
+                    cache.move_to_end(key)
+                    continue
+                computed += 1
+                cache[key] = True
+                if len(cache) > entries:
+                    cache.popitem(last=False)
+        return computed / len(contents)
+    return [f"{files:,} files: {len(pairs):,} pairs, {len(pairs) / len(contents):.2f} per image, candidate stage "
+            f"{cpu:.0f} s of CPU", *(f"  {entries:,} entries: {computations(entries, False):.2f} to "
+                                     f"{computations(entries, True):.2f} computations per image" for entries in sizes)]
+
+
 def corpus_kind(truth: dict[str, dict]):
     def kind(a: str, b: str) -> str:
         return "copies" if truth[Path(a).name]["family"] == truth[Path(b).name]["family"] else "different pictures"
@@ -193,6 +225,9 @@ def corpus_kind(truth: dict[str, dict]):
 def main() -> None:
     what = sys.argv[1]
     sample = int(os.environ.get("SAMPLE", "1"))
+    if what == "replay":
+        print("\n".join(replay(int(sys.argv[2]))))
+        return
     if what == "phash":
         rows = json.loads(Path(sys.argv[2]).read_text())
         for floor in (0.3, 0.4, 0.5, 0.6, 0.7):
