@@ -265,8 +265,8 @@ class _PairChecker:
 
 
 # The frames of matching.Features are 8-bit grey levels (averaged down from the 8-bit check image)
-# held as float32 for the arithmetic: kept in the cache as uint8, a quarter to a third of a picture's bytes less,
-# and turned back into the same float32 values when used.
+# held as float32 for the arithmetic: kept in the cache as uint8 (a quarter to a third of a picture's
+# bytes less) and turned back into the same float32 values when used.
 _EIGHT_BIT_FIELDS = ("frame", "whole")
 
 
