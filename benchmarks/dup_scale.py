@@ -6,16 +6,16 @@
 The project (built once under benchmarks/out/dup_scale/, resumed chunk by chunk) holds, in chunks of
 CHUNK_FILES files:
 - first, the near-duplicate corpus of seed 0 (dup_corpus.py: 117 real pictures, each with ten edited
-  copies): the known share of copies;
-- then tiles of the installed wallpapers and scikit-image's photographs at their full resolution (up
-  to SOURCE_SIDE, every other large one at 0.9 of it), cut side by side so that no two tiles of one
-  variant overlap, in eight variants (as it is, upside down, turned a quarter either way, each also in
-  negative), nearly plain tiles left out, in a seeded order. A tile is a few percent of its wallpaper's
-  width, far below the smallest crop the verification looks for (40%), and a negative is another
-  picture to it; but the keypoint check takes a tile turned a quarter or upside down for a rotated copy
-  (ORB is rotation-invariant and the transform may turn), so the tiles of one place in up to four
-  orientations are copies of each other: the pairs found are sorted by what their files are
-  (`joined_pairs`), which tells the copies planned (the corpus) from these.
+  copies): the copies planned, whose share is known;
+- then tiles of the installed wallpapers (and ukui-wallpapers', when unpacked: see UKUI) and scikit-image's
+  photographs at their full resolution (up to SOURCE_SIDE, every other large one at 0.9 of it), cut
+  side by side so that no two tiles overlap, each place once, as it is and in negative, nearly plain
+  tiles left out, in a seeded order. A tile is a few percent of its wallpaper's width, far below the
+  smallest crop the verification looks for (40%), and a negative is another picture to it (its grey
+  levels run the other way); no tile is turned, mirrored or cut again at another scale, which the
+  verification rightly takes for copies. So every pair the verification joins outside the corpus's
+  families is a pair of different pictures: `joined_pairs` sorts the pairs found by what their files
+  are.
 Each chunk is written as JPEG files, imported by `import_folders` (so the thumbnails are the real ones)
 and embedded with the real EfficientNet-Lite0 and pHash, then the next.
 
@@ -46,18 +46,26 @@ from common import HERE  # noqa: E402
 OUT = HERE / "out" / "dup_scale"
 PROJECT = OUT / "scale.imagier"
 CHUNKS = OUT / "chunks.json"
+DESIGN = OUT / "design.json"
 CHUNK_FILES = 5_000
 SEED = 0
 SOURCE_SIDE = 3840
-TILE = (160, 120)
+# 68 x 51: the sources hold about 110,000 such places that are not nearly plain, as they are and in
+# negative (at 160 x 120, about 25,000; at 80 x 60, 38.5% of 224,752 planned tiles kept: 86,500).
+TILE = (68, 51)
+VARIANTS = {"as-is": False, "negative": True}
+# More wallpapers, of a package that is unpacked here and not installed (installed, its pictures would
+# join /usr/share/backgrounds, which the corpus of dup_corpus.py reads):
+#   apt-get download ukui-wallpapers && dpkg-deb -x ukui-wallpapers_*.deb benchmarks/out/ukui-wallpapers
+UKUI = HERE / "out" / "ukui-wallpapers" / "usr" / "share" / "backgrounds"
 SCALES = (1.0, 0.9)     # tiles of every other large source are cut at 0.9 of its resolution
 SIZES = (10_000, 30_000, 100_000)
 DESCRIPTION = (
     "Time per image at scale (`bench_duplicates.py --scale`, benchmarks/dup_scale.py): `duplicates()` on the "
     "first N files of a project of real thumbnails and their real EfficientNet-Lite0 and pHash vectors: the "
-    "seed-0 corpus (1,287 files, 117 families of copies) and tiles of the wallpapers and scikit-image's "
-    "photographs, cut side by side, in eight variants (turned a quarter, upside down, each also in negative: "
-    "the verification takes the turned ones for rotated copies of each other), nearly plain ones left out; "
+    "seed-0 corpus (1,287 files, 117 families of copies) and 68 x 51 tiles of the wallpapers and scikit-image's "
+    "photographs, cut side by side, each place once, as it is and in negative (pictures of their own: the "
+    "pairs the verification joins among them are pairs of different pictures), nearly plain ones left out; "
     "two threads; every pair verified afresh. "
     "The candidate search is the k nearest neighbours and the similarity prefilter; the verification time is "
     "extrapolated from the progress events after the first 256 pairs; features computed per image counts the "
@@ -71,36 +79,34 @@ def _tiles_of(image: Image.Image, scale: float) -> list[tuple[int, int, int, int
     return [(x, y, x + w, y + h) for y in range(0, image.height - h + 1, h) for x in range(0, image.width - w + 1, w)]
 
 
-ORIENTATIONS = {"as-is": None, "upside-down": Image.Transpose.FLIP_TOP_BOTTOM,
-                "quarter-left": Image.Transpose.ROTATE_90, "quarter-right": Image.Transpose.ROTATE_270}
-
-
-def filler_plan(sources: list[dup_corpus.Source]) -> list[tuple[int, str, bool, tuple]]:
-    """Every distinct tile as (source index, orientation, negative, box), in a seeded order that mixes
-    the sources."""
-    plan = [(i, name, negative, box) for i, s in enumerate(sources) for name in ORIENTATIONS
-            for negative in (False, True)
+def filler_plan(sources: list[dup_corpus.Source]) -> list[tuple[int, str, tuple]]:
+    """Every distinct tile as (source index, variant, box), in a seeded order that mixes the sources."""
+    plan = [(i, variant, box) for i, s in enumerate(sources) for variant in VARIANTS
             for box in _tiles_of(s.image, SCALES[i % 2] if max(s.image.size) > 1500 else 1.0)]
     random.Random(SEED).shuffle(plan)
     return plan
 
 
-def filler(source: dup_corpus.Source, orientation: str, negative: bool, box: tuple) -> Image.Image | None:
-    """One tile, turned, perhaps in negative, at TILE's size; None when it is nearly plain."""
-    turn = ORIENTATIONS[orientation]
+def filler(source: dup_corpus.Source, variant: str, box: tuple) -> Image.Image | None:
+    """One tile at TILE's size, perhaps in negative; None when it is nearly plain."""
     tile = source.image.crop(box).resize(TILE, Image.Resampling.BILINEAR)
-    if turn is not None:
-        tile = tile.transpose(turn)
-    if negative:
+    if VARIANTS[variant]:
         tile = ImageOps.invert(tile)
     return None if dup_corpus.plain(tile) else tile
+
+
+def more_wallpapers() -> list[dup_corpus.Source]:
+    """The wallpapers of a package the corpus does not use (ukui-wallpapers), when unpacked (UKUI)."""
+    paths = sorted(p for p in UKUI.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    return [dup_corpus.Source(f"ukui-{p.stem}", "photo", dup_corpus._load(p)) for p in paths]
 
 
 def full_resolution_sources() -> list[dup_corpus.Source]:
     """The wallpapers and scikit-image photographs, up to SOURCE_SIDE, twins and plain ones left out."""
     corpus_side, dup_corpus.SOURCE_SIDE = dup_corpus.SOURCE_SIDE, SOURCE_SIDE
     try:
-        sources, _ = dup_corpus.distinct_sources(dup_corpus.skimage_photos() + dup_corpus.wallpapers())
+        sources, _ = dup_corpus.distinct_sources(dup_corpus.skimage_photos() + dup_corpus.wallpapers()
+                                                        + more_wallpapers())
     finally:
         dup_corpus.SOURCE_SIDE = corpus_side  # the corpus itself stays the one bench_duplicates.py scores
     return sources
@@ -109,10 +115,22 @@ def full_resolution_sources() -> list[dup_corpus.Source]:
 def build(n: int) -> list[dict]:
     """The project of the first n files (built once, resumed chunk by chunk): [{"folder", "files"}]."""
     OUT.mkdir(parents=True, exist_ok=True)
+    design = {"tile": list(TILE), "variants": list(VARIANTS), "chunk_files": CHUNK_FILES, "seed": SEED}
+    built = json.loads(DESIGN.read_text()) if DESIGN.exists() else design
+    if {k: built.get(k) for k in design} != design:
+        raise SystemExit(f"{OUT} holds a project of another design ({built}): move it away first")
+    design = {**built, **design}
+    DESIGN.write_text(json.dumps(design))
     chunks = json.loads(CHUNKS.read_text()) if CHUNKS.exists() else []
     if chunks and chunks[-1]["files"] >= n:
         return chunks
     sources = full_resolution_sources()
+    # The plan's order depends on every source: a resumed build needs the same ones (ukui-wallpapers
+    # unpacked, the same packages installed).
+    names = sorted(s.name for s in sources)
+    if chunks and design.get("sources", names) != names:
+        raise SystemExit(f"the sources differ from those {OUT} was built from: {sorted(set(names) ^ set(design['sources']))}")
+    DESIGN.write_text(json.dumps({**design, "sources": names}))
     plan = filler_plan(sources)
     print(f"{len(sources)} sources, {len(plan):,} tiles planned", flush=True)
     used = sum(c["tiles_tried"] for c in chunks)
@@ -132,12 +150,11 @@ def build(n: int) -> list[dict]:
             folder.mkdir(parents=True, exist_ok=True)
             tried = 0
             while count < CHUNK_FILES and used < len(plan):
-                i, orientation, negative, box = plan[used]
+                i, variant, box = plan[used]
                 used += 1
-                tile = filler(sources[i], orientation, negative, box)
+                tile = filler(sources[i], variant, box)
                 if tile is not None:
-                    tile.save(folder / f"{sources[i].name}-{orientation}{'-negative' * negative}-{box[0]}-{box[1]}.jpg",
-                              quality=90)
+                    tile.save(folder / f"{sources[i].name}-{variant}-{box[0]}-{box[1]}.jpg", quality=90)
                     count += 1
                 tried += 1
             written = time.perf_counter()
@@ -189,15 +206,14 @@ def timed(chunks: list[dict], n: int, workers: int = 2) -> dict:
             "load": os.getloadavg()}
 
 
-TILE_NAME = re.compile(rf"^(?P<source>.+)-(?P<variant>(?:{'|'.join(ORIENTATIONS)})(?:-negative)?)-\d+-\d+\.jpg$")
+TILE_NAME = re.compile(rf"^(?P<source>.+)-(?P<variant>{'|'.join(VARIANTS)})-\d+-\d+\.jpg$")
 
 
-def joined_pairs(groups: list[dict], paths: dict[int, str]) -> dict[str, int]:
-    """The verified pairs of the groups by what their two files are: copies of one corpus family, two
-    different corpus pictures, a tile and a corpus picture, two tiles of one wallpaper in one variant
-    (neighbours), in two variants, or of two wallpapers."""
+def pair_kinds():
+    """What the two files of a pair are, from their paths: copies of one corpus family, two different
+    corpus pictures, a tile and a corpus picture, two tiles of one wallpaper in one variant
+    (neighbours), a tile and a negative of one wallpaper, or tiles of two wallpapers."""
     truth = json.loads((OUT / "truth.json").read_text())
-    counts: dict[str, int] = {}
 
     def kind(a: str, b: str) -> str:
         (ta, tb), (fa, fb) = (truth.get(Path(a).name), truth.get(Path(b).name)), \
@@ -208,7 +224,14 @@ def joined_pairs(groups: list[dict], paths: dict[int, str]) -> dict[str, int]:
             return "tile ~ corpus picture"
         if fa["source"] != fb["source"]:
             return "tiles of two wallpapers"
-        return "neighbouring tiles, one variant" if fa["variant"] == fb["variant"] else "tiles in two variants"
+        return "neighbouring tiles, one variant" if fa["variant"] == fb["variant"] else "a tile and a negative"
+    return kind
+
+
+def joined_pairs(groups: list[dict], paths: dict[int, str]) -> dict[str, int]:
+    """The verified pairs of the groups, counted by what their two files are (`pair_kinds`)."""
+    kind = pair_kinds()
+    counts: dict[str, int] = {}
     for group in groups:
         for pair in group["pairs"]:
             label = kind(paths[pair["a"]], paths[pair["b"]])

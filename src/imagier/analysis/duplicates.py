@@ -18,6 +18,7 @@ hashes, so a run that was cancelled (or asked again with another filter) does no
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 from collections import OrderedDict, deque
@@ -45,8 +46,18 @@ MIN_SIMILARITY = {"cosine": 0.75, "hamming": 0.75}
 # on the calibration half of the benchmark corpus: the nearest neighbour of 112 of 118 crops and borders
 # is a copy of the same picture, but 14 of these lie below 0.75).
 CLOSEST, CLOSEST_SIMILARITY = 3, {"cosine": 0.5, "hamming": 0.75}
+# A perceptual-hash neighbour that the embedding did not propose is verified when the hashes nearly
+# agree (1 - hamming / bits at least PHASH_ALONE: 6 of 64 bits differ at most) or when the embedding
+# finds the two at least PHASH_COSINE alike. Among the 5,000 files of benchmarks/dup_scale.py's
+# project, the copies that pHash alone proposes in the corpus's calibration half lie at a cosine of
+# 0.394 and above; the pairs of different pictures it proposes, at 0.06 to 0.9 (a quarter of them
+# below 0.35, which are dropped: 4% of all candidate pairs).
+PHASH_ALONE, PHASH_COSINE = 0.9, 0.35
 CHUNK = 256               # pairs verified between two looks at `cancel`
-FEATURE_CACHE = 4096      # images whose keypoints stay in memory during a run (~70 kB each)
+# Bytes of pictures' features kept in memory during a run: 15,000 to 26,000 of them (40-70 kB each, their
+# frames kept 8-bit; a picture and its mirror are two), so that a picture met again later in the walk is
+# seldom computed twice.
+FEATURE_CACHE_BYTES = 1 << 30
 
 
 class Duplicates:
@@ -77,7 +88,8 @@ class Duplicates:
 
         Candidates are the `k` nearest neighbours of each image in `vector_type` (the default one when
         None) with at least `min_similarity` (by default, also the 3 nearest down to a cosine of 0.5),
-        plus those of the project's perceptual hash ("phash") when it has one, plus each image with the
+        plus those of the project's perceptual hash ("phash") when it has one (unless the embedding finds
+        them unlike and their hashes do not nearly agree), plus each image with the
         one whose window its colour layout matches best (a crop) and the one whose colour layout
         matches one of its windows best; `filter` restricts the images looked at. `cancel` stops between
         chunks of pairs (checked pairs are remembered: asking again resumes); progress gets {"stage",
@@ -128,8 +140,9 @@ class Duplicates:
             candidates |= _neighbour_pairs(matrix, contents, min(k, CLOSEST), closest)
         for other in self.vectors.store.vector_types():
             if other["model"] == "phash" and other["name"] != matrix.type["name"] and other["count"]:
-                candidates |= _neighbour_pairs(self.vectors.matrix(other["name"]), contents, k,
-                                               MIN_SIMILARITY["hamming"])
+                hashes = self.vectors.matrix(other["name"])
+                found = _neighbour_pairs(hashes, contents, k, MIN_SIMILARITY["hamming"]) - candidates
+                candidates |= _alike_enough(found, hashes, matrix)
         return candidates
 
     # ---- verification ---------------------------------------------------------------------------------
@@ -175,8 +188,8 @@ def _cache_friendly(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     candidates, neighbours by their number of candidates), each pair checked when the walk reaches the
     later of its two pictures, so the two pictures of a pair are numbered close together. In the order
     of their ids, a picture's pairs are spread over the whole run (its neighbours are anywhere), and
-    beyond FEATURE_CACHE pictures most of them compute the features again: at 25,000 images five times
-    as often as the least (benchmarks/RESULTS.md, near-duplicates at scale)."""
+    once the cache (FEATURE_CACHE_BYTES) is full most of them compute the features again: at 25,000
+    images five times as often as the least (benchmarks/RESULTS.md, near-duplicates at scale)."""
     neighbours: dict[int, list[int]] = {}
     for a, b in pairs:
         neighbours.setdefault(a, []).append(b)
@@ -197,15 +210,16 @@ def _cache_friendly(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 class _PairChecker:
-    """Verifies pairs of contents (thread-safe), computing each picture's features once (the last
-    FEATURE_CACHE kept; `prepared` counts the computations) and remembering results in `remembered`,
-    keyed by the two contents' hashes."""
+    """Verifies pairs of contents (thread-safe), computing each picture's features once (the last ones
+    used kept, up to FEATURE_CACHE_BYTES; `prepared` counts the computations) and remembering results in
+    `remembered`, keyed by the two contents' hashes."""
 
     def __init__(self, files: Files, remembered: dict, contents, files_of: dict[int, list[int]]):
         self.files = files
         self.facts = {f["content_id"]: f for f in files.files([files_of[c][0] for c in contents])}
         self.remembered = remembered
         self.features: OrderedDict[tuple[int, bool], matching.Features] = OrderedDict()
+        self.cached_bytes = 0
         self.lock = threading.Lock()
         self.pending: dict[tuple[int, bool], Future] = {}
         self.prepared = 0
@@ -215,7 +229,7 @@ class _PairChecker:
         with self.lock:
             if key in self.features:
                 self.features.move_to_end(key)
-                return self.features[key]
+                return _expanded(self.features[key])
             # Pairs checked one after the other share pictures: a thread that needs a picture another
             # is preparing waits for it instead of computing the same features a second time.
             pending, mine = self.pending.get(key), False
@@ -238,11 +252,13 @@ class _PairChecker:
         fact = self.facts[content_id]
         image = Image.open(io.BytesIO(self.files.thumbnails_of([content_id])[content_id]))
         found = matching.features(image, (fact["width"], fact["height"]), mirror=mirror)
+        kept = _compact(found)
         with self.lock:
             self.prepared += 1
-            self.features[(content_id, mirror)] = found
-            while len(self.features) > FEATURE_CACHE:
-                self.features.popitem(last=False)
+            self.features[(content_id, mirror)] = kept
+            self.cached_bytes += _size(kept)
+            while self.cached_bytes > FEATURE_CACHE_BYTES and len(self.features) > 1:
+                self.cached_bytes -= _size(self.features.popitem(last=False)[1])
         return found
 
     def check(self, pair: tuple[int, int]) -> matching.Match | None:
@@ -254,10 +270,68 @@ class _PairChecker:
         return self.remembered[key]
 
 
+# The frames of matching.Features are 8-bit grey levels (averaged down from the 8-bit check image)
+# held as float32 for the arithmetic: kept in the cache as uint8 (a quarter to a third of a picture's
+# bytes less) and turned back into the same float32 values when used.
+_EIGHT_BIT_FIELDS = ("frame", "whole")
+
+
+def _compact(found: matching.Features) -> matching.Features:
+    """The features as the cache keeps them: each frame 8-bit when that loses nothing."""
+    narrowed = {}
+    for name in _EIGHT_BIT_FIELDS:
+        values = getattr(found, name)
+        eight_bit = values.astype(np.uint8)
+        if np.array_equal(eight_bit, values):
+            narrowed[name] = eight_bit
+    return dataclasses.replace(found, **narrowed)
+
+
+def _expanded(kept: matching.Features) -> matching.Features:
+    """The features as matching.py computes them, from the cache's form."""
+    widened = {name: getattr(kept, name).astype(np.float32) for name in _EIGHT_BIT_FIELDS
+               if getattr(kept, name).dtype == np.uint8}
+    return dataclasses.replace(kept, **widened) if widened else kept
+
+
+def _size(kept: matching.Features) -> int:
+    """The bytes of a picture's features in the cache (their arrays; the rest is a few hundred)."""
+    arrays = (getattr(kept, field.name) for field in dataclasses.fields(kept))
+    return 512 + sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
 def _threshold(matrix, min_similarity) -> float:
     if min_similarity is None:
         return MIN_SIMILARITY[matrix.type["metric"]]
     return float(number_between("min_similarity", min_similarity, -1, 1))
+
+
+def _alike_enough(pairs: set[tuple[int, int]], hashes, matrix) -> set[tuple[int, int]]:
+    """The pairs of perceptual-hash neighbours worth verifying that the embedding `matrix` did not
+    propose: those whose hashes nearly agree (PHASH_ALONE), and the others when the embedding finds
+    them alike at least a little (PHASH_COSINE). In a large collection most pHash neighbours at 16 bits
+    are pictures with a similar spread of light, unlike in every other way."""
+    if not pairs or matrix.type["metric"] != "cosine":
+        return pairs
+    ordered = sorted(pairs)
+    a, b = (np.array(side, dtype=np.int64) for side in zip(*ordered))
+    bits = _pair_similarities(hashes, a, b)
+    cosines = _pair_similarities(matrix, a, b)
+    keep = (bits >= PHASH_ALONE) | (cosines >= PHASH_COSINE)
+    return {pair for pair, kept in zip(ordered, keep) if kept}
+
+
+def _pair_similarities(matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The similarity (cosine, or 1 - hamming / bits) of contents a[i] and b[i] in `matrix`; -1 for a
+    pair one of whose contents has no vector there."""
+    rows_a, rows_b = matrix.index_of(a), matrix.index_of(b)
+    have = (rows_a >= 0) & (rows_b >= 0)
+    unit = unit_rows(matrix)
+    similarities = np.full(len(a), -1.0, dtype=np.float32)
+    similarities[have] = np.einsum("ij,ij->i", unit[rows_a[have]], unit[rows_b[have]])
+    if matrix.type["metric"] == "hamming":
+        similarities[have] = (1 + similarities[have]) / 2
+    return similarities
 
 
 def _neighbour_pairs(matrix, contents: np.ndarray, k: int, threshold: float) -> set[tuple[int, int]]:
