@@ -100,8 +100,8 @@ def speed(minutes: float) -> str:
         f"with sound; {BASE_SECONDS} s of shots encoded, then repeated), imported into a new project by "
         "`Project.import_folders` with 2 worker processes.",
         "",
-        "In brackets, the figure from the CPU time spread evenly over the 2 cores: an estimate of a quiet machine's (the "
-        "machine ran 7 sessions at once, load above 20), not a measurement.",
+        "In brackets, the figure from the CPU time spread evenly over the 2 cores: an estimate of a quiet machine's "
+        "when the load (last column) is high, not a measurement.",
         "",
         "| import | frames | wall | CPU (all processes) | frames/s | real-time factor | 90 min would take | load |",
         "|---|---|---|---|---|---|---|---|",
