@@ -136,9 +136,9 @@ def test_a_renamed_and_a_deleted_property(captioned):
 
 def test_only_text_properties_are_indexed(captioned):
     captioned.create_property("site", "url")
-    captioned.create_property("shot", "date")
+    captioned.create_property("photographed", "date")
     captioned.set_values("site", ids_named(captioned, "retina.jpg"), "https://example.org/harbour")
-    captioned.set_values("shot", ids_named(captioned, "retina.jpg"), "2019-05-03")
+    captioned.set_values("photographed", ids_named(captioned, "retina.jpg"), "2019-05-03")
     assert search(captioned, "example OR 2019") == []
     captioned.delete_property("site")
     assert search(captioned, "harbour") == ids_named(captioned, "2019/coffee.jpg", *ASTRONAUTS)
