@@ -7,7 +7,7 @@ import hashlib
 import os
 import stat
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from ..checks import image_ids
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, refuse_nul
@@ -126,17 +126,8 @@ class Files:
         frames = films_sql.frames_of_content(conn, content_id)
         if frames:
             return self._frame_original(content_hash, frames, may_read), None, "PNG"
-        changed, refusal = [], None
-        for path, mtime_ns in files_sql.paths_of_content(conn, content_id):
-            if may_read is not None:
-                try:
-                    path = str(may_read(Path(path)))
-                except Forbidden as e:
-                    refusal = e
-                    continue
-            found = _file_stat(path)
-            if found is None:
-                continue
+        changed, refusals = [], []
+        for path, found, (mtime_ns,) in _on_disk(files_sql.paths_of_content(conn, content_id), may_read, refusals):
             if (found.st_size, found.st_mtime_ns) == (size, mtime_ns):
                 return None, Path(path), format_
             changed.append((path, found.st_size))
@@ -148,25 +139,16 @@ class Files:
             raise Conflict(f"{changed[0][0]} changed on disk since it was imported, so it no longer holds the "
                            f"original of {content_hash!r}: import its folder again", hash=content_hash,
                            path=changed[0][0])
-        if refusal is not None:
-            raise refusal
+        if refusals:
+            raise refusals[-1]
         raise NotFound(f"the original of {content_hash!r} is not on this machine and was not stored in the project "
                        "(import with --store-originals to share originals)", hash=content_hash)
 
     def _frame_original(self, content_hash: str, frames: list[tuple[str, int, int, float]],
                         may_read: Callable[[Path], Path] | None) -> bytes:
         """A frame decoded again from the first of its films that is on disk as imported."""
-        changed, refusal = None, None
-        for film, size, mtime_ns, time in frames:
-            if may_read is not None:
-                try:
-                    film = str(may_read(Path(film)))
-                except Forbidden as e:
-                    refusal = e
-                    continue
-            found = _file_stat(film)
-            if found is None:
-                continue
+        changed, refusals = None, []
+        for film, found, (size, mtime_ns, time) in _on_disk(frames, may_read, refusals):
             if (found.st_size, found.st_mtime_ns) != (size, mtime_ns):
                 changed = film
                 continue
@@ -182,8 +164,8 @@ class Files:
         if changed is not None:
             raise Conflict(f"{changed} changed on disk since it was imported, so it no longer holds the frame "
                            f"{content_hash!r}: import its folder again", hash=content_hash, path=changed)
-        if refusal is not None:
-            raise refusal
+        if refusals:
+            raise refusals[-1]
         raise NotFound(f"the film of frame {content_hash!r} is not on this machine", hash=content_hash)
 
     def file_ids_of_contents(self, content_ids) -> dict[int, list[int]]:
@@ -193,6 +175,23 @@ class Files:
     def content_ids_of_files(self, file_ids) -> list[int]:
         """The distinct contents of these files, in the order of their first file."""
         return files_sql.content_ids_of_files(self.db.reader, [int(i) for i in file_ids])
+
+
+def _on_disk(entries: Iterable[tuple], may_read: Callable[[Path], Path] | None,
+             refusals: list[Forbidden]) -> Iterator[tuple[str, os.stat_result, tuple]]:
+    """(path, its stat, the rest of its entry) for each (path, *rest) of `entries` that is a file on disk, the path
+    as `may_read` (the server's rule) gives it; a path `may_read` refuses is skipped and its refusal appended to
+    `refusals`, which the caller raises when no path served."""
+    for path, *rest in entries:
+        if may_read is not None:
+            try:
+                path = str(may_read(Path(path)))
+            except Forbidden as e:
+                refusals.append(e)
+                continue
+        found = _file_stat(path)
+        if found is not None:
+            yield path, found, tuple(rest)
 
 
 def _file_stat(path: str) -> os.stat_result | None:
