@@ -18,6 +18,12 @@ _FILE_KEYS = ("id", "path", "folder", "name", "format", "width", "height", "size
               "imported", "content_id", "orientation") + FRAME_BUILTINS
 
 
+def below(root: str) -> tuple[str, str]:
+    """The bounds of the paths below the folder `root` as a range on a path index: every path starting with
+    "root/" sorts at or after "root/" and before "root0" ("0" follows "/" in code points)."""
+    prefix = root.rstrip("/") + "/"
+    return prefix, prefix[:-1] + "0"
+
 def files(conn: apsw.Connection, ids: list[int]) -> list[dict]:
     """The built-in properties of the files with these ids, in the order given; unknown ids are left out."""
     rows = conn.execute(f"SELECT {_FILE_COLUMNS} FROM json_each(?) s JOIN files f ON f.id = s.value {_FILE_JOINS}",

@@ -8,6 +8,8 @@ from typing import Iterable, NamedTuple, Sequence
 
 import apsw
 
+from . import files as files_sql
+
 _FRAME_COLUMNS = ("fr.file_id, fr.film_id, fm.path, fr.time, fr.shot, fr.shot_start, fr.shot_end, fm.duration, "
                   "fm.fps, fm.shots")
 _FRAME_KEYS = ("id", "film_id", "film", "time", "shot", "shot_start", "shot_end", "film_duration", "film_fps",
@@ -26,10 +28,9 @@ def films_under(conn: apsw.Connection, roots: Iterable[str]) -> dict[str, KnownF
     """The project's films at or below these paths, by path."""
     known: dict[str, KnownFilm] = {}
     for root in roots:
-        prefix = root.rstrip("/") + "/"
         for path, id_, hash_, size, mtime_ns, sampling in conn.execute(
                 "SELECT path, id, hash, size, mtime_ns, sampling FROM films "
-                "WHERE path = ? OR (path >= ? AND path < ?)", (root, prefix, prefix[:-1] + "0")):
+                "WHERE path = ? OR (path >= ? AND path < ?)", (root, *files_sql.below(root))):
             known[path] = KnownFilm(id_, hash_, size, mtime_ns, json.loads(sampling))
     return known
 

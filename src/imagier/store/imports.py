@@ -13,6 +13,7 @@ from typing import Iterable, NamedTuple, Sequence
 import apsw
 
 from .oplog import now
+from . import files as files_sql
 
 
 class KnownFile(NamedTuple):
@@ -27,15 +28,14 @@ def files_under(conn: apsw.Connection, roots: Iterable[str]) -> dict[str, KnownF
     """The project's files at or below these paths, by path."""
     known: dict[str, KnownFile] = {}
     for root in roots:
-        prefix = root.rstrip("/") + "/"
-        # A range on the unique path index: every path starting with "root/" sorts between "root/" and
-        # "root0" ("0" follows "/" in code points); a film's frames, "root#t=...", between "root#t=" and "root#t>".
+        # Ranges on the unique path index: the files below the folder `root`, and a film's frames,
+        # "root#t=...", between "root#t=" and "root#t>".
         rows = conn.execute(
             "SELECT f.path, f.id, c.size, f.mtime_ns, c.hash, "
             "       EXISTS (SELECT 1 FROM originals o WHERE o.content_id = c.id) "
             "FROM files f JOIN contents c ON c.id = f.content_id "
             "WHERE f.path = ? OR (f.path >= ? AND f.path < ?) OR (f.path >= ? AND f.path < ?)",
-            (root, prefix, prefix[:-1] + "0", root + "#t=", root + "#t>"))
+            (root, *files_sql.below(root), root + "#t=", root + "#t>"))
         for path, *rest in rows:
             known[path] = KnownFile(rest[0], rest[1], rest[2], rest[3], bool(rest[4]))
     return known
